@@ -1,0 +1,3 @@
+from nexla_procurify.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,275 @@
+"""OAuth 2.0 client credentials: the token manager and the authenticated session."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from nexla_procurify import __version__
+from nexla_procurify.credential import Credential, Secret
+from nexla_procurify.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    ProcurifyError,
+)
+from nexla_procurify.http import (
+    HttpClient,
+    HttpPolicy,
+    error_for_response,
+    json_body,
+    raise_for_response,
+)
+from nexla_procurify.messages import FieldError, ValidationResult
+
+log = logging.getLogger("nexla_procurify.auth")
+
+TOKEN_PATHS = ("/api/v3/oauth/token", "/oauth/token")
+AUDIENCE = "https://api.procurify.com/"
+DEFAULT_LIFETIME = 86400.0
+MAX_REFRESH_MARGIN = 300.0
+NOT_PROCURIFY = (
+    "The Base URL answered, but not like Procurify: it gave no access token. Check that it "
+    "is your company's Procurify address"
+)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: Secret
+    expires_at: float
+    refresh_at: float
+
+    def fresh(self, now: float) -> bool:
+        return now < self.refresh_at
+
+
+def refresh_margin(lifetime: float) -> float:
+    """How long before expiry to renew: five minutes, or a tenth of a short lifetime."""
+    return min(MAX_REFRESH_MARGIN, lifetime / 10)
+
+
+class TokenManager:
+    """Fetches the token only when needed, caches it, and renews it with one thread while
+    the others wait for the result."""
+
+    def __init__(
+        self,
+        credential: Credential,
+        client: HttpClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._credential = credential
+        self._client = client
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: AccessToken | None = None
+        self._token_path: str | None = None
+        self.exchanges = 0
+
+    def __repr__(self) -> str:
+        return f"TokenManager(base_url={self._credential.base_url!r})"
+
+    def token(self) -> AccessToken:
+        current = self._token
+        if current is not None and current.fresh(self._clock()):
+            return current
+        with self._lock:
+            current = self._token
+            if current is not None and current.fresh(self._clock()):
+                return current
+            self._token = self._exchange()
+            return self._token
+
+    def invalidate(self, rejected: AccessToken) -> None:
+        """Forget ``rejected`` (answered with 401) unless another thread already renewed it."""
+        with self._lock:
+            if self._token is rejected:
+                self._token = None
+
+    def _exchange(self) -> AccessToken:
+        paths = (self._token_path,) if self._token_path else TOKEN_PATHS
+        response: requests.Response | None = None
+        for path in paths:
+            assert path is not None
+            response = self._post_token(path)
+            if response.status_code != 404:
+                self._token_path = path
+                break
+        assert response is not None
+        return self._token_from(response)
+
+    def _post_token(self, path: str) -> requests.Response:
+        body = {
+            "client_id": self._credential.client_id,
+            "client_secret": self._credential.client_secret.reveal(),
+            "audience": AUDIENCE,
+            "grant_type": "client_credentials",
+        }
+        # Asking for a token twice is harmless, so the policy may retry this POST freely.
+        return self._client.send(
+            "POST",
+            self._credential.base_url + path,
+            json=body,
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            allow_redirects=False,
+            idempotent=True,
+        )
+
+    def _token_from(self, response: requests.Response) -> AccessToken:
+        status = response.status_code
+        if status in (400, 401, 403):
+            raise AuthenticationError(
+                f"Procurify rejected the Client ID or Client Secret (HTTP {status}). Copy "
+                "both again from Settings > Integrations > API in Procurify; if the secret "
+                "was lost, create a new API application."
+            )
+        if status == 404:
+            raise ConfigurationError(NOT_PROCURIFY + " (HTTP 404 on both token paths)")
+        if status >= 300:
+            raise error_for_response(response, "get an access token")
+        try:
+            payload = response.json()
+            value = payload["access_token"]
+            lifetime = float(payload.get("expires_in") or DEFAULT_LIFETIME)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigurationError(NOT_PROCURIFY) from error
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(NOT_PROCURIFY)
+        self.exchanges += 1
+        now = self._clock()
+        log.info("Obtained a Procurify access token valid for %.0fs", lifetime)
+        return AccessToken(
+            value=Secret(value),
+            expires_at=now + lifetime,
+            refresh_at=now + lifetime - refresh_margin(lifetime),
+        )
+
+
+USER_AGENT = f"nexla-procurify/{__version__}"
+
+
+class ProcurifySession:
+    """An authenticated session bound to one Procurify Base URL; safe to share between threads.
+
+    ``request`` returns the final ``requests.Response`` for any HTTP answer and raises a
+    ``ProcurifyError`` only when no answer came at all.
+    """
+
+    def __init__(
+        self,
+        credential: Credential,
+        *,
+        policy: HttpPolicy | None = None,
+        client: HttpClient | None = None,
+    ) -> None:
+        self.credential = credential
+        self.client = client or HttpClient(policy)
+        self.tokens = TokenManager(credential, self.client)
+
+    @property
+    def base_url(self) -> str:
+        return self.credential.base_url
+
+    def __repr__(self) -> str:
+        return f"ProcurifySession(base_url={self.base_url!r}, credential={self.credential.name!r})"
+
+    def __enter__(self) -> ProcurifySession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response, _ = self._authorized(False, method, path, kwargs)
+        return response
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[requests.Response, Any]:
+        """Like ``request``; a successful answer that is not JSON is retried like a 5xx.
+        Returns the answer and its decoded body (``None`` unless the answer was a success)."""
+        return self._authorized(True, method, path, kwargs)
+
+    def _authorized(
+        self, decode: bool, method: str, path: str, kwargs: dict[str, Any]
+    ) -> tuple[requests.Response, Any]:
+        if not path.startswith("/") or path.startswith("//"):
+            raise ConfigurationError(
+                f"A session path must be relative to the Base URL and start with '/': {path!r}"
+            )
+        url = self.base_url + path
+        extra_headers = kwargs.pop("headers", None) or {}
+        send = self.client.send_json if decode else self._send_plain
+        token = self.tokens.token()
+        response, body = send(method, url, headers=self._headers(token, extra_headers), **kwargs)
+        if response.status_code == 401:
+            log.info("Procurify answered 401; renewing the access token and retrying once")
+            response.close()
+            self.tokens.invalidate(token)
+            token = self.tokens.token()
+            response, body = send(
+                method, url, headers=self._headers(token, extra_headers), **kwargs
+            )
+        return response, body
+
+    def _send_plain(self, method: str, url: str, **kwargs: Any) -> tuple[requests.Response, Any]:
+        return self.client.send(method, url, **kwargs), None
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    @staticmethod
+    def _headers(token: AccessToken, extra: dict[str, str]) -> dict[str, str]:
+        return {
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            **extra,
+            "Authorization": f"Bearer {token.value.reveal()}",
+            "X-Procurify-Client": "api",
+        }
+
+
+# A live check answers within seconds: a person is waiting in front of a form.
+LIVE_CHECK_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=20.0, max_attempts=3,
+                               max_elapsed=20.0)
+
+
+def check_connection(credential: Credential) -> ValidationResult:
+    """Exchange a token and call ``GET /api/v3/users/me``; say which field is at fault."""
+    with ProcurifySession(credential, policy=LIVE_CHECK_POLICY) as session:
+        try:
+            response = session.get("/api/v3/users/me")
+            if response.status_code == 401:
+                raise AuthenticationError(
+                    "Procurify issued a token but refused it: the API application may have "
+                    "been deleted. Create a new one under Settings > Integrations > API."
+                )
+            raise_for_response(response, "read the API user (GET /api/v3/users/me)")
+            json_body(response, "read the API user")
+        except AuthenticationError as error:
+            return ValidationResult.of(
+                [FieldError("client_id", error.message), FieldError("client_secret", error.message)]
+            )
+        except (ConfigurationError, ConnectionFailedError) as error:
+            return ValidationResult.of([FieldError("base_url", error.message)])
+        except ProcurifyError as error:
+            return ValidationResult.of([FieldError(None, error.message)])
+    return ValidationResult.of([])

@@ -1,0 +1,78 @@
+"""The one exception hierarchy: every error a user can meet is a ``ProcurifyError``.
+
+Messages say what happened and what to do. They never contain a client secret or a token:
+nothing secret is ever passed to these constructors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class ProcurifyError(Exception):
+    """Base of every error the connector raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(ProcurifyError):
+    """A source or destination configuration (or a call) that cannot work as given."""
+
+
+class CredentialError(ProcurifyError):
+    """The credential failed validation; ``errors`` holds ``(field, message)`` pairs."""
+
+    def __init__(self, errors: Sequence[tuple[str | None, str]]) -> None:
+        self.errors = tuple(errors)
+        lines = [f"{field}: {message}" if field else message for field, message in self.errors]
+        super().__init__("Invalid Procurify credential. " + " ".join(lines))
+
+
+class AuthenticationError(ProcurifyError):
+    """Procurify refused the Client ID / Client Secret (not retried)."""
+
+
+class PermissionDeniedError(ProcurifyError):
+    """The API application is authenticated but not allowed to do this (HTTP 403)."""
+
+
+class RateLimitError(ProcurifyError):
+    """Procurify kept answering 429 until the retry budget ran out."""
+
+
+class TransientError(ProcurifyError):
+    """Procurify was unavailable (5xx, timeouts, dropped connections) until retries ran out."""
+
+
+class ConnectionFailedError(TransientError):
+    """No HTTP answer came at all.
+
+    ``request_sent`` tells whether the request may have reached Procurify (a timeout or a
+    connection dropped after sending) or surely did not (connection refused).
+    """
+
+    def __init__(self, message: str, *, request_sent: bool) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
+
+
+class ApiError(ProcurifyError):
+    """Procurify answered with an error; ``field_errors`` holds its per-field messages."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        field_errors: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field_errors: dict[str, tuple[str, ...]] = {
+            key: tuple(value) for key, value in (field_errors or {}).items()
+        }

@@ -1,0 +1,89 @@
+"""A minimal reference host: loads connector plugins by entry point and drives the hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from nexla_procurify import hookspecs
+from nexla_procurify.errors import ConfigurationError
+
+
+class Host:
+    """What a Nexla-style host does with a connector, in a few lines of pluggy."""
+
+    def __init__(self, plugins: Iterable[ModuleType] | None = None) -> None:
+        self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
+        self.plugin_manager.add_hookspecs(hookspecs.ConnectorSpec)
+        if plugins is None:
+            self.plugin_manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+        else:
+            for plugin in plugins:
+                self.plugin_manager.register(plugin)
+
+    @property
+    def hook(self) -> Any:
+        return self.plugin_manager.hook
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return list(self.hook.connector_manifest())
+
+    def connector_types(self) -> list[str]:
+        return [manifest["type"] for manifest in self.manifests()]
+
+    def validate_credential(
+        self, connector_type: str, credential: dict[str, Any], *, live: bool = False
+    ) -> Any:
+        return self._answer(
+            connector_type,
+            self.hook.validate_credential(
+                connector_type=connector_type, credential=credential, live=live
+            ),
+        )
+
+    def authenticate(self, connector_type: str, credential: dict[str, Any]) -> Any:
+        return self._answer(
+            connector_type,
+            self.hook.authenticate(connector_type=connector_type, credential=credential),
+        )
+
+    def read(
+        self,
+        connector_type: str,
+        session: Any,
+        config: dict[str, Any],
+        state: dict[str, Any] | None = None,
+    ) -> Iterator[Any]:
+        messages: Iterator[Any] = self._answer(
+            connector_type,
+            self.hook.read_source(
+                connector_type=connector_type, session=session, config=config, state=state
+            ),
+        )
+        return messages
+
+    def write(
+        self,
+        connector_type: str,
+        session: Any,
+        config: dict[str, Any],
+        records: Iterable[dict[str, Any]],
+    ) -> Iterator[Any]:
+        results: Iterator[Any] = self._answer(
+            connector_type,
+            self.hook.write_destination(
+                connector_type=connector_type, session=session, config=config, records=records
+            ),
+        )
+        return results
+
+    def _answer(self, connector_type: str, answer: Any) -> Any:
+        if answer is None:
+            known = ", ".join(self.connector_types()) or "none"
+            raise ConfigurationError(
+                f"No installed connector handles type {connector_type!r} (installed: {known})."
+            )
+        return answer

@@ -1,0 +1,93 @@
+"""The values the hooks hand back to a host: small frozen dataclasses with ``to_dict()``.
+
+As JSON lines they are Singer messages (``RECORD``, ``STATE``, ``SCHEMA``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+WriteStatus = Literal["created", "updated", "unchanged", "validated", "rejected", "failed"]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One validation problem; ``field`` is ``None`` when no single field is at fault."""
+
+    field: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    ok: bool
+    errors: tuple[FieldError, ...] = ()
+
+    @classmethod
+    def of(cls, errors: tuple[FieldError, ...] | list[FieldError]) -> ValidationResult:
+        return cls(ok=not errors, errors=tuple(errors))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "errors": [error.to_dict() for error in self.errors]}
+
+
+@dataclass(frozen=True)
+class Record:
+    stream: str
+    record: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "RECORD", "stream": self.stream, "record": dict(self.record)}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """State to hand back as ``state`` on the next run; resuming from it loses no record."""
+
+    value: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "STATE", "value": dict(self.value)}
+
+
+@dataclass(frozen=True)
+class SchemaMessage:
+    stream: str
+    schema: Mapping[str, Any]
+    key_properties: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "SCHEMA",
+            "stream": self.stream,
+            "schema": dict(self.schema),
+            "key_properties": list(self.key_properties),
+        }
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The outcome of writing one input record (``index`` is its position in the input)."""
+
+    index: int
+    status: WriteStatus
+    id: Any = None
+    error: str | None = None
+    details: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("rejected", "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"index": self.index, "status": self.status, "id": self.id}
+        if self.error is not None:
+            result["error"] = self.error
+        if self.details:
+            result["details"] = {key: list(value) for key, value in self.details.items()}
+        return result

@@ -1,0 +1,36 @@
+"""The ``procurify`` hook implementations: thin wiring of the modules that do the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nexla_procurify import auth, manifest
+from nexla_procurify.credential import loopback_allowed, parse, validate
+from nexla_procurify.hookspecs import hookimpl
+from nexla_procurify.messages import ValidationResult
+
+CONNECTOR_TYPE = "procurify"
+
+
+@hookimpl
+def connector_manifest() -> dict[str, Any]:
+    return manifest.connector_manifest()
+
+
+@hookimpl
+def validate_credential(
+    connector_type: str, credential: dict[str, Any], live: bool
+) -> ValidationResult | None:
+    if connector_type != CONNECTOR_TYPE:
+        return None
+    result = validate(credential, allow_loopback=loopback_allowed())
+    if not result.ok or not live:
+        return result
+    return auth.check_connection(parse(credential, allow_loopback=loopback_allowed()))
+
+
+@hookimpl
+def authenticate(connector_type: str, credential: dict[str, Any]) -> auth.ProcurifySession | None:
+    if connector_type != CONNECTOR_TYPE:
+        return None
+    return auth.ProcurifySession(parse(credential, allow_loopback=loopback_allowed()))

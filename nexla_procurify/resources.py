@@ -1,0 +1,171 @@
+"""The catalogue of Procurify resources, read from ``connector.json`` (data, not code paths):
+paths, filters, cursors, keys and write operations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+from nexla_procurify import manifest
+from nexla_procurify.errors import ConfigurationError
+
+Pagination = Literal["page", "none", "single"]
+Granularity = Literal["date", "date-time"]
+
+
+@dataclass(frozen=True)
+class Incremental:
+    cursor_field: str
+    filter: str
+    granularity: Granularity
+
+
+@dataclass(frozen=True)
+class PathParam:
+    name: str
+    default: str
+    choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    method: str
+    path: str
+    request_schema: str | None
+    id_field: str | None
+
+    def url_path(self, record: Mapping[str, Any]) -> str:
+        """The path with its id filled in from the record."""
+        if self.id_field is None:
+            return self.path
+        return self.path.replace("{" + self.id_field + "}", str(record[self.id_field]))
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """How to find an existing record by a natural key: ``GET <list>?<filter>=<value>``."""
+
+    field: str
+    filter: str
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    title: str
+    modes: tuple[str, ...]
+    key: tuple[str, ...]
+    path: str | None
+    pagination: Pagination
+    order_by: str | None
+    filters: Mapping[str, Mapping[str, Any]]
+    incremental: Incremental | None
+    path_params: tuple[PathParam, ...]
+    stream_schema: str | None
+    operations: Mapping[str, Operation]
+    upsert_key: str | None
+    lookup: Lookup | None
+
+    @property
+    def readable(self) -> bool:
+        return "source" in self.modes
+
+    def list_path(self, values: Mapping[str, str]) -> str:
+        assert self.path is not None
+        path = self.path
+        for param in self.path_params:
+            path = path.replace("{" + param.name + "}", values[param.name])
+        return path
+
+    def operation(self, name: str) -> Operation:
+        try:
+            return self.operations[name]
+        except KeyError:
+            supported = ", ".join(self.write_operations) or "none"
+            raise ConfigurationError(
+                f"Resource {self.name!r} does not support operation {name!r}; "
+                f"supported: {supported}."
+            ) from None
+
+    @property
+    def write_operations(self) -> tuple[str, ...]:
+        names = list(self.operations)
+        if self.upsert_key is not None:
+            names.append("upsert")
+        return tuple(names)
+
+
+def _resource(data: Mapping[str, Any]) -> Resource:
+    operations: dict[str, Operation] = {}
+    upsert_key: str | None = None
+    for name, spec in data.get("operations", {}).items():
+        if name == "upsert":
+            upsert_key = spec["key"]
+            continue
+        operations[name] = Operation(
+            name=name,
+            method=spec["method"],
+            path=spec["path"],
+            request_schema=spec.get("request_schema"),
+            id_field=spec.get("id_field"),
+        )
+    incremental = data.get("incremental")
+    lookup = data.get("lookup")
+    return Resource(
+        name=data["name"],
+        title=data["title"],
+        modes=tuple(data["modes"]),
+        key=tuple(data["key"]),
+        path=data.get("path"),
+        pagination=data.get("pagination", "page"),
+        order_by=data.get("order_by"),
+        filters=data.get("filters", {}),
+        incremental=Incremental(**incremental) if incremental else None,
+        path_params=tuple(
+            PathParam(name, spec["default"], tuple(spec["enum"]))
+            for name, spec in data.get("path_params", {}).items()
+        ),
+        stream_schema=data.get("stream_schema"),
+        operations=operations,
+        upsert_key=upsert_key,
+        lookup=Lookup(**lookup) if lookup else None,
+    )
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    resources: Mapping[str, Resource]
+    max_page_size: int
+    default_page_size: int
+    default_read_concurrency: int
+    max_read_concurrency: int
+    default_write_concurrency: int
+    max_write_concurrency: int
+
+    def get(self, name: object, mode: str) -> Resource:
+        found = self.resources.get(name) if isinstance(name, str) else None
+        if found is None or mode not in found.modes:
+            names = ", ".join(self.names(mode))
+            raise ConfigurationError(f"Unknown {mode} resource {name!r}; choose one of: {names}.")
+        return found
+
+    def names(self, mode: str) -> list[str]:
+        return [name for name, resource in self.resources.items() if mode in resource.modes]
+
+
+@cache
+def catalogue() -> Catalogue:
+    data = manifest.connector_manifest()
+    source, destination = data["source"], data["destination"]
+    return Catalogue(
+        resources={spec["name"]: _resource(spec) for spec in data["resources"]},
+        max_page_size=source["max_page_size"],
+        default_page_size=source["default_page_size"],
+        default_read_concurrency=source["default_concurrency"],
+        max_read_concurrency=source["max_concurrency"],
+        default_write_concurrency=destination["default_concurrency"],
+        max_write_concurrency=destination["max_concurrency"],
+    )

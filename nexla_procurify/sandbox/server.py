@@ -1,0 +1,232 @@
+"""The sandbox's HTTP mechanics: a threaded loopback server, routing and fault injection.
+
+What Procurify answers lives in ``api.py``; this module only moves bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from nexla_procurify.sandbox.faults import Fault, FaultPlan
+
+log = logging.getLogger("nexla_procurify.sandbox")
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The decoded body; ``None`` when there is none or it is not JSON."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+
+    def encoded(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        return b"" if self.body is None else json.dumps(self.body).encode()
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+class Router:
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+
+    def add(self, method: str, template: str, handler: Handler) -> None:
+        """``template`` like ``/api/v3/vendors/{id}``; path parameters reach ``params``."""
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+        self._routes.append(Route(method.upper(), re.compile(f"^{regex}$"), handler))
+
+    def resolve(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
+        """(handler, path params, whether the path exists for some other method)."""
+        path_known = False
+        for route in self._routes:
+            found = route.pattern.match(path)
+            if found is None:
+                continue
+            path_known = True
+            if route.method == method:
+                return route.handler, found.groupdict(), True
+        return None, {}, path_known
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    authorized: bool
+
+
+class RequestLog:
+    """What the sandbox was asked (never headers or bodies), for tests and the demo."""
+
+    def __init__(self) -> None:
+        self._entries: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+
+    def append(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, method: str | None = None, path: str | None = None) -> list[LoggedRequest]:
+        with self._lock:
+            return [
+                entry
+                for entry in self._entries
+                if (method is None or entry.method == method)
+                and (path is None or entry.path == path)
+            ]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class LoopbackServer:
+    """Serves ``dispatch`` on 127.0.0.1 in a background thread."""
+
+    def __init__(
+        self,
+        dispatch: Callable[[Request], Response],
+        faults: FaultPlan,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+    ) -> None:
+        self.dispatch = dispatch
+        self.faults = faults
+        self.latency = latency
+        self.log = RequestLog()
+        handler = _make_handler(self)
+        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._httpd.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="procurify-sandbox", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "ProcurifySandbox/1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("sandbox: " + format, *args)
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            request = Request(self.command, parts.path, query, headers, body)
+            server.log.append(
+                LoggedRequest(
+                    self.command, parts.path, query, "authorization" in headers
+                )
+            )
+            if server.latency:
+                time.sleep(server.latency)
+            fault = server.faults.take(self.command, parts.path, query)
+            if fault is not None and fault.kind == "delay":
+                time.sleep(fault.delay)
+                fault = None
+            if fault is not None and fault.kind == "drop":
+                self._drop()
+                return
+            if fault is not None and fault.kind in ("status", "invalid_json", "expire_token"):
+                self._send(_fault_response(fault))
+                return
+            response = server.dispatch(request)
+            if fault is not None and fault.kind == "commit_then_drop":
+                self._drop()
+                return
+            self._send(response)
+
+        def _send(self, response: Response) -> None:
+            payload = response.encoded()
+            self.send_response(response.status)
+            headers = {"Content-Type": "application/json", **response.headers}
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _drop(self) -> None:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    return _Handler
+
+
+def _fault_response(fault: Fault) -> Response:
+    if fault.kind == "invalid_json":
+        return Response(200, raw=b"<html>Bad gateway</html>")
+    if fault.kind == "expire_token":
+        return Response(401, {"detail": "Given token not valid: the token has expired."})
+    headers = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = _seconds(fault.retry_after)
+    return Response(fault.status, {"detail": f"Injected fault: HTTP {fault.status}."}, headers)
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

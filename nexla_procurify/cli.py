@@ -8,16 +8,17 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from nexla_procurify import __version__, plugin
+from nexla_procurify import __version__, plugin, source
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema
 from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
 from nexla_procurify.host import Host
 from nexla_procurify.http import json_body, raise_for_response
-from nexla_procurify.messages import ValidationResult
+from nexla_procurify.messages import Record, ValidationResult
 from nexla_procurify.sandbox import Sandbox
 
 CONNECTOR = plugin.CONNECTOR_TYPE
@@ -53,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``| head``): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return code
 
 
@@ -88,6 +93,26 @@ def _parser() -> argparse.ArgumentParser:
                          help="write a credential for this sandbox to FILE (mode 0600)")
     sandbox.set_defaults(run=_sandbox)
 
+    discover = commands.add_parser("discover", help="print every resource as a SCHEMA message")
+    discover.set_defaults(run=_discover)
+
+    read = commands.add_parser("read", help="read a resource as Singer JSON lines")
+    read.add_argument("resource", help="resource to read, e.g. vendors (see discover)")
+    _credential_option(read)
+    read.add_argument("--config", type=Path, metavar="FILE",
+                      help="source configuration JSON (flags below override it)")
+    read.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE",
+                      help="a Procurify filter of the resource (repeatable)")
+    read.add_argument("--page-size", type=int)
+    read.add_argument("--concurrency", type=int)
+    read.add_argument("--start-date", metavar="DATE", help="incremental resources: first run")
+    read.add_argument("--role", help="purchase_orders: purchased or receivable")
+    read.add_argument("--status", help="purchase_orders: all, open, partial, closed, cancelled")
+    read.add_argument("--state", type=Path, metavar="FILE",
+                      help="state from an earlier run (its last STATE value)")
+    read.add_argument("--limit", type=int, metavar="N", help="stop after N records")
+    read.set_defaults(run=_read)
+
     demo = commands.add_parser("demo", help="run the connector against an in-process sandbox")
     demo.set_defaults(run=_demo)
     return parser
@@ -106,16 +131,7 @@ def _credential_option(parser: argparse.ArgumentParser) -> None:
 def load_credential(path: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The credential from a JSON file, or else from ``PROCURIFY_*`` environment variables."""
     if path is not None:
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigurationError(f"cannot read credential file {path}: {error.strerror}") \
-                from error
-        except ValueError as error:
-            raise ConfigurationError(f"credential file {path} is not valid JSON") from error
-        if not isinstance(loaded, dict):
-            raise ConfigurationError(f"credential file {path} must hold a JSON object")
-        return loaded
+        return _load_json_object(path, "credential")
     env = os.environ if environ is None else environ
     found = {field: env[name] for field, name in ENV_FIELDS.items() if env.get(name)}
     if not found:
@@ -169,6 +185,117 @@ def _sandbox(args: argparse.Namespace) -> int:
         print("Press Ctrl-C to stop.", flush=True)
         threading.Event().wait()
     return EXIT_OK
+
+
+def _discover(args: argparse.Namespace) -> int:
+    for message in source.discover():
+        print(json.dumps(message.to_dict()))
+    return EXIT_OK
+
+
+def _read(args: argparse.Namespace) -> int:
+    config = _source_config(args)
+    state = _load_state(args.state)
+    credential = load_credential(args.credential)
+    host = _host()
+    resource = source.parse_config(config).resource
+    out = sys.stdout
+    progress = Progress(resource.name, sys.stderr)
+    with host.authenticate(CONNECTOR, credential) as session:
+        messages = host.read(CONNECTOR, session, config, state)
+        print(json.dumps(source.schema_message(resource).to_dict()), file=out)
+        for message in messages:
+            if isinstance(message, Record):
+                if args.limit is not None and progress.records >= args.limit:
+                    break
+                progress.record()
+            else:
+                progress.page()
+            out.write(json.dumps(message.to_dict(), separators=(",", ":")) + "\n")
+    out.flush()
+    progress.finish()
+    return EXIT_OK
+
+
+def _source_config(args: argparse.Namespace) -> dict[str, Any]:
+    config: dict[str, Any] = _load_json_object(args.config, "config") if args.config else {}
+    config["resource"] = args.resource
+    flags = {
+        "page_size": args.page_size,
+        "concurrency": args.concurrency,
+        "start_date": args.start_date,
+        "role": args.role,
+        "status": args.status,
+    }
+    config.update({key: value for key, value in flags.items() if value is not None})
+    if args.filter:
+        filters = dict(config.get("filters") or {})
+        for item in args.filter:
+            name, sep, raw = item.partition("=")
+            if not sep or not name:
+                raise ConfigurationError(f"--filter takes NAME=VALUE, got {item!r}")
+            filters[name] = _scalar(raw)
+        config["filters"] = filters
+    return config
+
+
+def _scalar(raw: str) -> Any:
+    """``true``/``false``/numbers as JSON, anything else as text."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, bool | int | float) else raw
+
+
+def _load_state(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    loaded = _load_json_object(path, "state")
+    if loaded.get("type") == "STATE" and isinstance(loaded.get("value"), dict):
+        value: dict[str, Any] = loaded["value"]
+        return value
+    return loaded
+
+
+def _load_json_object(path: Path, what: str) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {what} file {path}: {error.strerror}") from error
+    except ValueError as error:
+        raise ConfigurationError(f"{what} file {path} is not valid JSON") from error
+    if not isinstance(loaded, dict):
+        raise ConfigurationError(f"{what} file {path} must hold a JSON object")
+    return loaded
+
+
+class Progress:
+    """Counts for the stderr progress line (on a terminal) and the final summary (always)."""
+
+    def __init__(self, stream: str, err: TextIO) -> None:
+        self.stream = stream
+        self.err = err
+        self.records = 0
+        self.pages = 0
+        self.started = time.monotonic()
+        self.live = err.isatty()
+
+    def record(self) -> None:
+        self.records += 1
+
+    def page(self) -> None:
+        self.pages += 1
+        if self.live:
+            print(f"\r{self._line()}", end="", file=self.err, flush=True)
+
+    def finish(self) -> None:
+        print(("\r" if self.live else "") + self._line() + " done.", file=self.err)
+
+    def _line(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        return (f"{self.stream}: {self.records} records, {self.pages} checkpoints, "
+                f"{elapsed:.1f}s, {self.records / elapsed:.0f} records/s")
 
 
 def _write_private(path: Path, text: str) -> None:

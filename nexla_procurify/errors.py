@@ -6,7 +6,9 @@ nothing secret is ever passed to these constructors.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
+from typing import Self
 
 
 class ProcurifyError(Exception):
@@ -18,6 +20,13 @@ class ProcurifyError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def in_context(self, context: str) -> Self:
+        """The same error, its message prefixed with what was being done."""
+        clone = copy.copy(self)
+        clone.message = f"{context}: {self.message}"
+        clone.args = (clone.message,)
+        return clone
 
 
 class ConfigurationError(ProcurifyError):

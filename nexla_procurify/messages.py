@@ -60,14 +60,18 @@ class SchemaMessage:
     stream: str
     schema: Mapping[str, Any]
     key_properties: tuple[str, ...] = ()
+    bookmark_properties: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        message = {
             "type": "SCHEMA",
             "stream": self.stream,
             "schema": dict(self.schema),
             "key_properties": list(self.key_properties),
         }
+        if self.bookmark_properties:
+            message["bookmark_properties"] = list(self.bookmark_properties)
+        return message
 
 
 @dataclass(frozen=True)

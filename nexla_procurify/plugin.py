@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from nexla_procurify import auth, manifest
+from nexla_procurify import auth, manifest, source
 from nexla_procurify.credential import loopback_allowed, parse, validate
 from nexla_procurify.hookspecs import hookimpl
-from nexla_procurify.messages import ValidationResult
+from nexla_procurify.messages import Checkpoint, Record, ValidationResult
 
 CONNECTOR_TYPE = "procurify"
 
@@ -34,3 +35,15 @@ def authenticate(connector_type: str, credential: dict[str, Any]) -> auth.Procur
     if connector_type != CONNECTOR_TYPE:
         return None
     return auth.ProcurifySession(parse(credential, allow_loopback=loopback_allowed()))
+
+
+@hookimpl
+def read_source(
+    connector_type: str,
+    session: auth.ProcurifySession,
+    config: dict[str, Any],
+    state: Mapping[str, Any] | None,
+) -> Iterator[Record | Checkpoint] | None:
+    if connector_type != CONNECTOR_TYPE:
+        return None
+    return source.read(session, config, state)

@@ -1,0 +1,486 @@
+"""Reading: configuration, pagination with a bounded prefetching pool, incremental state.
+
+The promise: across consecutive runs no record is lost, even when records are edited while a
+read is under way. It rests on three facts:
+
+- pages are asked for in a stable order (by ``id``, which edits never change), and an
+  incremental filter ``modified >= cursor`` only ever gains records while a read runs, so the
+  pages can only shift forward: a record may be read twice, never skipped;
+- the next cursor is the server's time when the read started (its ``Date`` header), so
+  whatever changed during or after the read is inside the next run's filter;
+- date-granular filters are sent a day early, so that no time zone can hide a record.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import requests
+
+from nexla_procurify import manifest
+from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.errors import ConfigurationError, ProcurifyError
+from nexla_procurify.http import RetryEvent, error_for_response
+from nexla_procurify.messages import Checkpoint, Record, SchemaMessage
+from nexla_procurify.resources import Resource, catalogue
+
+STATE_VERSION = 1
+# Without a server clock, assume ours may be this far ahead of Procurify's.
+CLOCK_SKEW_ALLOWANCE = timedelta(hours=1)
+# Date-granular filters are interpreted in the company's time zone, at most a day from UTC.
+DATE_FILTER_ALLOWANCE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    resource: Resource
+    page_size: int
+    filters: Mapping[str, str]
+    path_values: Mapping[str, str]
+    start: datetime | None
+    concurrency: int
+
+    @property
+    def query_fingerprint(self) -> str:
+        """Identifies what is read, so that a mid-read state is only resumed by the same read."""
+        identity = [self.resource.name, sorted(self.filters.items()),
+                    sorted(self.path_values.items())]
+        return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ReadPosition:
+    """Where an interrupted read stands: pages up to ``page`` (of ``page_size``) were emitted."""
+
+    page: int
+    page_size: int
+    query: str
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ReadState:
+    resource: str
+    cursor: datetime | None
+    position: ReadPosition | None
+
+    def to_dict(self) -> dict[str, Any]:
+        value: dict[str, Any] = {"version": STATE_VERSION, "resource": self.resource}
+        if self.cursor is not None:
+            value["cursor"] = _iso(self.cursor)
+        if self.position is not None:
+            value["in_progress"] = {
+                "page": self.position.page,
+                "page_size": self.position.page_size,
+                "query": self.position.query,
+                "next_cursor": self.position.next_cursor,
+            }
+        return value
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def parse_config(config: object) -> SourceConfig:
+    """A checked ``SourceConfig``; every problem is a ``ConfigurationError`` naming the key."""
+    if not isinstance(config, Mapping):
+        raise ConfigurationError("The source configuration must be a JSON object.")
+    cat = catalogue()
+    resource = cat.get(config.get("resource"), "source")
+    allowed = {"resource", "page_size", "filters", "start_date", "concurrency"}
+    allowed |= {param.name for param in resource.path_params}
+    unknown = sorted(str(key) for key in config if key not in allowed)
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown source configuration key(s) for {resource.name!r}: {', '.join(unknown)}. "
+            f"Allowed: {', '.join(sorted(allowed))}."
+        )
+    page_size = _bounded_int(config, "page_size", cat.default_page_size, cat.max_page_size)
+    concurrency = _bounded_int(
+        config, "concurrency", cat.default_read_concurrency, cat.max_read_concurrency
+    )
+    path_values = {}
+    for param in resource.path_params:
+        value = config.get(param.name, param.default)
+        if value not in param.choices:
+            raise ConfigurationError(
+                f"{param.name!r} must be one of {', '.join(param.choices)} (got {value!r})."
+            )
+        path_values[param.name] = value
+    return SourceConfig(
+        resource=resource,
+        page_size=page_size,
+        filters=_filters(resource, config.get("filters", {})),
+        path_values=path_values,
+        start=_start(resource, config.get("start_date")),
+        concurrency=concurrency,
+    )
+
+
+def _bounded_int(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ConfigurationError(f"{key!r} must be a whole number from 1 to {maximum}.")
+    return value
+
+
+def _filters(resource: Resource, filters: object) -> dict[str, str]:
+    if not isinstance(filters, Mapping):
+        raise ConfigurationError("'filters' must be an object of query parameters.")
+    query: dict[str, str] = {}
+    for name, value in filters.items():
+        if resource.incremental is not None and name == resource.incremental.filter:
+            raise ConfigurationError(
+                f"Filter {name!r} is managed by the incremental cursor: use 'start_date' for the "
+                "first run instead."
+            )
+        spec = resource.filters.get(name)
+        if spec is None:
+            valid = ", ".join(sorted(resource.filters)) or "none"
+            raise ConfigurationError(
+                f"Unknown filter {name!r} for resource {resource.name!r}. Valid filters: {valid}."
+            )
+        query[name] = _filter_value(name, value, spec)
+    return query
+
+
+def _filter_value(name: str, value: object, spec: Mapping[str, Any]) -> str:
+    kind = spec.get("type", "string")
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ConfigurationError(f"Filter {name!r} must be true or false.")
+        return "true" if value else "false"
+    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigurationError(f"Filter {name!r} must be a whole number.")
+    if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ConfigurationError(f"Filter {name!r} must be a number.")
+    if kind == "string" and not isinstance(value, str):
+        raise ConfigurationError(f"Filter {name!r} must be text.")
+    if "enum" in spec and value not in spec["enum"]:
+        choices = ", ".join(str(choice) for choice in spec["enum"])
+        raise ConfigurationError(f"Filter {name!r} must be one of {choices}.")
+    if spec.get("format") in ("date", "date-time"):
+        _parse_when(str(value), f"Filter {name!r}")
+    return str(value)
+
+
+def _start(resource: Resource, value: object) -> datetime | None:
+    if value is None:
+        return None
+    if resource.incremental is None:
+        incremental = [r.name for r in catalogue().resources.values() if r.incremental]
+        raise ConfigurationError(
+            f"'start_date' applies only to incremental resources ({', '.join(incremental)}); "
+            f"{resource.name!r} is read in full every run."
+        )
+    if not isinstance(value, str):
+        raise ConfigurationError("'start_date' must be a date (YYYY-MM-DD) or ISO date-time.")
+    return _parse_when(value, "'start_date'")
+
+
+def _parse_when(value: str, what: str) -> datetime:
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigurationError(
+            f"{what} must be a date (YYYY-MM-DD) or an ISO 8601 date-time."
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- state
+
+
+def parse_state(state: object, config: SourceConfig) -> ReadState:
+    name = config.resource.name
+    if state is None or state == {}:
+        return ReadState(name, None, None)
+    if not isinstance(state, Mapping) or state.get("resource") != name:
+        raise ConfigurationError(
+            f"The saved state does not belong to resource {name!r}: start without state "
+            "(a full read) or use the state this resource's last run emitted."
+        )
+    try:
+        cursor = _parse_when(state["cursor"], "state cursor") if state.get("cursor") else None
+        progress = state.get("in_progress")
+        position = None
+        if isinstance(progress, Mapping) and progress.get("query") == config.query_fingerprint:
+            position = ReadPosition(
+                page=int(progress["page"]),
+                page_size=int(progress["page_size"]),
+                query=str(progress["query"]),
+                next_cursor=progress.get("next_cursor"),
+            )
+    except (KeyError, TypeError, ValueError, ConfigurationError):
+        raise ConfigurationError(
+            f"The saved state for {name!r} is damaged; start without state for a full read."
+        ) from None
+    return ReadState(name, cursor, position)
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    records: list[dict[str, Any]]
+    num_pages: int
+    server_time: datetime | None
+
+
+class AdaptiveLimit:
+    """How many pages may be in flight: halves when Procurify answers 429, grows back by one
+    after as many clean pages as the current limit."""
+
+    def __init__(self, maximum: int) -> None:
+        self.maximum = maximum
+        self._current = maximum
+        self._clean = 0
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> int:
+        return self._current
+
+    def on_retry(self, event: RetryEvent) -> None:
+        if event.status == 429:
+            with self._lock:
+                self._current = max(1, self._current // 2)
+                self._clean = 0
+
+    def on_success(self) -> None:
+        with self._lock:
+            self._clean += 1
+            if self._clean >= self._current and self._current < self.maximum:
+                self._current += 1
+                self._clean = 0
+
+
+def read(
+    session: ProcurifySession, config: Mapping[str, Any], state: Mapping[str, Any] | None
+) -> Iterator[Record | Checkpoint]:
+    """``Record`` and ``Checkpoint`` messages; configuration problems raise before any request."""
+    parsed = parse_config(config)
+    saved = parse_state(state, parsed)
+    return _Reader(session, parsed, saved).messages()
+
+
+class _Reader:
+    def __init__(self, session: ProcurifySession, config: SourceConfig, state: ReadState) -> None:
+        self.session = session
+        self.config = config
+        self.state = state
+        self.resource = config.resource
+        self.limit = AdaptiveLimit(config.concurrency)
+
+    def messages(self) -> Iterator[Record | Checkpoint]:
+        if self.resource.pagination != "page":
+            yield from self._unpaginated()
+            return
+        first_page = 1
+        next_cursor: datetime | None = None
+        position = self.state.position
+        if position is not None:
+            # Re-read the last emitted page: it covers records shifted back by deletions.
+            first_page = (position.page - 1) * position.page_size // self.config.page_size + 1
+            if position.next_cursor:
+                next_cursor = _parse_when(position.next_cursor, "state")
+        params = self._params()
+        first = self._fetch(first_page, params, missing_ok=True) or self._first_page(params)
+        if next_cursor is None:
+            next_cursor = first.server_time or datetime.now(UTC) - CLOCK_SKEW_ALLOWANCE
+        stream = self.resource.name
+        previous_keys: set[Any] = set()
+        for page in self._pages(first, params):
+            keys = set()
+            for record in page.records:
+                key = self._key(record)
+                keys.add(key)
+                if key is None or key not in previous_keys:
+                    yield Record(stream, record)
+            previous_keys = keys
+            yield Checkpoint(self._in_progress(page.number, next_cursor).to_dict())
+        final_cursor = next_cursor if self.resource.incremental else None
+        yield Checkpoint(ReadState(stream, final_cursor, None).to_dict())
+
+    def _unpaginated(self) -> Iterator[Record | Checkpoint]:
+        path = self.resource.list_path(self.config.path_values)
+        body = self._get_body(path, dict(self.config.filters), "read")
+        data = body.get("data") if isinstance(body, Mapping) else None
+        records = [data] if isinstance(data, dict) else _records(data)
+        for record in records:
+            yield Record(self.resource.name, record)
+        yield Checkpoint(ReadState(self.resource.name, None, None).to_dict())
+
+    def _params(self) -> dict[str, str]:
+        params = dict(self.config.filters)
+        params["page_size"] = str(self.config.page_size)
+        if self.resource.order_by:
+            params["order_by"] = self.resource.order_by
+        incremental = self.resource.incremental
+        since = self.state.cursor or self.config.start
+        if incremental is not None and since is not None:
+            if incremental.granularity == "date":
+                params[incremental.filter] = (since - DATE_FILTER_ALLOWANCE).date().isoformat()
+            else:
+                params[incremental.filter] = _iso(since)
+        return params
+
+    def _in_progress(self, page: int, next_cursor: datetime) -> ReadState:
+        position = ReadPosition(
+            page=page,
+            page_size=self.config.page_size,
+            query=self.config.query_fingerprint,
+            next_cursor=_iso(next_cursor) if self.resource.incremental else None,
+        )
+        return ReadState(self.resource.name, self.state.cursor, position)
+
+    def _key(self, record: Mapping[str, Any]) -> Any:
+        values = tuple(record.get(name) for name in self.resource.key)
+        return None if all(value is None for value in values) else values
+
+    def _pages(self, first: Page, params: dict[str, str]) -> Iterator[Page]:
+        """Pages in order; the ones after ``first`` are prefetched by a bounded pool."""
+        yield first
+        last_page = first.num_pages
+        if first.number >= last_page:
+            return
+        in_flight: deque[tuple[int, Future[Page | None]]] = deque()
+        next_number = first.number + 1
+        pool = ThreadPoolExecutor(
+            max_workers=self.config.concurrency, thread_name_prefix=f"read-{self.resource.name}"
+        )
+        try:
+            while True:
+                while next_number <= last_page and len(in_flight) < self.limit.current:
+                    in_flight.append(
+                        (next_number, pool.submit(self._fetch_optional, next_number, params))
+                    )
+                    next_number += 1
+                if not in_flight:
+                    return
+                _, future = in_flight.popleft()
+                page = future.result()
+                if page is None:  # past the end: the resource shrank while we read
+                    return
+                last_page = max(last_page, page.num_pages)
+                yield page
+        finally:
+            for _, future in in_flight:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _fetch_optional(self, number: int, params: dict[str, str]) -> Page | None:
+        return self._fetch(number, params, missing_ok=True)
+
+    def _first_page(self, params: dict[str, str]) -> Page:
+        page = self._fetch(1, params)
+        assert page is not None
+        return page
+
+    def _fetch(self, number: int, params: dict[str, str], missing_ok: bool = False) -> Page | None:
+        path = self.resource.list_path(self.config.path_values)
+        action = f"read {self.resource.name} page {number}"
+        response, body = self._request(path, {**params, "page": str(number)}, action)
+        if response.status_code == 404 and (missing_ok or number > 1):
+            return None
+        if response.status_code >= 300:
+            raise error_for_response(response, action)
+        self.limit.on_success()
+        return Page(
+            number=number,
+            records=_records(body.get("data") if isinstance(body, Mapping) else None),
+            num_pages=_num_pages(body),
+            server_time=_server_time(response),
+        )
+
+    def _get_body(self, path: str, params: dict[str, str], verb: str) -> Any:
+        action = f"{verb} {self.resource.name}"
+        response, body = self._request(path, params, action)
+        if response.status_code >= 300:
+            raise error_for_response(response, action)
+        return body
+
+    def _request(
+        self, path: str, params: dict[str, str], action: str
+    ) -> tuple[requests.Response, Any]:
+        try:
+            return self.session.request_json(
+                "GET", path, params=params, on_retry=self.limit.on_retry
+            )
+        except ProcurifyError as error:
+            raise error.in_context(f"Could not {action}") from error
+
+
+def _records(data: object) -> list[dict[str, Any]]:
+    """The records of a ``data`` list; items that wrap their own ``data`` list (locations, as
+    Procurify documents them) are unwrapped."""
+    if not isinstance(data, list):
+        return []
+    records: list[dict[str, Any]] = []
+    for item in data:
+        if not isinstance(item, dict):
+            continue
+        inner = item.get("data")
+        if "id" not in item and isinstance(inner, list):
+            records.extend(record for record in inner if isinstance(record, dict))
+        else:
+            records.append(item)
+    return records
+
+
+def _num_pages(body: object) -> int:
+    if not isinstance(body, Mapping):
+        return 1
+    metadata = body.get("metadata")
+    pagination = metadata.get("pagination") if isinstance(metadata, Mapping) else None
+    if not isinstance(pagination, Mapping):
+        pagination = body.get("pagination")
+    if not isinstance(pagination, Mapping):
+        return 1
+    pages = pagination.get("num_pages")
+    return pages if isinstance(pages, int) and pages > 0 else 1
+
+
+def _server_time(response: requests.Response) -> datetime | None:
+    value = response.headers.get("Date")
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+def schema_message(resource: Resource) -> SchemaMessage:
+    """The Singer ``SCHEMA`` message of a readable resource."""
+    if resource.stream_schema is None:
+        raise ConfigurationError(f"Resource {resource.name!r} cannot be read.")
+    schema = manifest.schema(resource.stream_schema.removeprefix("schemas/"))
+    bookmarks = (resource.incremental.cursor_field,) if resource.incremental else ()
+    return SchemaMessage(resource.name, schema, resource.key, bookmarks)
+
+
+def discover() -> Iterator[SchemaMessage]:
+    """One ``SCHEMA`` message per readable resource."""
+    for name in catalogue().names("source"):
+        yield schema_message(catalogue().resources[name])

@@ -1,0 +1,374 @@
+"""Reading, unit level: requests-mock plays Procurify's list endpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests_mock
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nexla_procurify import source
+from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.credential import Credential, Secret
+from nexla_procurify.errors import ConfigurationError, PermissionDeniedError, TransientError
+from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
+from nexla_procurify.messages import Checkpoint, Record
+
+BASE = "https://acme.procurify.com"
+SERVER_DATE = "Sun, 29 Nov 2026 16:00:00 GMT"
+
+
+class FakeList:
+    """A Procurify list endpoint over ``records``, paginated like Django REST framework."""
+
+    def __init__(self, records: list[dict[str, Any]], *, pagination_at_top: bool = False) -> None:
+        self.records = records
+        self.pagination_at_top = pagination_at_top
+        self.pages_served: list[int] = []
+
+    def __call__(self, request: Any, context: Any) -> Any:
+        query = {key: values[0] for key, values in request.qs.items()}
+        page, size = int(query.get("page", "1")), int(query.get("page_size", "10"))
+        num_pages = max(1, math.ceil(len(self.records) / size))
+        context.headers["Date"] = SERVER_DATE
+        if page > num_pages:
+            context.status_code = 404
+            return {"detail": "Invalid page."}
+        self.pages_served.append(page)
+        pagination = {"count": len(self.records), "num_pages": num_pages,
+                      "current_page": page, "page_size": size, "next": None, "previous": None}
+        data = self.records[(page - 1) * size: page * size]
+        if self.pagination_at_top:
+            return {"data": data, "pagination": pagination}
+        return {"data": data, "metadata": {"pagination": pagination}}
+
+
+def no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.fixture
+def session(requests_mock: requests_mock.Mocker) -> Iterator[ProcurifySession]:
+    requests_mock.post(f"{BASE}/api/v3/oauth/token",
+                       json={"access_token": "t0k3n", "expires_in": 86400, "token_type": "Bearer"})
+    credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
+    with ProcurifySession(credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)) as opened:
+        yield opened
+
+
+def vendors(count: int) -> list[dict[str, Any]]:
+    return [{"id": number, "name": f"Vendor {number}"} for number in range(1, count + 1)]
+
+
+def split(messages: Iterator[Record | Checkpoint]) -> tuple[list[Any], list[dict[str, Any]]]:
+    records, states = [], []
+    for message in messages:
+        if isinstance(message, Record):
+            records.append(message.record)
+        else:
+            states.append(dict(message.value))
+    return records, states
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_reads_every_page_in_order(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, concurrency: int
+) -> None:
+    fake = FakeList(vendors(23))
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=fake)
+    config = {"resource": "vendors", "page_size": 5, "concurrency": concurrency}
+    records, states = split(source.read(session, config, None))
+    assert [record["id"] for record in records] == list(range(1, 24))
+    assert sorted(fake.pages_served) == [1, 2, 3, 4, 5]
+    assert len(states) == 6  # one per page, then the final one
+    assert [state["in_progress"]["page"] for state in states[:-1]] == [1, 2, 3, 4, 5]
+    assert states[-1] == {"version": 1, "resource": "vendors"}
+    calls = [call for call in requests_mock.request_history if call.method == "GET"]
+    assert all(call.qs["order_by"] == ["id"] and call.qs["page_size"] == ["5"] for call in calls)
+
+
+def test_empty_resource_yields_only_a_final_checkpoint(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=FakeList([]))
+    records, states = split(source.read(session, {"resource": "vendors"}, None))
+    assert records == []
+    assert states[-1] == {"version": 1, "resource": "vendors"}
+
+
+def test_pagination_at_the_top_level_is_understood(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(7), pagination_at_top=True)
+    requests_mock.get(f"{BASE}/api/v2/ap/company-payment-methods", json=fake)
+    config = {"resource": "company_payment_methods", "page_size": 3}
+    records, _ = split(source.read(session, config, None))
+    assert len(records) == 7
+
+
+def test_locations_wrapped_in_their_own_data_lists_are_unwrapped(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    wrapped = [{"data": [{"id": n, "name": f"L{n}"}], "metadata": None} for n in (1, 2)]
+    requests_mock.get(f"{BASE}/api/v2/locations", json=FakeList(wrapped))
+    records, _ = split(source.read(session, {"resource": "locations"}, None))
+    assert [record["id"] for record in records] == [1, 2]
+
+
+def test_single_object_resource(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/users/me", json={"data": {"id": 7}, "metadata": {}})
+    records, states = split(source.read(session, {"resource": "me"}, None))
+    assert records == [{"id": 7}]
+    assert states == [{"version": 1, "resource": "me"}]
+
+
+def test_a_page_that_is_not_json_is_fetched_again(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(6))
+    requests_mock.get(f"{BASE}/api/v3/vendors", [
+        {"json": fake},
+        {"text": "<html>gateway</html>", "status_code": 200},
+        {"json": fake},
+    ])
+    records, _ = split(source.read(session, {"resource": "vendors", "page_size": 3,
+                                             "concurrency": 1}, None))
+    assert [record["id"] for record in records] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_page_that_is_never_json_fails_with_resource_and_page(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(6))
+    garbage = {"text": "<html>gateway</html>", "status_code": 200}
+    requests_mock.get(f"{BASE}/api/v3/vendors", [{"json": fake}, *([garbage] * 20)])
+    with pytest.raises(TransientError, match="vendors page 2"):
+        list(source.read(session, {"resource": "vendors", "page_size": 3,
+                                   "concurrency": 1}, None))
+
+
+def test_an_error_on_a_middle_page_names_resource_and_page(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(9))
+
+    def page_three_forbidden(request: Any, context: Any) -> Any:
+        if request.qs["page"] == ["3"]:
+            context.status_code = 403
+            return {"detail": "You do not have permission to perform this action."}
+        return fake(request, context)
+
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=page_three_forbidden)
+    messages = source.read(session, {"resource": "vendors", "page_size": 3}, None)
+    with pytest.raises(PermissionDeniedError, match="vendors page 3"):
+        list(messages)
+
+
+def test_incremental_read_filters_from_the_cursor_a_day_early(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=FakeList(vendors(2)))
+    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    _, states = split(source.read(session, {"resource": "order_items"}, state))
+    assert requests_mock.last_request is not None
+    assert requests_mock.last_request.qs["last_modified_0"] == ["2026-11-19"]
+    # The next cursor is the server's time when the read started (its Date header).
+    assert states[-1] == {"version": 1, "resource": "order_items",
+                          "cursor": "2026-11-29T16:00:00Z"}
+
+
+def test_bills_filter_on_a_date_time(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/ap/bills", json=FakeList(vendors(1)))
+    config = {"resource": "bills", "start_date": "2026-11-01T08:30:00+02:00"}
+    list(source.read(session, config, None))
+    assert requests_mock.last_request is not None
+    assert requests_mock.last_request.qs["last_modified_datetime_0"] == ["2026-11-01t06:30:00z"]
+
+
+def test_resume_starts_at_the_last_emitted_page_and_keeps_the_pending_cursor(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(10))
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=fake)
+    config = {"resource": "order_items", "page_size": 2, "concurrency": 1}
+    first_run = source.read(session, config, None)
+    checkpoints = [m.value for m in first_run if isinstance(m, Checkpoint)]
+    after_page_three = dict(checkpoints[2])
+    fake.pages_served.clear()
+    records, states = split(source.read(session, config, after_page_three))
+    assert fake.pages_served == [3, 4, 5]
+    assert [record["id"] for record in records] == [5, 6, 7, 8, 9, 10]
+    assert states[-1]["cursor"] == after_page_three["in_progress"]["next_cursor"]
+
+
+def test_resume_with_another_page_size_re_reads_rather_than_skips(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=FakeList(vendors(30)))
+    config = {"resource": "vendors", "page_size": 4, "concurrency": 1}
+    checkpoints = [m.value for m in source.read(session, config, None)
+                   if isinstance(m, Checkpoint)]
+    state = dict(checkpoints[4])  # pages 1..5 of 4 emitted: records 1..20
+    records, _ = split(source.read(session, {**config, "page_size": 7}, state))
+    ids = [record["id"] for record in records]
+    assert ids[0] <= 17
+    assert ids[-1] == 30
+    assert ids == sorted(ids)
+
+
+def test_a_state_for_other_filters_restarts_from_page_one(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(6))
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=fake)
+    config = {"resource": "vendors", "page_size": 2, "concurrency": 1}
+    checkpoints = [m.value for m in source.read(session, config, None)
+                   if isinstance(m, Checkpoint)]
+    fake.pages_served.clear()
+    list(source.read(session, {**config, "filters": {"exclude_other": True}}, dict(checkpoints[1])))
+    assert fake.pages_served == [1, 2, 3]
+
+
+def test_records_repeated_across_a_page_boundary_are_emitted_once(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    pages = {
+        "1": [{"id": 1}, {"id": 2}],
+        "2": [{"id": 2}, {"id": 3}],  # a record inserted before id 2 pushed it forward
+        "3": [{"id": 4}],
+    }
+
+    def shifting(request: Any, context: Any) -> Any:
+        page = request.qs["page"][0]
+        pagination = {"num_pages": 3, "count": 5, "current_page": int(page)}
+        return {"data": pages[page], "metadata": {"pagination": pagination}}
+
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=shifting)
+    records, _ = split(source.read(session, {"resource": "vendors", "page_size": 2}, None))
+    assert [record["id"] for record in records] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"resource": "invoices"}, "Unknown source resource 'invoices'; choose one of: vendors"),
+        ({"resource": "vendors", "colour": "red"}, "Unknown source configuration key"),
+        ({"resource": "vendors", "filters": {"colour": "red"}},
+         "Unknown filter 'colour' for resource 'vendors'. Valid filters: exclude_other, "),
+        ({"resource": "vendors", "filters": {"active": "yes"}}, "Unknown filter 'active'"),
+        ({"resource": "users", "filters": {"is_active": "yes"}}, "must be true or false"),
+        ({"resource": "vendors", "filters": {"type": 9}}, "must be one of 1, 2, 3"),
+        ({"resource": "order_items", "filters": {"last_modified_0": "2026-01-01"}},
+         "managed by the incremental cursor"),
+        ({"resource": "order_items", "filters": {"last_modified_1": "yesterday"}},
+         "date (YYYY-MM-DD)"),
+        ({"resource": "vendors", "start_date": "2026-01-01"}, "only to incremental resources"),
+        ({"resource": "bills", "start_date": "01/02/2026"}, "date (YYYY-MM-DD)"),
+        ({"resource": "vendors", "page_size": 5000}, "'page_size' must be a whole number"),
+        ({"resource": "vendors", "concurrency": 0}, "'concurrency' must be a whole number"),
+        ({"resource": "vendors", "role": "purchased"}, "Unknown source configuration key"),
+        ({"resource": "purchase_orders", "status": "lost"}, "'status' must be one of"),
+        ({"resource": "requisitions"}, "Unknown source resource"),
+        ("vendors", "must be a JSON object"),
+    ],
+)
+def test_bad_configuration_fails_before_any_request(
+    session: ProcurifySession,
+    requests_mock: requests_mock.Mocker,
+    config: Any,
+    message: str,
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        source.read(session, config, None)
+    assert requests_mock.request_history == []
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{"resource": "bills", "cursor": "2026-01-01"}, {"resource": "vendors", "cursor": 5}, []],
+)
+def test_a_foreign_or_damaged_state_is_refused(session: ProcurifySession, state: Any) -> None:
+    with pytest.raises(ConfigurationError, match="state"):
+        source.read(session, {"resource": "vendors"}, state)
+
+
+def test_purchase_orders_use_role_and_status_in_the_path(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v2/purchase_orders/receivable/open",
+                      json=FakeList([{"uuid": "a"}]))
+    config = {"resource": "purchase_orders", "role": "receivable", "status": "open"}
+    records, _ = split(source.read(session, config, None))
+    assert records == [{"uuid": "a"}]
+
+
+def test_adaptive_limit_halves_on_429_and_grows_back_slowly() -> None:
+    limit = source.AdaptiveLimit(8)
+    limit.on_retry(RetryEvent("GET", "/x", 1, 429, 1.0))
+    assert limit.current == 4
+    limit.on_retry(RetryEvent("GET", "/x", 1, 503, 1.0))
+    assert limit.current == 4  # only "slow down" shrinks the pool
+    for _ in range(3):
+        limit.on_success()
+    assert limit.current == 4
+    limit.on_success()
+    assert limit.current == 5
+    for _ in range(100):
+        limit.on_success()
+    assert limit.current == 8
+
+
+def test_concurrency_shrinks_when_procurify_answers_429(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(40))
+    limited = {"json": {"detail": "slow down"}, "status_code": 429,
+               "headers": {"Retry-After": "0"}}
+    requests_mock.get(f"{BASE}/api/v3/vendors", [{"json": fake}, limited, limited,
+                                                 *([{"json": fake}] * 30)])
+    reader_limits: list[int] = []
+    original = source.AdaptiveLimit.on_retry
+
+    def spy(self: source.AdaptiveLimit, event: RetryEvent) -> None:
+        original(self, event)
+        reader_limits.append(self.current)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(source.AdaptiveLimit, "on_retry", spy)
+        records, _ = split(source.read(session, {"resource": "vendors", "page_size": 4,
+                                                 "concurrency": 8}, None))
+    assert [record["id"] for record in records] == list(range(1, 41))
+    assert reader_limits
+    assert reader_limits[-1] < 8
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(min_value=0, max_value=60),
+    page_size=st.integers(min_value=1, max_value=12),
+    concurrency=st.integers(min_value=1, max_value=8),
+)
+def test_any_sizes_give_every_record_once_in_order(
+    size: int, page_size: int, concurrency: int
+) -> None:
+    credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
+    with requests_mock.Mocker() as mock, ProcurifySession(
+        credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)
+    ) as session:
+        mock.post(f"{BASE}/api/v3/oauth/token", json={"access_token": "t", "expires_in": 60})
+        mock.get(f"{BASE}/api/v3/vendors", json=FakeList(vendors(size)))
+        config = {"resource": "vendors", "page_size": page_size, "concurrency": concurrency}
+        records, states = split(source.read(session, config, None))
+    assert [record["id"] for record in records] == list(range(1, size + 1))
+    assert len(states) == max(1, math.ceil(size / page_size)) + 1
+    assert json.dumps(states)  # every state is JSON

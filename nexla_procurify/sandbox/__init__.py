@@ -1,19 +1,27 @@
 """An embedded Procurify-compatible server on loopback, for demos, tests and benchmarks.
 
-    with Sandbox() as sandbox:
+    with Sandbox(records=25, seed=0) as sandbox:
         credential = sandbox.credential()   # a credential dict for this sandbox
         sandbox.inject(Fault("status", status=429, retry_after=1, path="/api/v3/users/me"))
+        sandbox.edit_when("vendors", page=2, record_id=3)   # someone edits during a read
+
+Every readable catalogue resource is listed with Procurify's envelope, filters and ordering,
+from deterministic seeded data of any size; every catalogue write operation is served.
 
 Clients must be allowed loopback Base URLs: ``NEXLA_PROCURIFY_ALLOW_LOOPBACK=1``.
 """
 
 from __future__ import annotations
 
+import copy
 import secrets
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nexla_procurify.sandbox.api import ProcurifyApi
+from nexla_procurify.sandbox.database import DEFAULT_RECORDS, Database
 from nexla_procurify.sandbox.faults import Fault, FaultPlan
+from nexla_procurify.sandbox.hooks import PageHooks
 from nexla_procurify.sandbox.server import LoggedRequest, LoopbackServer
 
 __all__ = ["Fault", "LoggedRequest", "Sandbox"]
@@ -29,15 +37,26 @@ class Sandbox:
         client_id: str | None = None,
         client_secret: str | None = None,
         legacy_token_path_only: bool = False,
+        records: int | Mapping[str, int] = DEFAULT_RECORDS,
+        seed: int = 0,
+        anchor: float | None = None,
     ) -> None:
+        """``records``: how many seeded records each resource has (an int for all, or a dict
+        resource name -> count, others keeping the default). ``seed`` fixes the data;
+        ``anchor`` (epoch seconds, default: the current hour) is the end of the 90-day window
+        the generated cursor timestamps fall in."""
         self.client_id = client_id or "sandbox-" + secrets.token_hex(8)
         self._client_secret = client_secret or secrets.token_urlsafe(32)
         self.faults = FaultPlan()
+        self.hooks = PageHooks()
+        self.database = Database(records, seed=seed, anchor=anchor)
         self.api = ProcurifyApi(
             client_id=self.client_id,
             client_secret=self._client_secret,
             token_lifetime=token_lifetime,
             legacy_token_path_only=legacy_token_path_only,
+            database=self.database,
+            hooks=self.hooks,
         )
         self._server = LoopbackServer(
             self.api.dispatch, self.faults, port=port, latency=latency
@@ -82,6 +101,66 @@ class Sandbox:
     def expire_tokens(self) -> None:
         """Every token issued so far stops working (answers 401), as after 24 hours."""
         self.api.tokens.expire_all()
+
+    # -- data -----------------------------------------------------------------------------------
+
+    def records(self, resource: str) -> list[dict[str, Any]]:
+        """The current records of ``resource`` in id order (copies, for assertions)."""
+        table = self.database.table(resource)
+        with table.lock:
+            return [copy.deepcopy(record) for record in table.rows()]
+
+    def record(self, resource: str, record_id: int | str) -> dict[str, Any] | None:
+        """One record by id (or by key, e.g. an order's uuid); None when there is none."""
+        table = self.database.table(resource)
+        with table.lock:
+            position = self.database.locate(resource, record_id)
+            return None if position is None else copy.deepcopy(table.get(position))
+
+    def created(self, resource: str) -> int:
+        """How many records successful POST creates stored for ``resource``."""
+        return self.database.table(resource).creates
+
+    def edit(self, resource: str, record_id: int | str, **changes: Any) -> dict[str, Any]:
+        """Another user edits a record: ``changes`` (default: a visible text change) and its
+        cursor / modified fields set to now. ``record_id`` is the id (for orders and purchase
+        orders, which have none, the hidden id 1..N) or the key (a uuid)."""
+        return copy.deepcopy(self.database.edit(resource, record_id, changes))
+
+    def add(self, resource: str, **fields: Any) -> dict[str, Any]:
+        """Another user creates a record: the next id, cursor fields now, ``fields`` over it."""
+        return copy.deepcopy(self.database.add(resource, fields))
+
+    def clear(self, resource: str) -> None:
+        """Empty a resource's table."""
+        self.database.table(resource).clear()
+
+    def on_page(self, resource: str, page: int, action: Callable[[Sandbox], object], *,
+                times: int | None = 1) -> None:
+        """Run ``action(sandbox)`` when page ``page`` of ``resource``'s list has been built,
+        before it is sent (the first ``times`` times; None: every time)."""
+        self.hooks.add(resource, page, lambda: action(self), times)
+
+    def edit_when(
+        self,
+        resource: str,
+        *,
+        page: int,
+        record_id: int | str | None = None,
+        changes: Mapping[str, Any] | None = None,
+        create: bool = False,
+        fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """When page ``page`` of ``resource`` is served: edit ``record_id`` (with ``changes``)
+        and/or create a record (with ``fields``), as another user would during a read."""
+
+        def act(sandbox: Sandbox) -> None:
+            if record_id is not None:
+                sandbox.edit(resource, record_id, **dict(changes or {}))
+            if create:
+                sandbox.add(resource, **dict(fields or {}))
+
+        self.on_page(resource, page, act)
 
     def start(self) -> Sandbox:
         self._server.start()

@@ -1,0 +1,173 @@
+"""Response envelopes and pagination math, shaped as Procurify's response models document them.
+
+Most lists answer ``{"data": [...], "metadata": {"pagination": {...}}}``; the exceptions
+(per the models) are tabled here by resource name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from nexla_procurify.sandbox.data import Record
+from nexla_procurify.sandbox.store import Table
+
+DEFAULT_PAGE_SIZE = 10
+PERMISSIONS = {"can_edit": True, "can_delete": True, "can_approve": True}
+PO_STATUSES = ("all", "open", "partial", "closed", "cancelled")
+
+# resources whose pagination object sits at the top level, next to "data" (no metadata)
+TOP_LEVEL_PAGINATION = frozenset({"company_payment_methods", "vendor_payment_methods"})
+# resources whose list items wrap each record: {"data": [record], "metadata": null}
+WRAPPED_ITEMS = frozenset({"locations"})
+WITH_PERMISSIONS = frozenset({"bills", "payments"})
+
+
+class PageNotFound(LookupError):
+    """A page number past the end or not a number (Django REST framework answers 404)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    size: int
+    count: int
+    num_pages: int
+
+    @property
+    def start(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def stop(self) -> int:
+        return min(self.start + self.size, self.count)
+
+
+def paginate(query: Mapping[str, str], count: int, max_page_size: int) -> Page:
+    size = _positive_int(query.get("page_size"), DEFAULT_PAGE_SIZE)
+    size = min(size, max_page_size)
+    num_pages = max(1, -(-count // size))
+    raw = query.get("page", "1") or "1"
+    if raw == "last":
+        return Page(num_pages, size, count, num_pages)
+    try:
+        number = int(raw)
+    except ValueError:
+        raise PageNotFound(raw) from None
+    if number < 1 or number > num_pages:
+        raise PageNotFound(raw)
+    return Page(number, size, count, num_pages)
+
+
+def _positive_int(raw: str | None, default: int) -> int:
+    try:
+        value = int(raw or "")
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def links(base: str, query: Mapping[str, str], page: Page) -> tuple[str | None, str | None]:
+    """Absolute ``next`` and ``previous`` URLs (DRF drops ``page`` for the first page)."""
+
+    def url(number: int) -> str:
+        params = {key: value for key, value in query.items() if key != "page"}
+        if number > 1:
+            params["page"] = str(number)
+        encoded = urlencode(params)
+        return f"{base}?{encoded}" if encoded else base
+
+    following = url(page.number + 1) if page.number < page.num_pages else None
+    previous = url(page.number - 1) if page.number > 1 else None
+    return following, previous
+
+
+def pagination(page: Page, base: str, query: Mapping[str, str]) -> dict[str, Any]:
+    following, previous = links(base, query, page)
+    return {
+        "count": page.count,
+        "num_pages": page.num_pages,
+        "current_page": page.number,
+        "page_size": page.size,
+        "next": following,
+        "previous": previous,
+    }
+
+
+def list_body(
+    resource: str,
+    records: list[Record],
+    paging: dict[str, Any] | None,
+    extra_metadata: Mapping[str, Any],
+) -> dict[str, Any]:
+    data: list[Any] = records
+    if resource in WRAPPED_ITEMS:
+        data = [{"data": [record], "metadata": None} for record in records]
+    if paging is None:
+        return {"data": data, "metadata": dict(extra_metadata)}
+    if resource in TOP_LEVEL_PAGINATION:
+        return {"pagination": paging, "data": data}
+    return {"data": data, "metadata": {**extra_metadata, "pagination": paging}}
+
+
+def single(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {"data": record, "metadata": {}}
+
+
+# -- metadata that summarises the whole selection (computed once per table version) ---------------
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _bills(table: Table, positions: Sequence[int]) -> dict[str, Any]:
+    currencies = {_currency_id(table.value(p, "currency")) for p in positions}
+    total = sum(_number(table.value(p, "total_cost_with_tax")) for p in positions)
+    return {"summary": {"has_multiple_currency": len(currencies) > 1,
+                        "total_cost": round(total, 2)},
+            "permissions": dict(PERMISSIONS)}
+
+
+def _ap_items(table: Table, positions: Sequence[int]) -> dict[str, Any]:
+    total = sum(_number(table.value(p, "total_cost")) for p in positions)
+    return {"summary": {"total_items": len(positions), "total_cost": round(total, 2)}}
+
+
+def _payments(table: Table, positions: Sequence[int]) -> dict[str, Any]:
+    total = sum(_number(table.value(p, "amount")) for p in positions)
+    return {"summary": {"total_cost": round(total, 2)}, "permissions": dict(PERMISSIONS)}
+
+
+def _currency_id(value: Any) -> Any:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+SUMMARIES: Mapping[str, Callable[[Table, Sequence[int]], dict[str, Any]]] = {
+    "bills": _bills,
+    "ap_items": _ap_items,
+    "payments": _payments,
+}
+
+
+def purchase_order_counts(table: Table) -> dict[str, Any]:
+    """``metadata.counts`` for both roles (``page`` is filled in per answer)."""
+    purchased = dict.fromkeys(PO_STATUSES, 0)
+    receivable = dict.fromkeys(PO_STATUSES, 0)
+    for position in table.positions():
+        state = table.value(position, "state")
+        if state in (0, 5, None):
+            partial = table.value(position, "fulfilment_status") == "partial"
+            status = "partial" if partial else "open"
+            for tally in (purchased, receivable):
+                tally["all"] += 1
+                tally[status] += 1
+        else:
+            purchased["all"] += 1
+            purchased["cancelled" if state == 1 else "closed"] += 1
+    return {"purchased": purchased, "receivable": receivable}

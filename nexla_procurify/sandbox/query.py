@@ -1,0 +1,276 @@
+"""List queries: filters, search, date ranges, ordering, as Django REST framework applies them.
+
+``parse`` turns query parameters into a hashable ``Selection`` (unknown parameters are ignored,
+as Django does); ``select`` runs it against a table. Without filters and in id order a
+selection is a ``range``: serving a page costs O(page size) however large the table.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from nexla_procurify.resources import Resource
+from nexla_procurify.sandbox.store import Table
+
+SEARCH_FIELDS = frozenset({
+    "name", "description", "code", "codename", "email", "firstName", "lastName",
+    "external_id", "number", "PO_Num", "invoice_number", "vendor_name", "sku", "internalSKU",
+    "title", "comments", "field_label",
+})
+
+
+class Condition(Protocol):
+    def test(self, table: Table, position: int) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Exact:
+    field: str
+    raw: str
+
+    def test(self, table: Table, position: int) -> bool:
+        return matches(table.value(position, self.field), self.raw)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Inclusive on both ends, on the record's UTC date (ISO strings compare as dates)."""
+
+    field: str
+    low: str | None
+    high: str | None
+
+    def test(self, table: Table, position: int) -> bool:
+        value = table.value(position, self.field)
+        if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+            day: str | None = value[:10]
+        else:
+            found = utc_date(value)
+            day = None if found is None else found.isoformat()
+        if day is None:
+            return False
+        return (self.low is None or day >= self.low) and (self.high is None or day <= self.high)
+
+
+@dataclass(frozen=True)
+class DateTimeRange:
+    field: str
+    low: datetime | None
+    high: datetime | None
+
+    def test(self, table: Table, position: int) -> bool:
+        moment = parse_datetime(table.value(position, self.field))
+        if moment is None:
+            return False
+        return (self.low is None or moment >= self.low) and (
+            self.high is None or moment <= self.high
+        )
+
+
+@dataclass(frozen=True)
+class Search:
+    term: str
+    fields: tuple[str, ...]
+
+    def test(self, table: Table, position: int) -> bool:
+        for field in self.fields:
+            value = table.value(position, field)
+            if isinstance(value, list):
+                value = " ".join(str(item) for item in value)
+            if isinstance(value, str) and self.term in value.lower():
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class PurchaseOrderScope:
+    """``/purchase_orders/{role}/{status}``: state 0 PURCHASED, 1 CANCELLED, 3 CLOSED,
+    4 PAID, 5 REOPENED; open/partial split on ``fulfilment_status``; receivable = open POs."""
+
+    role: str
+    status: str
+
+    def test(self, table: Table, position: int) -> bool:
+        state = table.value(position, "state")
+        is_open = state in (0, 5, None)
+        if self.role == "receivable" and not is_open:
+            return False
+        partial = table.value(position, "fulfilment_status") == "partial"
+        verdict: bool = {
+            "all": True,
+            "open": is_open and not partial,
+            "partial": is_open and partial,
+            "closed": state in (3, 4),
+            "cancelled": state == 1,
+        }[self.status]
+        return verdict
+
+
+@dataclass(frozen=True)
+class Selection:
+    conditions: tuple[Condition, ...] = ()
+    order: str = "id"  # a field, "-field" descending
+
+
+class InvalidFilter(ValueError):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(str(errors))
+        self.errors = errors
+
+
+def parse(
+    resource: Resource,
+    fields: Sequence[str],
+    query: Mapping[str, str],
+    scope: Condition | None = None,
+) -> Selection:
+    known = set(fields) | {"id"}
+    conditions: list[Condition] = [] if scope is None else [scope]
+    errors: dict[str, list[str]] = {}
+    for name in resource.filters:
+        raw = query.get(name, "")
+        if raw and name in known and name != "search":
+            conditions.append(Exact(name, raw))
+    term = query.get("search", "").strip().lower()
+    if term:
+        conditions.append(Search(term, tuple(f for f in fields if f in SEARCH_FIELDS)))
+    ranges: dict[str, tuple[str, str]] = {}
+    for name in query:
+        if name[-2:] in ("_0", "_1") and query[name]:
+            target = _range_target(resource, known, name[:-2])
+            if target is not None:
+                ranges.setdefault(name[:-2], target)
+    for base, (field, granularity) in ranges.items():
+        low_raw, high_raw = query.get(base + "_0", ""), query.get(base + "_1", "")
+        try:
+            if granularity == "date-time":
+                conditions.append(
+                    DateTimeRange(field, _query_datetime(low_raw), _query_datetime(high_raw))
+                )
+            else:
+                conditions.append(DateRange(field, _query_date(low_raw), _query_date(high_raw)))
+        except ValueError:
+            message = "Enter a valid date/time." if granularity == "date-time" else (
+                "Enter a valid date.")
+            bad = base + ("_0" if _invalid(low_raw, granularity) else "_1")
+            errors[bad] = [message]
+    if errors:
+        raise InvalidFilter(errors)
+    order = query.get("order_by", "").split(",")[0].strip() or (resource.order_by or "id")
+    if order.lstrip("-") not in known:
+        order = resource.order_by or "id"
+    return Selection(tuple(conditions), order)
+
+
+def _range_target(resource: Resource, known: set[str], base: str) -> tuple[str, str] | None:
+    incremental = resource.incremental
+    if incremental is not None:
+        if base == incremental.filter[:-2]:
+            return incremental.cursor_field, incremental.granularity
+        if base == "modified_date":
+            return incremental.cursor_field, "date"
+    if base in known:
+        return base, "date"
+    return None
+
+
+def _invalid(raw: str, granularity: str) -> bool:
+    try:
+        if granularity == "date-time":
+            _query_datetime(raw)
+        else:
+            _query_date(raw)
+    except ValueError:
+        return True
+    return False
+
+
+def _query_date(raw: str) -> str | None:
+    return date.fromisoformat(raw.strip()).isoformat() if raw.strip() else None
+
+
+def _query_datetime(raw: str) -> datetime | None:
+    if not raw.strip():
+        return None
+    moment = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def utc_date(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    if len(value) == 10 or (value[-1] == "Z" and value[10:11] == "T"):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    moment = parse_datetime(value)
+    return None if moment is None else moment.astimezone(UTC).date()
+
+
+def matches(value: Any, raw: str) -> bool:
+    """Django-style exact match of a record value against a query string."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, list):
+        return any(matches(item, raw) for item in value)
+    if isinstance(value, bool):
+        return raw.lower() in (("true", "1", "yes") if value else ("false", "0", "no"))
+    if isinstance(value, int | float):
+        try:
+            return float(raw) == float(value)
+        except ValueError:
+            return False
+    return value is not None and str(value) == raw
+
+
+def select(table: Table, selection: Selection) -> Sequence[int]:
+    """Positions of the matching records, in order (call with the table's lock held)."""
+    size = len(table)
+    if not selection.conditions and selection.order == "id":
+        return range(size)
+    if not selection.conditions and selection.order == "-id":
+        return range(size - 1, -1, -1)
+
+    def compute() -> Sequence[int]:
+        candidates: Sequence[int] = range(size)
+        conditions = list(selection.conditions)
+        for condition in conditions:
+            if isinstance(condition, Exact) and table.is_indexed(condition.field):
+                candidates = table.find(condition.field, condition.raw)
+                break
+        found = [p for p in candidates if all(c.test(table, p) for c in conditions)]
+        field = selection.order.lstrip("-")
+        if field != "id":
+            found.sort(key=lambda p: _sort_key(table.value(p, field)),
+                       reverse=selection.order.startswith("-"))
+        elif selection.order.startswith("-"):
+            found.reverse()
+        return array("q", found)
+
+    result: Sequence[int] = table.cached(selection, compute)
+    return result
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, dict):
+        value = value.get("id", value.get("name"))
+    if value is None:
+        return (2, 0)
+    if isinstance(value, bool | int | float):
+        return (0, float(value))
+    return (1, str(value))

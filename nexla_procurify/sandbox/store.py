@@ -1,0 +1,146 @@
+"""The sandbox's tables: generated records plus the ones edited or created since.
+
+A ``Table`` holds no generated record: position ``p`` (id ``p + 1``) comes from the ``Plan``
+unless it was overwritten. Writes never mutate a record in place; they store a new dict, so a
+page handed to the JSON encoder stays consistent. Each table has its own re-entrant lock and a
+``version`` bumped by every write (query results are cached per version).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import Any
+
+from nexla_procurify.sandbox.data import Plan, Record
+
+
+class Table:
+    def __init__(self, name: str, plan: Plan, size: int, indexed: Sequence[str] = ()) -> None:
+        self.name = name
+        self.plan = plan
+        self.lock = threading.RLock()
+        self.version = 0
+        self.creates = 0
+        self._size = size
+        self._rows: dict[int, Record] = {}
+        self._indexed = tuple(indexed)
+        self._indexes: dict[str, dict[Hashable, set[int]]] = {}
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return self._size
+
+    def get(self, position: int) -> Record:
+        row = self._rows.get(position)
+        return row if row is not None else self.plan.record(position)
+
+    def value(self, position: int, field: str) -> Any:
+        row = self._rows.get(position)
+        if row is not None:
+            return row.get(field)
+        return self.plan.value(position, field)
+
+    def positions(self) -> range:
+        return range(self._size)
+
+    def rows(self) -> Iterator[Record]:
+        for position in range(self._size):
+            yield self.get(position)
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def put(self, position: int, record: Record) -> None:
+        with self.lock:
+            if self._indexes:
+                old = self.get(position) if position < self._size else {}
+                for field, index in self._indexes.items():
+                    _unindex(index, old.get(field), position)
+                    _index(index, record.get(field), position)
+            self._rows[position] = record
+            self._size = max(self._size, position + 1)
+            self.version += 1
+
+    def append(self, build: Callable[[int], Record]) -> tuple[int, Record]:
+        """Store ``build(position)`` at the next position; (position, record)."""
+        with self.lock:
+            position = self._size
+            record = build(position)
+            self.put(position, record)
+            return position, record
+
+    def clear(self) -> None:
+        with self.lock:
+            self._size = 0
+            self._rows.clear()
+            self._indexes.clear()
+            self._cache.clear()
+            self.version += 1
+
+    def is_indexed(self, field: str) -> bool:
+        return field in self._indexed
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def find(self, field: str, value: Any) -> list[int]:
+        """Positions whose ``field`` equals ``value`` (an index for lookup fields)."""
+        with self.lock:
+            if field in self._indexed:
+                index = self._indexes.get(field)
+                if index is None:
+                    index = self._indexes[field] = {}
+                    for position in range(self._size):
+                        _index(index, self.value(position, field), position)
+                return sorted(index.get(_hashable(value), ()))
+            return [p for p in range(self._size) if self.value(p, field) == value]
+
+    def position_of(self, field: str, value: Any) -> int | None:
+        """The position of the record whose ``field`` is ``value`` (ids: position + 1)."""
+        try:
+            position = int(value) - 1
+        except (TypeError, ValueError):
+            position = -1
+        with self.lock:
+            if 0 <= position < self._size and str(self.value(position, field)) == str(value):
+                return position
+            if field == "id":
+                return None
+            found = self.find(field, value)
+        return found[0] if found else None
+
+    def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """A value computed once per table version (small LRU)."""
+        with self.lock:
+            full_key = (self.version, key)
+            if full_key in self._cache:
+                self._cache.move_to_end(full_key)
+                return self._cache[full_key]
+            value = compute()
+            self._cache[full_key] = value
+            while len(self._cache) > 32:
+                self._cache.popitem(last=False)
+            return value
+
+
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return None
+    hashable: Hashable = value
+    return hashable
+
+
+def _index(index: dict[Hashable, set[int]], value: Any, position: int) -> None:
+    if value is None or value == "":
+        return
+    index.setdefault(_hashable(value), set()).add(position)
+
+
+def _unindex(index: dict[Hashable, set[int]], value: Any, position: int) -> None:
+    if value is None or value == "":
+        return
+    found = index.get(_hashable(value))
+    if found is not None:
+        found.discard(position)

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
-from nexla_procurify import __version__, plugin, source
+from nexla_procurify import __version__, destination, plugin, source
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema
 from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
 from nexla_procurify.host import Host
 from nexla_procurify.http import json_body, raise_for_response
-from nexla_procurify.messages import Record, ValidationResult
+from nexla_procurify.messages import Record, ValidationResult, WriteStatus
 from nexla_procurify.sandbox import Sandbox
 
 CONNECTOR = plugin.CONNECTOR_TYPE
@@ -30,6 +32,7 @@ ENV_FIELDS = {
     "base_url": "PROCURIFY_BASE_URL",
 }
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+WRITE_STATUSES: tuple[str, ...] = get_args(WriteStatus)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,6 +115,21 @@ def _parser() -> argparse.ArgumentParser:
                       help="state from an earlier run (its last STATE value)")
     read.add_argument("--limit", type=int, metavar="N", help="stop after N records")
     read.set_defaults(run=_read)
+
+    write = commands.add_parser("write", help="write JSON-lines records into a resource")
+    write.add_argument("resource", help="resource to write, e.g. vendors")
+    write.add_argument("input", nargs="?", type=Path, metavar="FILE",
+                       help="JSON lines, one record per line (default: standard input)")
+    _credential_option(write)
+    write.add_argument("--config", type=Path, metavar="FILE",
+                       help="destination configuration JSON (flags below override it)")
+    write.add_argument("--operation", help="create, update, patch, upsert, close, reopen")
+    write.add_argument("--key", help="upsert key, e.g. external_id")
+    write.add_argument("--dry-run", action="store_true", default=None,
+                       help="validate and report, write nothing")
+    write.add_argument("--concurrency", type=int)
+    write.add_argument("--on-error", choices=("continue", "abort"))
+    write.set_defaults(run=_write)
 
     demo = commands.add_parser("demo", help="run the connector against an in-process sandbox")
     demo.set_defaults(run=_demo)
@@ -268,6 +286,46 @@ def _load_json_object(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigurationError(f"{what} file {path} must hold a JSON object")
     return loaded
+
+
+def _write(args: argparse.Namespace) -> int:
+    config: dict[str, Any] = _load_json_object(args.config, "config") if args.config else {}
+    config["resource"] = args.resource
+    flags = {
+        "operation": args.operation,
+        "key": args.key,
+        "dry_run": args.dry_run,
+        "concurrency": args.concurrency,
+        "on_error": args.on_error,
+    }
+    config.update({key: value for key, value in flags.items() if value is not None})
+    destination.parse_config(config)
+    credential = load_credential(args.credential)
+    host = _host()
+    counts: Counter[str] = Counter()
+    with contextlib.ExitStack() as stack:
+        lines = stack.enter_context(args.input.open(encoding="utf-8")) if args.input else sys.stdin
+        session = stack.enter_context(host.authenticate(CONNECTOR, credential))
+        for result in host.write(CONNECTOR, session, config, _json_lines(lines)):
+            counts[result.status] += 1
+            print(json.dumps(result.to_dict()), flush=False)
+    sys.stdout.flush()
+    summary = ", ".join(f"{counts[status]} {status}" for status in WRITE_STATUSES)
+    print(f"{args.resource} {config.get('operation')}: {sum(counts.values())} records: "
+          f"{summary}.", file=sys.stderr)
+    return EXIT_FAILED if counts["rejected"] or counts["failed"] else EXIT_OK
+
+
+def _json_lines(lines: Iterable[str]) -> Iterator[Any]:
+    """Records from JSON lines, lazily; a line that is not JSON is passed on as text, so that
+    it comes back ``rejected`` instead of ending the run."""
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except ValueError:
+            yield line
 
 
 class Progress:

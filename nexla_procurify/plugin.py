@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from nexla_procurify import auth, manifest, source
+from nexla_procurify import auth, destination, manifest, source
 from nexla_procurify.credential import loopback_allowed, parse, validate
 from nexla_procurify.hookspecs import hookimpl
-from nexla_procurify.messages import Checkpoint, Record, ValidationResult
+from nexla_procurify.messages import Checkpoint, Record, ValidationResult, WriteResult
 
 CONNECTOR_TYPE = "procurify"
 
@@ -47,3 +47,15 @@ def read_source(
     if connector_type != CONNECTOR_TYPE:
         return None
     return source.read(session, config, state)
+
+
+@hookimpl
+def write_destination(
+    connector_type: str,
+    session: auth.ProcurifySession,
+    config: dict[str, Any],
+    records: Iterable[dict[str, Any]],
+) -> Iterator[WriteResult] | None:
+    if connector_type != CONNECTOR_TYPE:
+        return None
+    return destination.write(session, config, records)

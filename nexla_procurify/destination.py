@@ -1,0 +1,926 @@
+"""Writing records into Procurify: one honest ``WriteResult`` per input record, no duplicates.
+
+Public API: ``parse_config(config) -> DestinationConfig`` and
+``write(session, config, records) -> Iterator[WriteResult]``.
+
+Decisions where the design is silent (also in the README's destination section):
+
+* ``update``, ``patch`` and the purchase-order actions take the record's id from the operation's
+  ``id_field`` (``id``, or ``procurify_PO`` for purchase orders). The id goes into the path and is
+  left out of the body unless the request schema declares it as a field.
+* ``upsert`` validates the record against the resource's ``create`` schema (an upsert must be able
+  to create) and needs the upsert key. A single match is changed with ``PATCH`` where the resource
+  has it (only the fields sent change, which is what an upsert of a partial record means) and
+  with ``PUT`` otherwise. A match whose fields already equal every field sent is ``unchanged``.
+* A dry run sends no ``POST``/``PUT``/``PATCH``. An upsert still looks the key up (a ``GET``):
+  ``validated`` with ``id`` set means "would update that record", without ``id`` "would create",
+  and ``unchanged`` means nothing would be written.
+* Records that address the same Procurify record (same id or same upsert/lookup key) are written
+  one after the other, in input order, even with ``concurrency`` > 1: the last one wins, and two
+  upserts of one key cannot both create.
+* ``on_error: abort`` stops at the first ``failed`` record (``rejected`` is the record's own
+  problem and does not stop the run). Records already taken from the input still get a result:
+  those before the failed one are written, later ones not yet started are reported ``failed``
+  with "not written".
+* Once Procurify refuses the credential, later records are reported ``failed`` with the same
+  message without calling Procurify again (a million records must not become a million token
+  requests).
+* After a ``POST`` whose outcome is unknown (HTTP 500/502/504, a timeout, a connection dropped
+  after sending) the record is looked up by the resource's lookup key after a short pause: found
+  means it was created; not found means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times
+  in all. Without a lookup the record is ``failed`` with "may have been created". The same
+  uncertainty on a purchase-order action is ``failed`` with "may have taken effect".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+from urllib.parse import quote
+
+import requests
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from nexla_procurify import manifest
+from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.errors import (
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    ProcurifyError,
+)
+from nexla_procurify.http import json_body, raise_for_response
+from nexla_procurify.messages import WriteResult
+from nexla_procurify.resources import Operation, Resource, catalogue
+
+log = logging.getLogger("nexla_procurify.destination")
+
+OnError = Literal["continue", "abort"]
+CONFIG_KEYS = ("resource", "operation", "key", "dry_run", "concurrency", "on_error")
+ON_ERROR_CHOICES: tuple[OnError, ...] = ("continue", "abort")
+UPSERT = "upsert"
+ACTIONS = frozenset({"close", "reopen"})
+DESTINATION_SCHEMA = "destination.schema.json"
+
+MAX_CREATE_ATTEMPTS = 3
+LOOKUP_SETTLE_SECONDS = 0.5
+LOOKUP_PAGE_SIZE = 50
+WINDOW_PER_WORKER = 2
+MAX_SHOWN_VALUE = 40
+# An id goes into a URL path: only plain tokens, never '/', '..', '?' or '#'.
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
+JSON_HEADERS = {"Content-Type": "application/json"}
+MAY_HAVE_BEEN_CREATED = (
+    "The record may have been created in Procurify: check before writing it again"
+)
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    """A checked destination configuration."""
+
+    resource: str
+    operation: str
+    key: str | None = None
+    dry_run: bool = False
+    concurrency: int = 4
+    on_error: OnError = "continue"
+
+    @property
+    def target(self) -> Resource:
+        return catalogue().get(self.resource, "destination")
+
+
+def destination_schema() -> dict[str, Any]:
+    return manifest.schema(DESTINATION_SCHEMA)
+
+
+def parse_config(config: object) -> DestinationConfig:
+    """A ``DestinationConfig``, or a ``ConfigurationError`` naming every problem at once."""
+    if not isinstance(config, Mapping):
+        raise ConfigurationError("The destination configuration must be a JSON object.")
+    problems: list[str] = []
+    unknown = sorted(str(name) for name in config if name not in CONFIG_KEYS)
+    if unknown:
+        problems.append(
+            f"Unknown destination setting(s): {', '.join(unknown)}. "
+            f"Allowed: {', '.join(CONFIG_KEYS)}."
+        )
+    resource = _configured_resource(config, problems)
+    operation = _configured_operation(config, resource, problems)
+    key = _configured_key(config, resource, operation, problems)
+    dry_run = _configured_dry_run(config, problems)
+    concurrency = _configured_concurrency(config, problems)
+    on_error = _configured_on_error(config, problems)
+    if not problems:
+        problems.extend(_schema_problems(config))
+    if problems:
+        raise ConfigurationError("Invalid destination configuration. " + " ".join(problems))
+    assert resource is not None
+    assert operation is not None
+    return DestinationConfig(
+        resource=resource.name,
+        operation=operation,
+        key=key,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        on_error=on_error,
+    )
+
+
+def _configured_resource(config: Mapping[str, Any], problems: list[str]) -> Resource | None:
+    names = ", ".join(catalogue().names("destination"))
+    if "resource" not in config:
+        problems.append(f"'resource' is required; choose one of: {names}.")
+        return None
+    try:
+        return catalogue().get(config["resource"], "destination")
+    except ConfigurationError as error:
+        problems.append(error.message)
+        return None
+
+
+def _configured_operation(
+    config: Mapping[str, Any], resource: Resource | None, problems: list[str]
+) -> str | None:
+    operation = config.get("operation")
+    supported = ", ".join(resource.write_operations) if resource else None
+    if operation is None:
+        hint = f" for {resource.name}: {supported}" if resource else ""
+        problems.append(f"'operation' is required; choose one of the supported operations{hint}.")
+        return None
+    if not isinstance(operation, str):
+        problems.append("'operation' must be text, such as \"create\".")
+        return None
+    if resource is not None and operation not in resource.write_operations:
+        problems.append(
+            f"Resource {resource.name!r} does not support operation {_shown(operation)}; "
+            f"supported: {supported}."
+        )
+        return None
+    return operation
+
+
+def _configured_key(
+    config: Mapping[str, Any],
+    resource: Resource | None,
+    operation: str | None,
+    problems: list[str],
+) -> str | None:
+    key = config.get("key")
+    if key is None or resource is None or operation is None:
+        return None
+    if operation != UPSERT:
+        problems.append(
+            f"'key' applies only to operation \"upsert\"; remove it for {operation!r}."
+        )
+        return None
+    if key != resource.upsert_key:
+        problems.append(
+            f"{resource.name} can only be upserted by {resource.upsert_key!r}, "
+            f"not by {_shown(key)}."
+        )
+        return None
+    return resource.upsert_key
+
+
+def _configured_dry_run(config: Mapping[str, Any], problems: list[str]) -> bool:
+    dry_run = config.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        problems.append("'dry_run' must be true or false.")
+        return False
+    return dry_run
+
+
+def _configured_concurrency(config: Mapping[str, Any], problems: list[str]) -> int:
+    limits = catalogue()
+    concurrency = config.get("concurrency", limits.default_write_concurrency)
+    upper = limits.max_write_concurrency
+    valid = isinstance(concurrency, int) and not isinstance(concurrency, bool)
+    if not valid or not 1 <= concurrency <= upper:
+        problems.append(f"'concurrency' must be a whole number from 1 to {upper}.")
+        return limits.default_write_concurrency
+    return int(concurrency)
+
+
+def _configured_on_error(config: Mapping[str, Any], problems: list[str]) -> OnError:
+    on_error = config.get("on_error", "continue")
+    for choice in ON_ERROR_CHOICES:
+        if on_error == choice:
+            return choice
+    problems.append("'on_error' must be \"continue\" or \"abort\".")
+    return "continue"
+
+
+def _schema_problems(config: Mapping[str, Any]) -> list[str]:
+    """The schema as a backstop: whatever it still refuses, in our words."""
+    validator = Draft202012Validator(destination_schema())
+    return [
+        f"Setting {'.'.join(map(str, error.absolute_path)) or '(configuration)'} is not valid "
+        f"({error.validator})."
+        for error in validator.iter_errors(dict(config))
+    ]
+
+
+def _shown(value: object) -> str:
+    """A value quoted for a message, shortened so that a huge value does not flood it."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@cache
+def _request_validator(schema_path: str) -> Draft202012Validator:
+    """Each request schema compiled once (the schemas are read-only shipped files)."""
+    schema = manifest.load_json(schema_path)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+FieldProblems = dict[str, list[str]]
+
+
+def schema_problems(validator: Draft202012Validator, record: Mapping[str, Any]) -> FieldProblems:
+    """Every field the record gets wrong and why, in our words (no value is echoed)."""
+    problems: FieldProblems = {}
+    root = validator.schema if isinstance(validator.schema, Mapping) else {}
+    for error in validator.iter_errors(record):
+        for name, message in _describe(error, root):
+            messages = problems.setdefault(name, [])
+            if message not in messages:
+                messages.append(message)
+    return problems
+
+
+def _describe(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[str, str]]:
+    path = ".".join(str(part) for part in error.absolute_path)
+    kind, expected = error.validator, error.validator_value
+    if kind == "required" and isinstance(error.instance, Mapping) and isinstance(expected, list):
+        return [
+            (_join(path, name), "is required") for name in expected if name not in error.instance
+        ]
+    if kind == "additionalProperties" and isinstance(error.instance, Mapping):
+        declared = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+        return [
+            (_join(path, str(name)), "is not a field Procurify accepts here")
+            for name in error.instance
+            if name not in declared
+        ]
+    return [(path or "record", _reason(error, root))]
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _reason(error: ValidationError, root: Mapping[str, Any]) -> str:
+    kind, expected = error.validator, error.validator_value
+    if kind == "type":
+        return "must be " + _type_phrase(expected)
+    if kind == "enum" and isinstance(expected, list):
+        return "must be one of " + ", ".join(json.dumps(choice) for choice in expected)
+    if kind in ("anyOf", "oneOf") and isinstance(expected, list):
+        return _alternatives_reason(expected, root)
+    if kind == "format":
+        return f"must be a valid {expected}"
+    if kind == "minLength":
+        return "must not be empty" if expected == 1 else f"needs at least {expected} characters"
+    if kind == "maxLength":
+        return f"must have at most {expected} characters"
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        return f"is out of range ({kind} {expected})"
+    if kind in ("minItems", "maxItems"):
+        return f"has the wrong number of entries ({kind} {expected})"
+    if kind == "pattern":
+        return "does not have the expected form"
+    return f"is not valid ({kind})"
+
+
+def _type_phrase(expected: object) -> str:
+    names = [expected] if isinstance(expected, str) else expected
+    if not isinstance(names, list):
+        return "of another type"
+    return " or ".join(TYPE_WORDS.get(str(name), str(name)) for name in names)
+
+
+def _alternatives_reason(alternatives: list[Mapping[str, Any]], root: Mapping[str, Any]) -> str:
+    phrases: list[str] = []
+    for alternative in alternatives:
+        resolved = _resolve(alternative, root)
+        if "enum" in resolved:
+            phrase = "one of " + ", ".join(json.dumps(choice) for choice in resolved["enum"])
+        elif "type" in resolved:
+            phrase = _type_phrase(resolved["type"])
+        else:
+            return "does not have an accepted shape"
+        if phrase not in phrases:
+            phrases.append(phrase)
+    return "must be " + " or ".join(phrases)
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    reference = schema.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        found = root.get("$defs", {}).get(reference.removeprefix("#/$defs/"))
+        if isinstance(found, Mapping):
+            return found
+    return schema
+
+
+# ----------------------------------------------------------------------------- results
+
+
+class RecordRejected(Exception):
+    """The record cannot be written as given: local validation or Procurify refused it."""
+
+    def __init__(self, message: str, details: Mapping[str, tuple[str, ...]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = dict(details or {})
+
+
+def _rejected_for_fields(problems: FieldProblems) -> RecordRejected:
+    details = {name: tuple(messages) for name, messages in problems.items()}
+    summary = "; ".join(f"{name} {' and '.join(messages)}" for name, messages in details.items())
+    return RecordRejected(f"Invalid record: {summary}.", details)
+
+
+def _result_for_error(index: int, error: ProcurifyError) -> WriteResult:
+    if isinstance(error, ApiError) and _is_refusal(error.status):
+        return WriteResult(index, "rejected", error=error.message, details=error.field_errors)
+    return WriteResult(index, "failed", error=error.message)
+
+
+def _is_refusal(status: int) -> bool:
+    """A 4xx that is about the record itself (not the credential, permission or address)."""
+    return 400 <= status < 500 and status not in (401, 403, 404, 429)
+
+
+# ----------------------------------------------------------------------------- one record
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A validated record: what to send, and where."""
+
+    body: dict[str, Any]
+    target_id: str | int | None = None
+    key_value: str | None = None
+
+
+class _RecordWriter:
+    """Writes one record at a time; shared by the worker threads of one ``write`` call."""
+
+    def __init__(
+        self,
+        session: ProcurifySession,
+        config: DestinationConfig,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.session = session
+        self.config = config
+        self.resource = config.target
+        self.sleep = sleep
+        self.operation = self._effective_operation()
+        self.update_operation = self._upsert_update_operation()
+        schema_path = self.operation.request_schema
+        self.validator = _request_validator(schema_path) if schema_path else None
+        self._credential_refused: str | None = None
+        self._lock = threading.Lock()
+
+    def _effective_operation(self) -> Operation:
+        name = "create" if self.config.operation == UPSERT else self.config.operation
+        return self.resource.operation(name)
+
+    def _upsert_update_operation(self) -> Operation | None:
+        if self.config.operation != UPSERT:
+            return None
+        operations = self.resource.operations
+        return operations.get("patch") or operations.get("update")
+
+    # The id or key that names the Procurify record a record addresses (for ordering).
+    def addressed(self, record: object) -> Hashable | None:
+        if not isinstance(record, Mapping):
+            return None
+        name = self._address_field()
+        value = record.get(name) if name else None
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return (name, value)
+        return None
+
+    def _address_field(self) -> str | None:
+        if self.config.operation == UPSERT:
+            return self.resource.upsert_key
+        if self.operation.id_field:
+            return self.operation.id_field
+        return self.resource.lookup.field if self.resource.lookup else None
+
+    def write(self, index: int, record: object) -> WriteResult:
+        refused = self._credential_refused
+        if refused is not None:
+            return WriteResult(index, "failed", error=refused)
+        try:
+            return self._write(index, record)
+        except RecordRejected as rejection:
+            return WriteResult(index, "rejected", error=rejection.message,
+                               details=rejection.details)
+        except AuthenticationError as error:
+            with self._lock:
+                self._credential_refused = error.message
+            return WriteResult(index, "failed", error=error.message)
+        except ProcurifyError as error:
+            return _result_for_error(index, error)
+        except Exception as error:
+            log.exception("Unexpected error while writing record %d", index)
+            return WriteResult(
+                index,
+                "failed",
+                error=f"Unexpected {type(error).__name__} while writing this record; "
+                "it may or may not have been written. Please report this.",
+            )
+
+    def _write(self, index: int, record: object) -> WriteResult:
+        prepared = self._prepare(record)
+        operation = self.config.operation
+        if operation == UPSERT:
+            return self._upsert(index, prepared)
+        if self.config.dry_run:
+            return WriteResult(index, "validated", id=prepared.target_id)
+        if operation == "create":
+            return self._create(index, prepared)
+        if operation in ACTIONS:
+            return self._act(index, prepared)
+        return self._replace(index, self.operation, prepared)
+
+    # ---- preparation
+
+    def _prepare(self, record: object) -> _Prepared:
+        if not isinstance(record, Mapping):
+            raise RecordRejected(
+                f"The record must be a JSON object, not {_json_kind(record)}.",
+                {"record": ("must be a JSON object",)},
+            )
+        problems = schema_problems(self.validator, record) if self.validator else {}
+        target_id = self._target_id(record, problems)
+        key_value = self._upsert_key_value(record, problems)
+        if problems:
+            raise _rejected_for_fields(problems)
+        body = self._body(record)
+        _check_json(body)
+        return _Prepared(body=body, target_id=target_id, key_value=key_value)
+
+    def _target_id(self, record: Mapping[str, Any], problems: FieldProblems) -> str | int | None:
+        id_field = self.operation.id_field
+        if id_field is None:
+            return None
+        value = record.get(id_field)
+        if value is None:
+            problems.setdefault(id_field, []).append(
+                f"is required: it says which {self.resource.title} record to "
+                f"{self.config.operation}"
+            )
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            problems.setdefault(id_field, []).append("must be a whole number or an id text")
+            return None
+        if isinstance(value, str) and not SAFE_ID.match(value):
+            problems.setdefault(id_field, []).append(
+                "must be a plain id (letters, digits, '-', '_' or '.')"
+            )
+            return None
+        return value
+
+    def _upsert_key_value(self, record: Mapping[str, Any], problems: FieldProblems) -> str | None:
+        if self.config.operation != UPSERT:
+            return None
+        key = self.resource.upsert_key
+        assert key is not None
+        value = record.get(key)
+        if not isinstance(value, str) or not value:
+            problems.setdefault(key, []).append(
+                "is required (non-empty text) for an upsert: it is how the record is found"
+            )
+            return None
+        return value
+
+    def _body(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The record as sent: without the id field unless the schema declares it; an action
+        (close, reopen) sends no body."""
+        if self.operation.request_schema is None:
+            return {}
+        body = dict(record)
+        id_field = (self.update_operation or self.operation).id_field
+        schema = self.validator.schema if self.validator else None
+        declared = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+        if id_field is not None and id_field not in declared:
+            body.pop(id_field, None)
+        return body
+
+    # ---- operations
+
+    def _create(self, index: int, prepared: _Prepared) -> WriteResult:
+        path = self.operation.path
+        action = f"create a {self.resource.title} record (POST {path})"
+        for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
+            uncertainty = self._post(path, prepared.body, action)
+            if isinstance(uncertainty, requests.Response):
+                return self._created(index, uncertainty)
+            found = self._confirm_creation(prepared, uncertainty, attempt)
+            if found is not None:
+                log.info("Record %d: creation confirmed by lookup after: %s", index, uncertainty)
+                return WriteResult(index, "created", id=self._id_of(found))
+            log.info("Record %d not found after: %s; sending it again", index, uncertainty)
+        return WriteResult(
+            index,
+            "failed",
+            error=f"Procurify did not confirm the creation after {MAX_CREATE_ATTEMPTS} "
+            f"attempts ({uncertainty}) and the record was not found by "
+            f"{self._lookup_field()}: it was not created. Try again later.",
+        )
+
+    def _post(self, path: str, body: Mapping[str, Any], action: str) -> requests.Response | str:
+        """The answer, or why it is unknown whether the POST took effect."""
+        try:
+            response = self.session.request("POST", path, data=_encode(body),
+                                            headers=JSON_HEADERS)
+        except ConnectionFailedError as error:
+            if not error.request_sent:
+                raise
+            return error.message
+        if _outcome_unknown(response.status_code):
+            response.close()
+            return f"HTTP {response.status_code}"
+        raise_for_response(response, action)
+        return response
+
+    def _confirm_creation(
+        self, prepared: _Prepared, uncertainty: str, attempt: int
+    ) -> Mapping[str, Any] | None:
+        """The record found by its lookup key after an uncertain POST, or ``None``."""
+        lookup = self.resource.lookup
+        value = prepared.body.get(lookup.field) if lookup else None
+        if lookup is None or not isinstance(value, str | int) or value in ("", None):
+            raise _MaybeCreated(f"{MAY_HAVE_BEEN_CREATED} (Procurify: {uncertainty}).")
+        self.sleep(LOOKUP_SETTLE_SECONDS * attempt)
+        try:
+            matches = self._find(value)
+        except ProcurifyError as error:
+            raise _MaybeCreated(
+                f"{MAY_HAVE_BEEN_CREATED} (Procurify: {uncertainty}; the check by "
+                f"{lookup.field} failed too: {error.message})"
+            ) from error
+        if len(matches) > 1:
+            raise _MaybeCreated(
+                f"{MAY_HAVE_BEEN_CREATED}: {len(matches)} records now have this {lookup.field}."
+            )
+        return matches[0] if matches else None
+
+    def _created(self, index: int, response: requests.Response) -> WriteResult:
+        return WriteResult(index, "created", id=self._id_of(_data_of(response)))
+
+    def _replace(self, index: int, operation: Operation, prepared: _Prepared) -> WriteResult:
+        assert prepared.target_id is not None
+        path = _fill(operation, prepared.target_id)
+        action = f"{operation.name} {self.resource.title} {prepared.target_id} " \
+                 f"({operation.method} {path})"
+        response = self.session.request(operation.method, path, data=_encode(prepared.body),
+                                        headers=JSON_HEADERS)
+        raise_for_response(response, action)
+        response.close()
+        return WriteResult(index, "updated", id=prepared.target_id)
+
+    def _act(self, index: int, prepared: _Prepared) -> WriteResult:
+        assert prepared.target_id is not None
+        path = _fill(self.operation, prepared.target_id)
+        action = f"{self.config.operation} {self.resource.title} {prepared.target_id}"
+        try:
+            response = self.session.request(self.operation.method, path)
+        except ConnectionFailedError as error:
+            if not error.request_sent:
+                raise
+            return _maybe_acted(index, action, error.message)
+        if _outcome_unknown(response.status_code):
+            response.close()
+            return _maybe_acted(index, action, f"HTTP {response.status_code}")
+        raise_for_response(response, action)
+        response.close()
+        return WriteResult(index, "updated", id=prepared.target_id)
+
+    def _upsert(self, index: int, prepared: _Prepared) -> WriteResult:
+        assert prepared.key_value is not None
+        matches = self._find(prepared.key_value)
+        if len(matches) > 1:
+            ids = ", ".join(str(self._id_of(match)) for match in matches[:5])
+            raise RecordRejected(
+                f"Ambiguous key: {len(matches)} {self.resource.title} records have this "
+                f"{self._lookup_field()} (ids {ids}); make it unique in Procurify first.",
+                {self._lookup_field(): ("matches more than one record",)},
+            )
+        if not matches:
+            if self.config.dry_run:
+                return WriteResult(index, "validated")
+            return self._create(index, prepared)
+        existing = matches[0]
+        found_id = self._id_of(existing)
+        if _already_as_sent(prepared.body, existing):
+            return WriteResult(index, "unchanged", id=found_id)
+        if self.config.dry_run:
+            return WriteResult(index, "validated", id=found_id)
+        if not isinstance(found_id, str | int) or isinstance(found_id, bool):
+            raise ProcurifyError(
+                f"Procurify listed the matching {self.resource.title} record without an id."
+            )
+        assert self.update_operation is not None
+        return self._replace(index, self.update_operation,
+                             _Prepared(prepared.body, target_id=found_id))
+
+    # ---- lookups
+
+    def _lookup_field(self) -> str:
+        lookup = self.resource.lookup
+        return lookup.field if lookup else "key"
+
+    def _find(self, value: str | int) -> list[Mapping[str, Any]]:
+        """The records whose lookup field equals ``value`` (``GET <list>?<filter>=<value>``)."""
+        lookup = self.resource.lookup
+        assert lookup is not None
+        path = self.resource.list_path({})
+        action = f"look up {self.resource.title} by {lookup.field} (GET {path})"
+        response, body = self.session.request_json(
+            "GET", path, params={lookup.filter: value, "page_size": LOOKUP_PAGE_SIZE}
+        )
+        raise_for_response(response, action)
+        data = body.get("data") if isinstance(body, Mapping) else None
+        if not isinstance(data, list):
+            raise ProcurifyError(
+                f"Procurify's answer to {action} had no 'data' list; try again later."
+            )
+        # Filtered again here: an ignored filter must not make every record a match.
+        return [item for item in data if isinstance(item, Mapping)
+                and item.get(lookup.field) == value]
+
+    def _id_of(self, record: Mapping[str, Any] | None) -> Any:
+        if not isinstance(record, Mapping):
+            return None
+        id_field = self.resource.key[0] if self.resource.key else "id"
+        return record.get(id_field, record.get("id"))
+
+
+class _MaybeCreated(ProcurifyError):
+    """A POST may have taken effect and there is no way to tell: ``failed``, never re-sent."""
+
+
+def _maybe_acted(index: int, action: str, uncertainty: str) -> WriteResult:
+    return WriteResult(
+        index,
+        "failed",
+        error=f"Procurify may have carried out the request to {action} ({uncertainty}): "
+        "check the purchase order in Procurify before trying again.",
+    )
+
+
+def _outcome_unknown(status: int) -> bool:
+    """A POST answered with this may have taken effect (503 surely did not)."""
+    return status >= 500 and status != 503
+
+
+def _fill(operation: Operation, target_id: str | int) -> str:
+    assert operation.id_field is not None
+    return operation.path.replace("{" + operation.id_field + "}", quote(str(target_id), safe=""))
+
+
+def _data_of(response: requests.Response) -> Mapping[str, Any] | None:
+    try:
+        body = json_body(response, "read the created record")
+    except ProcurifyError:
+        return None
+    finally:
+        response.close()
+    data = body.get("data") if isinstance(body, Mapping) else None
+    return data if isinstance(data, Mapping) else None
+
+
+def _already_as_sent(body: Mapping[str, Any], existing: Mapping[str, Any]) -> bool:
+    return all(_same(value, existing.get(name)) for name, value in body.items())
+
+
+def _same(sent: Any, stored: Any) -> bool:
+    """Whether a sent value equals Procurify's; a related record may come back expanded."""
+    if sent == stored:
+        return True
+    if isinstance(stored, Mapping) and not isinstance(sent, Mapping) and "id" in stored:
+        return bool(stored["id"] == sent)
+    return False
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _check_json(body: Mapping[str, Any]) -> None:
+    try:
+        _encode(body)
+    except (TypeError, ValueError):
+        raise RecordRejected(
+            "The record holds a value that cannot be sent as JSON (such as NaN, infinity, "
+            "a date object or bytes): convert it to text or a number first.",
+            {"record": ("holds a value that is not JSON",)},
+        ) from None
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+class _AbortSignal:
+    """Remembers the first (lowest index) failed record of an ``on_error: abort`` run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failed_index: int | None = None
+
+    def note(self, result: WriteResult) -> None:
+        if result.status != "failed":
+            return
+        with self._lock:
+            if self._failed_index is None or result.index < self._failed_index:
+                self._failed_index = result.index
+
+    @property
+    def tripped(self) -> bool:
+        return self._failed_index is not None
+
+    def skips(self, index: int) -> bool:
+        failed = self._failed_index
+        return failed is not None and index > failed
+
+    def skipped(self, index: int) -> WriteResult:
+        return WriteResult(
+            index,
+            "failed",
+            error=f"Not written: the run stopped after record {self._failed_index} failed "
+            "(on_error is \"abort\").",
+        )
+
+
+class _TurnTaker:
+    """Lets records that address the same Procurify record run one at a time, in input order.
+
+    Tickets are taken on the submitting thread in input order; a worker waits for its turn.
+    Only keys with a record in flight are held, so memory follows the window, not the input.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._queues: dict[Hashable, deque[int]] = {}
+
+    def take_ticket(self, key: Hashable | None, index: int) -> None:
+        if key is None:
+            return
+        with self._changed:
+            self._queues.setdefault(key, deque()).append(index)
+
+    @contextmanager
+    def turn(self, key: Hashable | None, index: int) -> Iterator[None]:
+        if key is None:
+            yield
+            return
+        with self._changed:
+            self._changed.wait_for(lambda: self._queues[key][0] == index)
+        try:
+            yield
+        finally:
+            with self._changed:
+                queue = self._queues[key]
+                queue.popleft()
+                if not queue:
+                    del self._queues[key]
+                self._changed.notify_all()
+
+
+@dataclass
+class _Run:
+    """One ``write`` call's moving parts (never shared between calls)."""
+
+    writer: _RecordWriter
+    abort: _AbortSignal | None
+    turns: _TurnTaker = field(default_factory=_TurnTaker)
+
+    def handle(self, index: int, record: object, key: Hashable | None) -> WriteResult:
+        with self.turns.turn(key, index):
+            if self.abort is not None and self.abort.skips(index):
+                return self.abort.skipped(index)
+            result = self.writer.write(index, record)
+        if self.abort is not None:
+            self.abort.note(result)
+        return result
+
+    @property
+    def stopped(self) -> bool:
+        return self.abort is not None and self.abort.tripped
+
+
+def write(
+    session: ProcurifySession,
+    config: Mapping[str, Any],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[WriteResult]:
+    """Write ``records``; yield exactly one ``WriteResult`` per record taken, in input order.
+
+    The configuration is checked before anything is sent (``ConfigurationError``). Records are
+    taken lazily: at most ``2 * concurrency`` are in flight, so memory stays flat.
+    ``sleep`` is the pause before a confirming lookup (tests pass a no-op).
+    """
+    parsed = parse_config(config)
+    run = _Run(
+        writer=_RecordWriter(session, parsed, sleep),
+        abort=_AbortSignal() if parsed.on_error == "abort" else None,
+    )
+    return _results(run, iter(records), parsed.concurrency)
+
+
+def _results(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator[WriteResult]:
+    if concurrency == 1:
+        yield from _sequential(run, records)
+    else:
+        yield from _concurrent(run, records, concurrency)
+
+
+def _sequential(run: _Run, records: Iterator[Any]) -> Iterator[WriteResult]:
+    for index, record in enumerate(records):
+        yield run.handle(index, record, None)
+        if run.stopped:
+            return
+
+
+def _concurrent(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator[WriteResult]:
+    window: deque[Future[WriteResult]] = deque()
+    limit = WINDOW_PER_WORKER * concurrency
+    numbered = enumerate(records)
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="procurify-write")
+    input_error: BaseException | None = None
+    try:
+        while True:
+            while input_error is None and len(window) < limit and not run.stopped:
+                try:
+                    index, record = next(numbered)
+                except StopIteration:
+                    break
+                except Exception as error:  # the input itself failed: finish, then re-raise
+                    input_error = error
+                    break
+                key = run.writer.addressed(record)
+                run.turns.take_ticket(key, index)
+                window.append(pool.submit(run.handle, index, record, key))
+            if not window:
+                break
+            yield window.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if input_error is not None:
+        raise input_error
+
+
+__all__ = ["DestinationConfig", "RecordRejected", "parse_config", "schema_problems", "write"]

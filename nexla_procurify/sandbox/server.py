@@ -148,7 +148,10 @@ class LoopbackServer:
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="procurify-sandbox", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits for one poll: keep it short
+            name="procurify-sandbox",
+            daemon=True,
         )
         self._thread.start()
 

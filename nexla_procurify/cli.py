@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--token-lifetime", type=float, default=86400.0, metavar="SECONDS")
     sandbox.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                          help="added to every answer")
+    sandbox.add_argument("--records", type=int, default=25, metavar="N",
+                         help="seeded records per resource")
+    sandbox.add_argument("--seed", type=int, default=0, help="seed of the generated data")
     sandbox.add_argument("--write-credential", type=Path, metavar="FILE",
                          help="write a credential for this sandbox to FILE (mode 0600)")
     sandbox.set_defaults(run=_sandbox)
@@ -189,7 +192,8 @@ def _print_validation(result: ValidationResult, out: TextIO) -> None:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    sandbox = Sandbox(port=args.port, token_lifetime=args.token_lifetime, latency=args.latency)
+    sandbox = Sandbox(port=args.port, token_lifetime=args.token_lifetime, latency=args.latency,
+                      records=args.records, seed=args.seed)
     with sandbox:
         print(f"Procurify sandbox listening on {sandbox.base_url}")
         if args.write_credential:
@@ -365,19 +369,66 @@ def _write_private(path: Path, text: str) -> None:
 def _demo(args: argparse.Namespace) -> int:
     os.environ[ALLOW_LOOPBACK_ENV] = "1"  # this process is the host; the sandbox is loopback
     host = _host()
-    with Sandbox() as sandbox:
-        print(f"Started the Procurify sandbox at {sandbox.base_url}")
+    with Sandbox(records={"vendors": 240, "purchase_orders": 130}) as sandbox:
+        print(f"1. Started the Procurify sandbox at {sandbox.base_url}")
         credential = sandbox.credential("Demo credential")
         result = host.validate_credential(CONNECTOR, credential, live=True)
         if not result.ok:
             _print_validation(result, sys.stderr)
             return EXIT_FAILED
-        print("Credential validated and accepted by Procurify (token exchanged).")
+        print("2. Credential validated live: Procurify issued a token.")
         with host.authenticate(CONNECTOR, credential) as session:
             response = session.get("/api/v3/users/me")
             raise_for_response(response, "read the API user")
             me = json_body(response, "read the API user")["data"]
-            print(f"Authenticated as {me['firstName']} {me['lastName']} <{me['email']}>, "
-                  f"user id {me['id']}.")
-        print("Demo finished.")
+            print(f"   Authenticated as {me['firstName']} {me['lastName']} <{me['email']}>.")
+            vendors, _ = _demo_read(host, session, {"resource": "vendors"})
+            print(f"3. Read {len(vendors)} vendors, for example:")
+            for vendor in vendors[:3]:
+                print(f"     #{vendor['id']:<4} {vendor['name']:<32} {vendor['external_id']}")
+            config = {"resource": "purchase_orders", "role": "purchased", "status": "all"}
+            orders, state = _demo_read(host, session, config)
+            print(f"4. Read {len(orders)} purchase orders, for example:")
+            for order in orders[:3]:
+                print(f"     {order['number']:<10} {order['vendor_name']:<32} "
+                      f"{order['total']:>12} {order['purchased_currency']['name']}")
+            print(f"   Saved state for the next incremental run: {json.dumps(state)}")
+            sandbox.edit("purchase_orders", 3)
+            changed, _ = _demo_read(host, session, config, state)
+            print(f"5. Someone edited PO-000003; the incremental run read {len(changed)} "
+                  f"purchase orders (changed ones and the boundary day) instead of {len(orders)}.")
+            upserts = [
+                {"name": "Acme Office Supply", "email": ["ap@acme.example"], "type": 3,
+                 "external_id": "DEMO-1"},
+                {"name": "Globex Furniture", "email": ["billing@globex.example"], "type": 4,
+                 "external_id": "DEMO-2"},
+                {**_vendor_request(vendors[0]), "name": vendors[0]["name"] + " (renamed)"},
+                {"name": "No email or type", "external_id": "DEMO-3"},
+            ]
+            write_config = {"resource": "vendors", "operation": "upsert", "key": "external_id"}
+            for round_number in (1, 2):
+                outcome = [r.to_dict() for r in host.write(CONNECTOR, session, write_config,
+                                                           upserts)]
+                print(f"{5 + round_number}. Upserted vendors by external_id (run {round_number}):")
+                for upsert, written in zip(upserts, outcome, strict=True):
+                    detail = f"id {written['id']}" if written["id"] else written.get("error", "")
+                    print(f"     {upsert['external_id']:<9} {written['status']:<10} {detail}")
+    print("Demo finished: the connector read, resumed and wrote against the sandbox.")
     return EXIT_OK
+
+
+def _demo_read(
+    host: Host, session: Any, config: dict[str, Any], state: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    last_state: dict[str, Any] = {}
+    for message in host.read(CONNECTOR, session, config, state):
+        if isinstance(message, Record):
+            records.append(dict(message.record))
+        else:
+            last_state = dict(message.value)
+    return records, last_state
+
+
+def _vendor_request(vendor: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: vendor[key] for key in ("name", "email", "type", "external_id")}

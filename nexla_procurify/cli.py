@@ -239,17 +239,20 @@ def _read(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _source_config(args: argparse.Namespace) -> dict[str, Any]:
+SOURCE_FLAGS = ("page_size", "concurrency", "start_date", "role", "status")
+DESTINATION_FLAGS = ("operation", "key", "dry_run", "concurrency", "on_error")
+
+
+def _config(args: argparse.Namespace, flags: tuple[str, ...]) -> dict[str, Any]:
+    """``--config FILE`` with the resource argument and the flags given laid over it."""
     config: dict[str, Any] = _load_json_object(args.config, "config") if args.config else {}
     config["resource"] = args.resource
-    flags = {
-        "page_size": args.page_size,
-        "concurrency": args.concurrency,
-        "start_date": args.start_date,
-        "role": args.role,
-        "status": args.status,
-    }
-    config.update({key: value for key, value in flags.items() if value is not None})
+    config.update({key: getattr(args, key) for key in flags if getattr(args, key) is not None})
+    return config
+
+
+def _source_config(args: argparse.Namespace) -> dict[str, Any]:
+    config = _config(args, SOURCE_FLAGS)
     if args.filter:
         filters = dict(config.get("filters") or {})
         for item in args.filter:
@@ -293,16 +296,7 @@ def _load_json_object(path: Path, what: str) -> dict[str, Any]:
 
 
 def _write(args: argparse.Namespace) -> int:
-    config: dict[str, Any] = _load_json_object(args.config, "config") if args.config else {}
-    config["resource"] = args.resource
-    flags = {
-        "operation": args.operation,
-        "key": args.key,
-        "dry_run": args.dry_run,
-        "concurrency": args.concurrency,
-        "on_error": args.on_error,
-    }
-    config.update({key: value for key, value in flags.items() if value is not None})
+    config = _config(args, DESTINATION_FLAGS)
     destination.parse_config(config)
     credential = load_credential(args.credential)
     host = _host()

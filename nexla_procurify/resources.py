@@ -37,12 +37,6 @@ class Operation:
     request_schema: str | None
     id_field: str | None
 
-    def url_path(self, record: Mapping[str, Any]) -> str:
-        """The path with its id filled in from the record."""
-        if self.id_field is None:
-            return self.path
-        return self.path.replace("{" + self.id_field + "}", str(record[self.id_field]))
-
 
 @dataclass(frozen=True)
 class Lookup:

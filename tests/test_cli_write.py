@@ -1,0 +1,69 @@
+"""``nexla-procurify write`` against the sandbox."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from nexla_procurify import cli
+from nexla_procurify.sandbox import Sandbox
+
+
+@pytest.fixture
+def credential_file(sandbox: Sandbox, tmp_path: Path) -> Path:
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(sandbox.credential()))
+    return path
+
+
+def test_write_prints_one_result_per_line_and_a_summary(
+    sandbox: Sandbox, credential_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = tmp_path / "vendors.jsonl"
+    records.write_text(
+        json.dumps({"name": "A", "email": ["a@a.example"], "type": 3, "external_id": "CLI-1"})
+        + "\n\nnot json\n"
+        + json.dumps({"name": "B", "email": ["b@b.example"], "type": 4, "external_id": "CLI-2"})
+        + "\n"
+    )
+    code = cli.main(["write", "vendors", str(records), "--operation", "upsert",
+                     "--key", "external_id", "--credential", str(credential_file)])
+    out, err = capsys.readouterr()
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["status"] for r in results] == ["created", "rejected", "created"]
+    assert [r["index"] for r in results] == [0, 1, 2]
+    assert code == 1  # a record was rejected
+    assert "vendors upsert: 3 records: 2 created" in err
+    assert "1 rejected" in err
+    assert [v["external_id"] for v in sandbox.records("vendors")].count("CLI-1") == 1
+    assert sandbox.credential()["client_secret"] not in out + err
+
+
+def test_write_from_stdin_dry_run_writes_nothing(
+    sandbox: Sandbox, credential_file: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = len(sandbox.records("departments"))
+    line = json.dumps({"name": "Research", "branch": 1})
+    monkeypatch.setattr("sys.stdin", io.StringIO(line + "\n"))
+    code = cli.main(["write", "departments", "--operation", "create", "--dry-run",
+                     "--credential", str(credential_file)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert json.loads(out)["status"] == "validated"
+    assert len(sandbox.records("departments")) == before
+    assert sandbox.requests_to("/api/v3/departments", method="POST") == []
+
+
+def test_write_with_an_unsupported_operation_is_a_usage_error(
+    credential_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["write", "currencies", "--operation", "create",
+                     "--credential", str(credential_file)])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "currencies" in err
+    assert "Traceback" not in err

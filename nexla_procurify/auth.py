@@ -36,7 +36,7 @@ DEFAULT_LIFETIME = 86400.0
 MAX_REFRESH_MARGIN = 300.0
 NOT_PROCURIFY = (
     "The Base URL answered, but not like Procurify: it gave no access token. Check that it "
-    "is your company's Procurify address"
+    "is your company's Procurify address."
 )
 
 
@@ -132,13 +132,14 @@ class TokenManager:
                 "was lost, create a new API application."
             )
         if status == 404:
-            raise ConfigurationError(NOT_PROCURIFY + " (HTTP 404 on both token paths)")
+            raise ConfigurationError(f"{NOT_PROCURIFY} (Both token paths answered HTTP 404.)")
         if status >= 300:
             raise error_for_response(response, "get an access token")
         try:
             payload = response.json()
             value = payload["access_token"]
-            lifetime = float(payload.get("expires_in") or DEFAULT_LIFETIME)
+            expires_in = payload.get("expires_in")
+            lifetime = DEFAULT_LIFETIME if expires_in is None else float(expires_in)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConfigurationError(NOT_PROCURIFY) from error
         if not isinstance(value, str) or not value:

@@ -100,6 +100,8 @@ def validate(data: object, *, allow_loopback: bool = False) -> ValidationResult:
     for error in Draft202012Validator(schema).iter_errors(dict(data)):
         if error.validator == "required":
             continue  # listed above, one message per missing field
+        if error.validator == "pattern" and error.instance == "":
+            continue  # "must not be empty" says it already
         if list(error.absolute_path) == ["base_url"] and error.validator in ("pattern", "format"):
             schema_rejects_base_url = True  # base_url_problems() says precisely what is wrong
             continue
@@ -210,11 +212,16 @@ def base_url_problems(value: str, *, allow_loopback: bool = False) -> list[str]:
     if parts.fragment or value.endswith("#"):
         problems.append("Base URL must not include a fragment ('#...'): remove it.")
     if not sandbox:
-        problems.extend(_host_problems(parts.hostname or "", parts.netloc, loopback))
+        scheme_written = value.split("://", 1)[0]
+        problems.extend(
+            _host_problems(parts.hostname or "", parts.netloc, loopback, scheme_written)
+        )
     return problems
 
 
-def _host_problems(hostname: str, netloc: str, loopback: bool) -> list[str]:
+def _host_problems(
+    hostname: str, netloc: str, loopback: bool, scheme_written: str = "https"
+) -> list[str]:
     host = hostname.lower()
     if not host:
         return [f"Base URL has no host; use the form {EXAMPLE_BASE_URL}."]
@@ -244,7 +251,8 @@ def _host_problems(hostname: str, netloc: str, loopback: bool) -> list[str]:
         problems.append(
             "Base URL's company name may only hold letters, digits and inner hyphens."
         )
-    if hostname != host or netloc.split("@")[-1].split(":")[0] != hostname:
+    host_written = netloc.split("@")[-1].split(":")[0]
+    if hostname != host or host_written != hostname or scheme_written != scheme_written.lower():
         problems.append(f"Base URL must be written in lowercase: https://{host}.")
     return problems
 

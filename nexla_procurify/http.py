@@ -65,6 +65,11 @@ class RetryEvent:
 RetryListener = Callable[[RetryEvent], None]
 
 
+def post_outcome_unknown(status: int) -> bool:
+    """Whether a POST answered with ``status`` may nevertheless have taken effect."""
+    return status >= 500 and status not in POST_NOT_APPLIED_STATUSES
+
+
 def is_retryable(status: int, *, repeatable: bool) -> bool:
     if repeatable:
         return status == 429 or status >= 500
@@ -187,8 +192,20 @@ class HttpClient:
                     "check the Base URL (and the system's CA certificates).",
                     request_sent=False,
                 ) from error
-            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as error:
+            except (
+                requests.exceptions.InvalidURL,
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema,
+            ) as error:
                 raise ConfigurationError(f"Not a usable address: {path}") from error
+            except (
+                requests.exceptions.InvalidHeader,
+                requests.exceptions.InvalidJSONError,
+            ) as error:
+                # Refused by requests before anything was sent: a caller's mistake, not a fault.
+                raise ConfigurationError(
+                    f"The request {method} {path} could not be built: {type(error).__name__}."
+                ) from error
             except requests.exceptions.RequestException as error:
                 failure = _connection_failure(error, method, url)
                 may_retry = repeatable or not failure.request_sent

@@ -259,18 +259,9 @@ def _source_config(args: argparse.Namespace) -> dict[str, Any]:
             name, sep, raw = item.partition("=")
             if not sep or not name:
                 raise ConfigurationError(f"--filter takes NAME=VALUE, got {item!r}")
-            filters[name] = _scalar(raw)
+            filters[name] = raw  # typed by the resource's filter definition
         config["filters"] = filters
     return config
-
-
-def _scalar(raw: str) -> Any:
-    """``true``/``false``/numbers as JSON, anything else as text."""
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return raw
-    return value if isinstance(value, bool | int | float) else raw
 
 
 def _load_state(path: Path | None) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import logging
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -32,6 +33,8 @@ from nexla_procurify.errors import ConfigurationError, ProcurifyError
 from nexla_procurify.http import RetryEvent, error_for_response
 from nexla_procurify.messages import Checkpoint, Record, SchemaMessage
 from nexla_procurify.resources import Resource, catalogue
+
+log = logging.getLogger("nexla_procurify.source")
 
 STATE_VERSION = 1
 # Without a server clock, assume ours may be this far ahead of Procurify's.
@@ -59,12 +62,18 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class ReadPosition:
-    """Where an interrupted read stands: pages up to ``page`` (of ``page_size``) were emitted."""
+    """Where an interrupted read stands: pages up to ``page`` (of ``page_size``) were emitted.
+
+    ``scope_shrank`` records that records left the selection during the read, which may have
+    moved unread records onto pages already read: the next run must then start again from the
+    same cursor.
+    """
 
     page: int
     page_size: int
     query: str
     next_cursor: str | None
+    scope_shrank: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,17 +81,20 @@ class ReadState:
     resource: str
     cursor: datetime | None
     position: ReadPosition | None
+    query: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = {"version": STATE_VERSION, "resource": self.resource}
         if self.cursor is not None:
             value["cursor"] = _iso(self.cursor)
+            value["query"] = self.query
         if self.position is not None:
             value["in_progress"] = {
                 "page": self.position.page,
                 "page_size": self.position.page_size,
                 "query": self.position.query,
                 "next_cursor": self.position.next_cursor,
+                "scope_shrank": self.position.scope_shrank,
             }
         return value
 
@@ -155,15 +167,17 @@ def _filters(resource: Resource, filters: object) -> dict[str, str]:
 
 def _filter_value(name: str, value: object, spec: Mapping[str, Any]) -> str:
     kind = spec.get("type", "string")
+    # Text is accepted for every type ("true", "12"): that is how command lines and query
+    # strings carry values.
     if kind == "boolean":
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
         if not isinstance(value, bool):
             raise ConfigurationError(f"Filter {name!r} must be true or false.")
         return "true" if value else "false"
-    if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigurationError(f"Filter {name!r} must be a whole number.")
-    if kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ConfigurationError(f"Filter {name!r} must be a number.")
-    if kind == "string" and not isinstance(value, str):
+    if kind in ("integer", "number"):
+        value = _number(name, value, whole=kind == "integer")
+    elif not isinstance(value, str):
         raise ConfigurationError(f"Filter {name!r} must be text.")
     if "enum" in spec and value not in spec["enum"]:
         choices = ", ".join(str(choice) for choice in spec["enum"])
@@ -171,6 +185,20 @@ def _filter_value(name: str, value: object, spec: Mapping[str, Any]) -> str:
     if spec.get("format") in ("date", "date-time"):
         _parse_when(str(value), f"Filter {name!r}")
     return str(value)
+
+
+def _number(name: str, value: object, *, whole: bool) -> int | float:
+    expected = "a whole number" if whole else "a number"
+    if isinstance(value, str):
+        try:
+            value = int(value) if whole else float(value)
+        except ValueError:
+            raise ConfigurationError(f"Filter {name!r} must be {expected}.") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"Filter {name!r} must be {expected}.")
+    if whole and not isinstance(value, int):
+        raise ConfigurationError(f"Filter {name!r} must be {expected}.")
+    return value
 
 
 def _start(resource: Resource, value: object) -> datetime | None:
@@ -215,22 +243,28 @@ def parse_state(state: object, config: SourceConfig) -> ReadState:
             f"The saved state does not belong to resource {name!r}: start without state "
             "(a full read) or use the state this resource's last run emitted."
         )
+    fingerprint = config.query_fingerprint
     try:
         cursor = _parse_when(state["cursor"], "state cursor") if state.get("cursor") else None
+        if cursor is not None and state.get("query") not in (None, fingerprint):
+            log.warning("The saved state of %s was made with other filters: its cursor is "
+                        "ignored and records are read from the start date.", name)
+            cursor = None
         progress = state.get("in_progress")
         position = None
-        if isinstance(progress, Mapping) and progress.get("query") == config.query_fingerprint:
+        if isinstance(progress, Mapping) and progress.get("query") == fingerprint:
             position = ReadPosition(
                 page=int(progress["page"]),
                 page_size=int(progress["page_size"]),
                 query=str(progress["query"]),
                 next_cursor=progress.get("next_cursor"),
+                scope_shrank=bool(progress.get("scope_shrank", False)),
             )
     except (KeyError, TypeError, ValueError, ConfigurationError):
         raise ConfigurationError(
             f"The saved state for {name!r} is damaged; start without state for a full read."
         ) from None
-    return ReadState(name, cursor, position)
+    return ReadState(name, cursor, position, fingerprint)
 
 
 # ---------------------------------------------------------------- reading
@@ -241,6 +275,7 @@ class Page:
     number: int
     records: list[dict[str, Any]]
     num_pages: int
+    count: int | None
     server_time: datetime | None
 
 
@@ -295,19 +330,29 @@ class _Reader:
             return
         first_page = 1
         next_cursor: datetime | None = None
+        scope_shrank = False
         position = self.state.position
         if position is not None:
             # Re-read the last emitted page: it covers records shifted back by deletions.
             first_page = (position.page - 1) * position.page_size // self.config.page_size + 1
+            scope_shrank = position.scope_shrank
             if position.next_cursor:
                 next_cursor = _parse_when(position.next_cursor, "state")
         params = self._params()
-        first = self._fetch(first_page, params, missing_ok=True) or self._first_page(params)
+        first = self._fetch(first_page, params) or self._fetch_first(params)
         if next_cursor is None:
             next_cursor = first.server_time or datetime.now(UTC) - CLOCK_SKEW_ALLOWANCE
         stream = self.resource.name
         previous_keys: set[Any] = set()
+        largest_count = 0
         for page in self._pages(first, params):
+            if page.count is not None:
+                if page.count < largest_count and not scope_shrank:
+                    scope_shrank = True
+                    log.warning("Records left the %s selection during the read: the next run "
+                                "starts again from this run's cursor so that none is missed.",
+                                stream)
+                largest_count = max(largest_count, page.count)
             keys = set()
             for record in page.records:
                 key = self._key(record)
@@ -315,9 +360,16 @@ class _Reader:
                 if key is None or key not in previous_keys:
                     yield Record(stream, record)
             previous_keys = keys
-            yield Checkpoint(self._in_progress(page.number, next_cursor).to_dict())
-        final_cursor = next_cursor if self.resource.incremental else None
-        yield Checkpoint(ReadState(stream, final_cursor, None).to_dict())
+            position = self._position(page.number, next_cursor, scope_shrank)
+            yield Checkpoint(ReadState(stream, self.state.cursor, position).to_dict())
+        yield Checkpoint(self._final_state(next_cursor, scope_shrank).to_dict())
+
+    def _final_state(self, next_cursor: datetime, scope_shrank: bool) -> ReadState:
+        if self.resource.incremental is None:
+            return ReadState(self.resource.name, None, None)
+        start = self.state.cursor or self.config.start
+        cursor = start if scope_shrank else next_cursor
+        return ReadState(self.resource.name, cursor, None, self.config.query_fingerprint)
 
     def _unpaginated(self) -> Iterator[Record | Checkpoint]:
         path = self.resource.list_path(self.config.path_values)
@@ -342,14 +394,14 @@ class _Reader:
                 params[incremental.filter] = _iso(since)
         return params
 
-    def _in_progress(self, page: int, next_cursor: datetime) -> ReadState:
-        position = ReadPosition(
+    def _position(self, page: int, next_cursor: datetime, scope_shrank: bool) -> ReadPosition:
+        return ReadPosition(
             page=page,
             page_size=self.config.page_size,
             query=self.config.query_fingerprint,
             next_cursor=_iso(next_cursor) if self.resource.incremental else None,
+            scope_shrank=scope_shrank,
         )
-        return ReadState(self.resource.name, self.state.cursor, position)
 
     def _key(self, record: Mapping[str, Any]) -> Any:
         values = tuple(record.get(name) for name in self.resource.key)
@@ -369,9 +421,7 @@ class _Reader:
         try:
             while True:
                 while next_number <= last_page and len(in_flight) < self.limit.current:
-                    in_flight.append(
-                        (next_number, pool.submit(self._fetch_optional, next_number, params))
-                    )
+                    in_flight.append((next_number, pool.submit(self._fetch, next_number, params)))
                     next_number += 1
                 if not in_flight:
                     return
@@ -386,19 +436,18 @@ class _Reader:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _fetch_optional(self, number: int, params: dict[str, str]) -> Page | None:
-        return self._fetch(number, params, missing_ok=True)
-
-    def _first_page(self, params: dict[str, str]) -> Page:
+    def _fetch_first(self, params: dict[str, str]) -> Page:
+        """Page 1, for a resumed read whose page is gone (the selection shrank)."""
         page = self._fetch(1, params)
-        assert page is not None
+        assert page is not None  # _fetch raises for a missing page 1
         return page
 
-    def _fetch(self, number: int, params: dict[str, str], missing_ok: bool = False) -> Page | None:
+    def _fetch(self, number: int, params: dict[str, str]) -> Page | None:
+        """The page, or ``None`` past the end (Procurify answers 404 "Invalid page")."""
         path = self.resource.list_path(self.config.path_values)
         action = f"read {self.resource.name} page {number}"
         response, body = self._request(path, {**params, "page": str(number)}, action)
-        if response.status_code == 404 and (missing_ok or number > 1):
+        if response.status_code == 404 and number > 1:
             return None
         if response.status_code >= 300:
             raise error_for_response(response, action)
@@ -406,7 +455,8 @@ class _Reader:
         return Page(
             number=number,
             records=_records(body.get("data") if isinstance(body, Mapping) else None),
-            num_pages=_num_pages(body),
+            num_pages=_pagination_value(body, "num_pages") or 1,
+            count=_pagination_value(body, "count"),
             server_time=_server_time(response),
         )
 
@@ -445,17 +495,17 @@ def _records(data: object) -> list[dict[str, Any]]:
     return records
 
 
-def _num_pages(body: object) -> int:
+def _pagination_value(body: object, name: str) -> int | None:
+    """``num_pages`` or ``count`` from ``metadata.pagination`` (or a top-level ``pagination``,
+    as the payment-method lists have it)."""
     if not isinstance(body, Mapping):
-        return 1
+        return None
     metadata = body.get("metadata")
     pagination = metadata.get("pagination") if isinstance(metadata, Mapping) else None
     if not isinstance(pagination, Mapping):
         pagination = body.get("pagination")
-    if not isinstance(pagination, Mapping):
-        return 1
-    pages = pagination.get("num_pages")
-    return pages if isinstance(pages, int) and pages > 0 else 1
+    value = pagination.get(name) if isinstance(pagination, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _server_time(response: requests.Response) -> datetime | None:

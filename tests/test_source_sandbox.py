@@ -248,3 +248,29 @@ def test_cli_read_with_unknown_filter_is_a_one_line_usage_error(
     assert err.count("\n") == 1
     assert "Unknown filter 'colour'" in err
     assert sandbox.requests_to("/api/v3/vendors") == []
+
+
+def test_records_leaving_the_selection_mid_read_lose_nothing_across_two_runs(
+    allow_loopback: None,
+) -> None:
+    with Sandbox(records={"purchase_orders": 60}) as sandbox, HOST.authenticate(
+        "procurify", sandbox.credential()
+    ) as session:
+        config = {"resource": "purchase_orders", "status": "open", "page_size": 5,
+                  "concurrency": 1}
+        open_before = [r["uuid"] for r in _open_orders(session)]
+        assert len(open_before) > 12
+        # While page 2 is served, someone closes the first open purchase order.
+        first_open = next(r for r in sandbox.records("purchase_orders")
+                          if r["uuid"] == open_before[0])
+        sandbox.edit_when("purchase_orders", page=2,
+                          record_id=first_open["procurify_PO"], changes={"state": 3})
+        first, states = run(session, config)
+        second, _ = run(session, config, states[-1])
+        still_open = set(open_before[1:])
+        assert still_open <= {r["uuid"] for r in first} | {r["uuid"] for r in second}
+
+
+def _open_orders(session: ProcurifySession) -> list[dict[str, Any]]:
+    records, _ = run(session, {"resource": "purchase_orders", "status": "open"})
+    return records

@@ -181,8 +181,8 @@ def test_incremental_read_filters_from_the_cursor_a_day_early(
     assert requests_mock.last_request is not None
     assert requests_mock.last_request.qs["last_modified_0"] == ["2026-11-19"]
     # The next cursor is the server's time when the read started (its Date header).
-    assert states[-1] == {"version": 1, "resource": "order_items",
-                          "cursor": "2026-11-29T16:00:00Z"}
+    assert states[-1]["cursor"] == "2026-11-29T16:00:00Z"
+    assert "in_progress" not in states[-1]
 
 
 def test_bills_filter_on_a_date_time(
@@ -372,3 +372,70 @@ def test_any_sizes_give_every_record_once_in_order(
     assert [record["id"] for record in records] == list(range(1, size + 1))
     assert len(states) == max(1, math.ceil(size / page_size)) + 1
     assert json.dumps(states)  # every state is JSON
+
+
+def test_when_records_leave_the_selection_mid_read_the_cursor_does_not_advance(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(9))
+
+    def shrinking(request: Any, context: Any) -> Any:
+        if request.qs["page"] == ["2"]:
+            del fake.records[0]  # someone closed a record already read: the rest shift back
+        return fake(request, context)
+
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=shrinking)
+    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "order_items", "page_size": 3, "concurrency": 1}
+    _, states = split(source.read(session, config, state))
+    assert states[1]["in_progress"]["scope_shrank"] is True
+    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again
+
+
+def test_a_cursor_saved_with_other_filters_is_not_applied(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=FakeList(vendors(2)))
+    config = {"resource": "order_items", "filters": {"status": 3}}
+    _, states = split(source.read(session, config, None))
+    other = {**config, "filters": {"status": 4}}
+    list(source.read(session, other, states[-1]))
+    assert requests_mock.last_request is not None
+    assert "last_modified_0" not in requests_mock.last_request.qs
+    list(source.read(session, config, states[-1]))
+    assert "last_modified_0" in requests_mock.last_request.qs
+
+
+@pytest.mark.parametrize(
+    ("resource", "filters", "sent"),
+    [
+        ("account_codes", {"code": "6000"}, {"code": ["6000"]}),
+        ("users", {"is_active": "TRUE", "role": "2.5"}, {"is_active": ["true"], "role": ["2.5"]}),
+        ("vendors", {"type": "3"}, {"type": ["3"]}),
+    ],
+)
+def test_filters_given_as_text_are_converted_to_their_type(
+    session: ProcurifySession,
+    requests_mock: requests_mock.Mocker,
+    resource: str,
+    filters: dict[str, Any],
+    sent: dict[str, list[str]],
+) -> None:
+    path = source.parse_config({"resource": resource}).resource.list_path({})
+    requests_mock.get(f"{BASE}{path}", json=FakeList([]))
+    list(source.read(session, {"resource": resource, "filters": filters}, None))
+    assert requests_mock.last_request is not None
+    for name, value in sent.items():
+        assert requests_mock.last_request.qs[name] == value
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [({"type": "three"}, "must be a whole number"), ({"type": 2.5}, "must be a whole number"),
+     ({"exclude_other": "maybe"}, "must be true or false")],
+)
+def test_filters_of_the_wrong_type_are_refused(
+    session: ProcurifySession, filters: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        source.read(session, {"resource": "vendors", "filters": filters}, None)

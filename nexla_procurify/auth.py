@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from nexla_procurify import __version__
-from nexla_procurify.credential import Credential, Secret
+from nexla_procurify.credential import Credential, Secret, redact
 from nexla_procurify.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -125,6 +125,8 @@ class TokenManager:
 
     def _token_from(self, response: requests.Response) -> AccessToken:
         status = response.status_code
+        if status >= 300:
+            scrub(response, self._credential.client_secret)
         if status in (400, 401, 403):
             raise AuthenticationError(
                 f"Procurify rejected the Client ID or Client Secret (HTTP {status}). Copy "
@@ -132,7 +134,7 @@ class TokenManager:
                 "was lost, create a new API application."
             )
         if status == 404:
-            raise ConfigurationError(f"{NOT_PROCURIFY} (Both token paths answered HTTP 404.)")
+            raise ConfigurationError(f"{NOT_PROCURIFY} (The token endpoint answered HTTP 404.)")
         if status >= 300:
             raise error_for_response(response, "get an access token")
         try:
@@ -155,6 +157,15 @@ class TokenManager:
 
 
 USER_AGENT = f"nexla-procurify/{__version__}"
+
+
+def scrub(response: requests.Response, *secrets: Secret) -> None:
+    """Mask our secrets in an error answer: its text ends up in messages and results."""
+    content = response.content
+    if content:
+        # requests keeps the body in ``_content``; every reader (``.json()``, ``.text``)
+        # goes through it.
+        response._content = redact(content, secrets)
 
 
 class ProcurifySession:
@@ -220,6 +231,8 @@ class ProcurifySession:
             response, body = send(
                 method, url, headers=self._headers(token, extra_headers), **kwargs
             )
+        if response.status_code >= 300:
+            scrub(response, self.credential.client_secret, token.value)
         return response, body
 
     def _send_plain(self, method: str, url: str, **kwargs: Any) -> tuple[requests.Response, Any]:

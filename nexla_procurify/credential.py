@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,6 +53,18 @@ class Secret:
 
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("a Secret cannot be pickled")
+
+
+def redact(text: bytes, secrets: Iterable[Secret]) -> bytes:
+    """``text`` with every secret masked: as written, and as JSON may escape it."""
+    for secret in secrets:
+        value = secret.reveal()
+        if not value:
+            continue
+        escaped = json.dumps(value)[1:-1]
+        for form in {value, escaped, escaped.replace("/", "\\/")}:
+            text = text.replace(form.encode(), MASK.encode())
+    return text
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ class Host:
 
     def __init__(self, plugins: Iterable[ModuleType] | None = None) -> None:
         self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
-        self.plugin_manager.add_hookspecs(hookspecs.ConnectorSpec)
+        self.plugin_manager.add_hookspecs(hookspecs)
         if plugins is None:
             self.plugin_manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
         else:

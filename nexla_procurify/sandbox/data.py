@@ -386,7 +386,8 @@ def _special(resource: str, name: str, builder: _Builder) -> FieldGen | _Const |
         return lambda p, _h: f"can_manage_{('orders', 'bills', 'vendors', 'users')[p % 4]}_{p + 1}"
     if resource == "users" and name == "user":
         return lambda p, _h: p + 1
-    if resource in ("order_items", "catalog_items", "ap_items") and name == "description":
+    if resource in ("order_items", "global_order_items", "catalog_items", "ap_items") \
+            and name == "description":
         return lambda p, _h: f"{_PRODUCTS[p % len(_PRODUCTS)]} for {_DEPARTMENTS[p % 12]}"
     return None
 
@@ -407,6 +408,7 @@ _NAMERS: Mapping[str, FieldGen] = {
     "currencies": _suffixed(tuple(code for code, _, _ in _CURRENCIES)),
     "catalog_items": _suffixed(_PRODUCTS),
     "order_items": _suffixed(_PRODUCTS),
+    "global_order_items": _suffixed(_PRODUCTS),
     "catalog_bundles": _suffixed(tuple(f"{d} starter kit" for d in _DEPARTMENTS)),
     "permission_groups": _suffixed(("Requesters", "Approvers", "Purchasers", "AP clerks")),
     "custom_fields": _suffixed(("Project code", "Cost center", "Grant", "Asset tag")),

@@ -12,6 +12,7 @@ import re
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -96,10 +97,11 @@ class LoggedRequest:
 
 
 class RequestLog:
-    """What the sandbox was asked (never headers or bodies), for tests and the demo."""
+    """What the sandbox was asked (never headers or bodies), for tests and the demo: the
+    latest ``limit`` requests, so that a long-running sandbox does not grow."""
 
-    def __init__(self) -> None:
-        self._entries: list[LoggedRequest] = []
+    def __init__(self, limit: int = 100_000) -> None:
+        self._entries: deque[LoggedRequest] = deque(maxlen=limit)
         self._lock = threading.Lock()
 
     def append(self, entry: LoggedRequest) -> None:

@@ -80,17 +80,12 @@ FULL = Plan(
     write_memory_repeats=1,
     memory_latency=0.0,
 )
-QUICK = Plan(
-    repeats=3,
-    latency=0.020,
-    page_size=100,
+QUICK = dataclasses.replace(
+    FULL,
     read_records=4_000,
     read_memory=(1_000, 10_000),
     write_records=80,
     write_memory=(250, 2_500),
-    read_memory_repeats=3,
-    write_memory_repeats=1,
-    memory_latency=0.0,
 )
 
 READ_SPEEDUP_TARGET = 3.0

@@ -29,7 +29,13 @@ Decisions where the design is silent (also in the README's destination section):
   after sending) the record is looked up by the resource's lookup key after a short pause: found
   means it was created; not found means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times
   in all. Without a lookup the record is ``failed`` with "may have been created". The same
-  uncertainty on a purchase-order action is ``failed`` with "may have taken effect".
+  uncertainty on a purchase-order action is ``failed`` with "may have taken effect". A re-sent
+  ``POST`` refused with 400 (such as "duplicate external_id": the first one did commit) is
+  looked up once more and reported ``created`` when found.
+* A key lookup reads every page of its answer, up to ``MAX_LOOKUP_PAGES``; an answer with more
+  pages (the filter seems ignored) makes the record ``failed`` as a lookup too broad.
+* A create's answer is usually ``{"data": record}``; payment methods answer the bare record
+  (whose own ``data`` field holds payment details). The id is read from whichever holds it.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ from nexla_procurify.errors import (
     ConnectionFailedError,
     ProcurifyError,
 )
-from nexla_procurify.http import json_body, raise_for_response
+from nexla_procurify.http import json_body, post_outcome_unknown, raise_for_response
 from nexla_procurify.messages import WriteResult
 from nexla_procurify.resources import Operation, Resource, catalogue
 
@@ -77,6 +83,8 @@ DESTINATION_SCHEMA = "destination.schema.json"
 MAX_CREATE_ATTEMPTS = 3
 LOOKUP_SETTLE_SECONDS = 0.5
 LOOKUP_PAGE_SIZE = 50
+# A key lookup reads at most this many pages; more means the filter matched far too much.
+MAX_LOOKUP_PAGES = 20
 WINDOW_PER_WORKER = 2
 MAX_SHOWN_VALUE = 40
 # An id goes into a URL path: only plain tokens, never '/', '..', '?' or '#'.
@@ -549,7 +557,18 @@ class _RecordWriter:
         path = self.operation.path
         action = f"create a {self.resource.title} record (POST {path})"
         for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
-            uncertainty = self._post(path, prepared.body, action)
+            try:
+                uncertainty = self._post(path, prepared.body, action)
+            except ApiError as refusal:
+                if attempt == 1 or refusal.status != 400:
+                    raise
+                # A re-sent POST refused (e.g. "duplicate external_id"): the first one may
+                # have committed after all, and only now be visible to the lookup.
+                found = self._confirm_creation(prepared, "HTTP 400 to the re-sent POST", attempt)
+                if found is None:
+                    raise
+                log.info("Record %d: a re-sent POST was refused; the first one created it", index)
+                return WriteResult(index, "created", id=self._id_of(found))
             if isinstance(uncertainty, requests.Response):
                 return self._created(index, uncertainty)
             found = self._confirm_creation(prepared, uncertainty, attempt)
@@ -574,7 +593,7 @@ class _RecordWriter:
             if not error.request_sent:
                 raise
             return error.message
-        if _outcome_unknown(response.status_code):
+        if post_outcome_unknown(response.status_code):
             response.close()
             return f"HTTP {response.status_code}"
         raise_for_response(response, action)
@@ -603,7 +622,30 @@ class _RecordWriter:
         return matches[0] if matches else None
 
     def _created(self, index: int, response: requests.Response) -> WriteResult:
-        return WriteResult(index, "created", id=self._id_of(_data_of(response)))
+        return WriteResult(index, "created", id=self._id_of(self._created_record(response)))
+
+    def _created_record(self, response: requests.Response) -> Mapping[str, Any] | None:
+        """The record in a create's answer: most answer ``{"data": record, "metadata": ...}``,
+        but some (payment methods) answer the bare record, whose own ``data`` field holds
+        other details. An envelope never has the id at its top level, so a body that does
+        is the record itself."""
+        try:
+            body = json_body(response, "read the created record")
+        except ProcurifyError:
+            return None
+        finally:
+            response.close()
+        if not isinstance(body, Mapping):
+            return None
+        if self._holds_id(body):
+            return body
+        data = body.get("data")
+        if isinstance(data, Mapping) and self._holds_id(data):
+            return data
+        return None
+
+    def _holds_id(self, record: Mapping[str, Any]) -> bool:
+        return any(record.get(name) is not None for name in (self._id_field(), "id"))
 
     def _replace(self, index: int, operation: Operation, prepared: _Prepared) -> WriteResult:
         assert prepared.target_id is not None
@@ -626,7 +668,7 @@ class _RecordWriter:
             if not error.request_sent:
                 raise
             return _maybe_acted(index, action, error.message)
-        if _outcome_unknown(response.status_code):
+        if post_outcome_unknown(response.status_code):
             response.close()
             return _maybe_acted(index, action, f"HTTP {response.status_code}")
         raise_for_response(response, action)
@@ -668,29 +710,50 @@ class _RecordWriter:
         return lookup.field if lookup else "key"
 
     def _find(self, value: str | int) -> list[Mapping[str, Any]]:
-        """The records whose lookup field equals ``value`` (``GET <list>?<filter>=<value>``)."""
+        """The records whose lookup field equals ``value`` (``GET <list>?<filter>=<value>``),
+        from every page of the answer (at most ``MAX_LOOKUP_PAGES``)."""
         lookup = self.resource.lookup
         assert lookup is not None
         path = self.resource.list_path({})
         action = f"look up {self.resource.title} by {lookup.field} (GET {path})"
-        response, body = self.session.request_json(
-            "GET", path, params={lookup.filter: value, "page_size": LOOKUP_PAGE_SIZE}
-        )
-        raise_for_response(response, action)
-        data = body.get("data") if isinstance(body, Mapping) else None
-        if not isinstance(data, list):
-            raise ProcurifyError(
-                f"Procurify's answer to {action} had no 'data' list; try again later."
-            )
-        # Filtered again here: an ignored filter must not make every record a match.
-        return [item for item in data if isinstance(item, Mapping)
-                and item.get(lookup.field) == value]
+        matches: dict[Any, Mapping[str, Any]] = {}
+        page, num_pages = 1, 1
+        while page <= num_pages:
+            params: dict[str, str | int] = {lookup.filter: value, "page_size": LOOKUP_PAGE_SIZE}
+            if page > 1:
+                params["page"] = page
+            response, body = self.session.request_json("GET", path, params=params)
+            raise_for_response(response, action)
+            data = body.get("data") if isinstance(body, Mapping) else None
+            if not isinstance(data, list):
+                raise ProcurifyError(
+                    f"Procurify's answer to {action} had no 'data' list; try again later."
+                )
+            if page == 1:
+                num_pages = _num_pages(body)
+                if num_pages > MAX_LOOKUP_PAGES:
+                    raise ProcurifyError(
+                        f"The lookup to {action} is too broad: Procurify answered "
+                        f"{num_pages} pages (more than {MAX_LOOKUP_PAGES}) for one "
+                        f"{lookup.field}, so it seems to ignore the {lookup.filter!r} filter."
+                    )
+            # Filtered again here: an ignored filter must not make every record a match.
+            # A record seen on two pages (the list shifted meanwhile) counts once.
+            for position, item in enumerate(data):
+                if isinstance(item, Mapping) and item.get(lookup.field) == value:
+                    found_id = self._id_of(item)
+                    seen = found_id if isinstance(found_id, str | int) else (page, position)
+                    matches.setdefault(seen, item)
+            page += 1
+        return list(matches.values())
+
+    def _id_field(self) -> str:
+        return self.resource.key[0] if self.resource.key else "id"
 
     def _id_of(self, record: Mapping[str, Any] | None) -> Any:
         if not isinstance(record, Mapping):
             return None
-        id_field = self.resource.key[0] if self.resource.key else "id"
-        return record.get(id_field, record.get("id"))
+        return record.get(self._id_field(), record.get("id"))
 
 
 class _MaybeCreated(ProcurifyError):
@@ -706,25 +769,24 @@ def _maybe_acted(index: int, action: str, uncertainty: str) -> WriteResult:
     )
 
 
-def _outcome_unknown(status: int) -> bool:
-    """A POST answered with this may have taken effect (503 surely did not)."""
-    return status >= 500 and status != 503
-
-
 def _fill(operation: Operation, target_id: str | int) -> str:
     assert operation.id_field is not None
     return operation.path.replace("{" + operation.id_field + "}", quote(str(target_id), safe=""))
 
 
-def _data_of(response: requests.Response) -> Mapping[str, Any] | None:
-    try:
-        body = json_body(response, "read the created record")
-    except ProcurifyError:
-        return None
-    finally:
-        response.close()
-    data = body.get("data") if isinstance(body, Mapping) else None
-    return data if isinstance(data, Mapping) else None
+def _num_pages(body: Any) -> int:
+    """``num_pages`` of a list answer (under ``metadata.pagination`` or, for some lists, a
+    top-level ``pagination``); 1 when the answer does not say."""
+    if not isinstance(body, Mapping):
+        return 1
+    metadata = body.get("metadata")
+    for holder in (metadata if isinstance(metadata, Mapping) else {}, body):
+        pagination = holder.get("pagination")
+        if isinstance(pagination, Mapping):
+            pages = pagination.get("num_pages")
+            if isinstance(pages, int) and not isinstance(pages, bool):
+                return max(pages, 1)
+    return 1
 
 
 def _already_as_sent(body: Mapping[str, Any], existing: Mapping[str, Any]) -> bool:

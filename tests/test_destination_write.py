@@ -18,7 +18,7 @@ import requests_mock as requests_mock_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nexla_procurify import destination
+from nexla_procurify import destination, http
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.http import HttpClient, HttpPolicy
@@ -145,7 +145,9 @@ UPSERT = {"resource": "vendors", "operation": "upsert", "concurrency": 1}
 def test_create_reports_procurify_id_and_sends_the_record(fake: FakeProcurify) -> None:
     results = run(CREATE, [vendor("V-1"), vendor("V-2", name="Beta")])
     assert [(r.index, r.status) for r in results] == [(0, "created"), (1, "created")]
-    assert [r.id for r in results] == [rec["id"] for rec in fake.records()]
+    # With concurrency the two POSTs may reach Procurify in either order: match by key.
+    ids = {rec["external_id"]: rec["id"] for rec in fake.records()}
+    assert [r.id for r in results] == [ids["V-1"], ids["V-2"]]
     assert results[0].error is None
     sent = [c for c in fake.mocker.request_history if c.method == "POST" and
             c.url.endswith(VENDORS)]
@@ -275,6 +277,99 @@ def test_creation_gives_up_after_bounded_attempts(fake: FakeProcurify) -> None:
     assert "it was not created" in (result.error or "")
     assert len(writes(fake.mocker)) == destination.MAX_CREATE_ATTEMPTS
     assert fake.records() == []
+
+
+def test_a_resent_post_refused_as_duplicate_is_found_and_reported_created(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    """The first POST committed but its answer was lost and the lookup did not see it yet;
+    the re-sent POST is refused as a duplicate: the record exists, it was created once."""
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + VENDORS, [
+        {"status_code": 502, "json": {"detail": "Bad gateway"}},
+        {"status_code": 400,
+         "json": {"external_id": ["vendor with this external id already exists."]}},
+    ])
+    requests_mock.get(BASE_URL + VENDORS, [
+        {"json": {"data": [], "metadata": {"pagination": {"count": 0, "num_pages": 1}}}},
+        {"json": {"data": [{"id": 41, **vendor("V-1")}],
+                  "metadata": {"pagination": {"count": 1, "num_pages": 1}}}},
+    ])
+    [result] = run(CREATE, [vendor("V-1")])
+    assert (result.status, result.id, result.error) == ("created", 41, None)
+    assert writes(requests_mock) == [("POST", VENDORS), ("POST", VENDORS)]
+
+
+def test_a_first_post_refused_with_400_is_rejected_without_lookup(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + VENDORS, status_code=400,
+                       json={"external_id": ["vendor with this external id already exists."]})
+    lookups = requests_mock.get(BASE_URL + VENDORS, json={"data": [{"id": 41, **vendor("V-1")}]})
+    [result] = run(CREATE, [vendor("V-1")])
+    assert result.status == "rejected"
+    assert "external_id" in result.details
+    assert lookups.call_count == 0
+
+
+def test_a_resent_post_refused_and_still_not_found_stays_rejected(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + VENDORS, [
+        {"status_code": 502, "json": {"detail": "Bad gateway"}},
+        {"status_code": 400, "json": {"name": ["This field is required."]}},
+    ])
+    requests_mock.get(BASE_URL + VENDORS, json={"data": []})
+    [result] = run(CREATE, [vendor("V-1")])
+    assert result.status == "rejected"
+    assert "name" in result.details
+
+
+def test_the_creation_check_reads_every_page_of_the_lookup(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + VENDORS, status_code=502, json={"detail": "Bad gateway"})
+    requests_mock.get(BASE_URL + VENDORS, json=paged_lookup("V-1", found_id=77))
+    [result] = run(CREATE, [vendor("V-1")])
+    assert (result.status, result.id) == ("created", 77)
+    assert writes(requests_mock) == [("POST", VENDORS)]
+
+
+def test_payment_method_creates_report_the_id_of_the_bare_record(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    """Payment-method creates answer the bare record; its own ``data`` holds payment details."""
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + "/api/v2/ap/company-payment-methods", status_code=201,
+                       json={"data": {"payable_to": "Acme", "id": "acct-9"}, "id": 6,
+                             "name": "Wire", "type": 1})
+    requests_mock.post(BASE_URL + "/api/v2/ap/vendor-payment-methods", status_code=201,
+                       json={"data": {"payable_to": "Acme"}, "id": 8, "vendor": 3})
+    [company] = run({"resource": "company_payment_methods", "operation": "create"},
+                    [{"data": {"payable_to": "Acme", "id": "acct-9"}, "name": "Wire"}])
+    [vendor_method] = run({"resource": "vendor_payment_methods", "operation": "create"},
+                          [{"vendor": 3, "data": {"payable_to": "Acme"}}])
+    assert (company.status, company.id) == ("created", 6)
+    assert (vendor_method.status, vendor_method.id) == ("created", 8)
+
+
+def test_an_enveloped_create_answer_still_gives_the_record_id(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + "/api/v3/departments", status_code=201,
+                       json={"data": {"id": 12, "name": "Finance"}, "metadata": {}})
+    [result] = run({"resource": "departments", "operation": "create"},
+                   [{"branch": 1, "name": "Finance"}])
+    assert (result.status, result.id) == ("created", 12)
+
+
+def test_post_outcome_policy_comes_from_the_http_module() -> None:
+    assert not hasattr(destination, "_outcome_unknown")
+    assert destination.post_outcome_unknown is http.post_outcome_unknown
 
 
 def test_without_a_lookup_an_uncertain_post_fails_and_is_not_repeated(
@@ -457,6 +552,52 @@ def test_upsert_ignores_records_the_filter_should_have_excluded(
     requests_mock.post(BASE_URL + VENDORS, status_code=201, json={"data": {"id": 2}})
     [result] = run(UPSERT, [vendor("V-1")])
     assert (result.status, result.id) == ("created", 2)
+
+
+def paged_lookup(key: str, found_id: int, *, num_pages: int = 2) -> Answer:
+    """A lookup whose filter matches loosely (``V-1`` also finds ``V-10``...): full pages of
+    near misses, the exact match alone on the last page."""
+
+    def answer(request: Any, context: Any) -> Any:
+        page = int(parse_qs(urlsplit(request.url).query).get("page", ["1"])[0])
+        pagination = {"count": 50 * (num_pages - 1) + 1, "num_pages": num_pages,
+                      "current_page": page, "page_size": 50}
+        if page < num_pages:
+            data = [{"id": page * 100 + n, **vendor(f"{key}{n}")} for n in range(50)]
+        else:
+            data = [{"id": found_id, **vendor(key)}]
+        return {"data": data, "metadata": {"pagination": pagination}}
+
+    return answer
+
+
+def test_upsert_finds_an_exact_match_on_a_later_page(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    lookups = requests_mock.get(BASE_URL + VENDORS, json=paged_lookup("V-1", found_id=77,
+                                                                      num_pages=3))
+    requests_mock.patch(BASE_URL + VENDORS + "/77", json={"data": {"id": 77}})
+    [result] = run(UPSERT, [vendor("V-1", name="Renamed")])
+    assert (result.status, result.id) == ("updated", 77), result.error
+    assert writes(requests_mock) == [("PATCH", VENDORS + "/77")]
+    pages = [parse_qs(urlsplit(call.url).query).get("page", ["1"])[0]
+             for call in lookups.request_history]
+    assert pages == ["1", "2", "3"]
+
+
+def test_an_upsert_lookup_answering_too_many_pages_fails_without_writing(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    pages = destination.MAX_LOOKUP_PAGES + 1
+    lookups = requests_mock.get(BASE_URL + VENDORS, json=paged_lookup("V-1", 77,
+                                                                      num_pages=pages))
+    [result] = run(UPSERT, [vendor("V-1")])
+    assert result.status == "failed"
+    assert "too broad" in (result.error or "")
+    assert writes(requests_mock) == []
+    assert lookups.call_count == 1
 
 
 def test_same_key_records_in_one_batch_are_written_in_order(fake: FakeProcurify) -> None:

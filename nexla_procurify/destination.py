@@ -56,7 +56,6 @@ from urllib.parse import quote
 
 import requests
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
@@ -70,6 +69,7 @@ from nexla_procurify.errors import (
 from nexla_procurify.http import json_body, post_outcome_unknown, raise_for_response
 from nexla_procurify.messages import WriteResult
 from nexla_procurify.resources import Operation, Resource, catalogue
+from nexla_procurify.validation import FieldProblems, describe, schema_problems
 
 log = logging.getLogger("nexla_procurify.destination")
 
@@ -237,12 +237,8 @@ def _configured_on_error(config: Mapping[str, Any], problems: list[str]) -> OnEr
 
 def _schema_problems(config: Mapping[str, Any]) -> list[str]:
     """The schema as a backstop: whatever it still refuses, in our words."""
-    validator = Draft202012Validator(destination_schema())
-    return [
-        f"Setting {'.'.join(map(str, error.absolute_path)) or '(configuration)'} is not valid "
-        f"({error.validator})."
-        for error in validator.iter_errors(dict(config))
-    ]
+    problems = schema_problems(Draft202012Validator(destination_schema()), dict(config))
+    return [f"'{name}' {' and '.join(messages)}." for name, messages in problems.items()]
 
 
 def _shown(value: object) -> str:
@@ -262,106 +258,6 @@ def _request_validator(schema_path: str) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-TYPE_WORDS = {
-    "string": "text",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "an object",
-    "null": "null",
-}
-
-FieldProblems = dict[str, list[str]]
-
-
-def schema_problems(validator: Draft202012Validator, record: Mapping[str, Any]) -> FieldProblems:
-    """Every field the record gets wrong and why, in our words (no value is echoed)."""
-    problems: FieldProblems = {}
-    root = validator.schema if isinstance(validator.schema, Mapping) else {}
-    for error in validator.iter_errors(record):
-        for name, message in _describe(error, root):
-            messages = problems.setdefault(name, [])
-            if message not in messages:
-                messages.append(message)
-    return problems
-
-
-def _describe(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[str, str]]:
-    path = ".".join(str(part) for part in error.absolute_path)
-    kind, expected = error.validator, error.validator_value
-    if kind == "required" and isinstance(error.instance, Mapping) and isinstance(expected, list):
-        return [
-            (_join(path, name), "is required") for name in expected if name not in error.instance
-        ]
-    if kind == "additionalProperties" and isinstance(error.instance, Mapping):
-        declared = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
-        return [
-            (_join(path, str(name)), "is not a field Procurify accepts here")
-            for name in error.instance
-            if name not in declared
-        ]
-    return [(path or "record", _reason(error, root))]
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def _reason(error: ValidationError, root: Mapping[str, Any]) -> str:
-    kind, expected = error.validator, error.validator_value
-    if kind == "type":
-        return "must be " + _type_phrase(expected)
-    if kind == "enum" and isinstance(expected, list):
-        return "must be one of " + ", ".join(json.dumps(choice) for choice in expected)
-    if kind in ("anyOf", "oneOf") and isinstance(expected, list):
-        return _alternatives_reason(expected, root)
-    if kind == "format":
-        return f"must be a valid {expected}"
-    if kind == "minLength":
-        return "must not be empty" if expected == 1 else f"needs at least {expected} characters"
-    if kind == "maxLength":
-        return f"must have at most {expected} characters"
-    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        return f"is out of range ({kind} {expected})"
-    if kind in ("minItems", "maxItems"):
-        return f"has the wrong number of entries ({kind} {expected})"
-    if kind == "pattern":
-        return "does not have the expected form"
-    return f"is not valid ({kind})"
-
-
-def _type_phrase(expected: object) -> str:
-    names = [expected] if isinstance(expected, str) else expected
-    if not isinstance(names, list):
-        return "of another type"
-    return " or ".join(TYPE_WORDS.get(str(name), str(name)) for name in names)
-
-
-def _alternatives_reason(alternatives: list[Mapping[str, Any]], root: Mapping[str, Any]) -> str:
-    phrases: list[str] = []
-    for alternative in alternatives:
-        resolved = _resolve(alternative, root)
-        if "enum" in resolved:
-            phrase = "one of " + ", ".join(json.dumps(choice) for choice in resolved["enum"])
-        elif "type" in resolved:
-            phrase = _type_phrase(resolved["type"])
-        else:
-            return "does not have an accepted shape"
-        if phrase not in phrases:
-            phrases.append(phrase)
-    return "must be " + " or ".join(phrases)
-
-
-def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    reference = schema.get("$ref")
-    if isinstance(reference, str) and reference.startswith("#/$defs/"):
-        found = root.get("$defs", {}).get(reference.removeprefix("#/$defs/"))
-        if isinstance(found, Mapping):
-            return found
-    return schema
-
-
 # ----------------------------------------------------------------------------- results
 
 
@@ -376,8 +272,7 @@ class RecordRejected(Exception):
 
 def _rejected_for_fields(problems: FieldProblems) -> RecordRejected:
     details = {name: tuple(messages) for name, messages in problems.items()}
-    summary = "; ".join(f"{name} {' and '.join(messages)}" for name, messages in details.items())
-    return RecordRejected(f"Invalid record: {summary}.", details)
+    return RecordRejected(f"Invalid record: {describe(problems)}.", details)
 
 
 def _result_for_error(index: int, error: ProcurifyError) -> WriteResult:
@@ -985,4 +880,4 @@ def _concurrent(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator
         raise input_error
 
 
-__all__ = ["DestinationConfig", "RecordRejected", "parse_config", "schema_problems", "write"]
+__all__ = ["DestinationConfig", "RecordRejected", "parse_config", "write"]

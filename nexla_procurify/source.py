@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import requests
+from jsonschema import Draft202012Validator
 
 from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
@@ -33,6 +34,7 @@ from nexla_procurify.errors import ConfigurationError, ProcurifyError
 from nexla_procurify.http import RetryEvent, error_for_response
 from nexla_procurify.messages import Checkpoint, Record, SchemaMessage
 from nexla_procurify.resources import Resource, catalogue
+from nexla_procurify.validation import describe, schema_problems
 
 log = logging.getLogger("nexla_procurify.source")
 
@@ -128,7 +130,7 @@ def parse_config(config: object) -> SourceConfig:
                 f"{param.name!r} must be one of {', '.join(param.choices)} (got {value!r})."
             )
         path_values[param.name] = value
-    return SourceConfig(
+    parsed = SourceConfig(
         resource=resource,
         page_size=page_size,
         filters=_filters(resource, config.get("filters", {})),
@@ -136,6 +138,12 @@ def parse_config(config: object) -> SourceConfig:
         start=_start(resource, config.get("start_date")),
         concurrency=concurrency,
     )
+    # The shipped schema as a backstop: what a host validated is what we accept.
+    problems = schema_problems(Draft202012Validator(manifest.schema("source.schema.json")),
+                               dict(config))
+    if problems:
+        raise ConfigurationError(f"Invalid source configuration: {describe(problems)}.")
+    return parsed
 
 
 def _bounded_int(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:

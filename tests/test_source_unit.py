@@ -12,13 +12,15 @@ import pytest
 import requests_mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
-from nexla_procurify import source
+from nexla_procurify import manifest, source
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import ConfigurationError, PermissionDeniedError, TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
 from nexla_procurify.messages import Checkpoint, Record
+from nexla_procurify.resources import catalogue
 
 BASE = "https://acme.procurify.com"
 SERVER_DATE = "Sun, 29 Nov 2026 16:00:00 GMT"
@@ -439,3 +441,28 @@ def test_filters_of_the_wrong_type_are_refused(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         source.read(session, {"resource": "vendors", "filters": filters}, None)
+
+
+def test_the_source_schema_lists_exactly_the_catalogue() -> None:
+    schema = manifest.schema("source.schema.json")
+    assert schema["properties"]["resource"]["enum"] == catalogue().names("source")
+    incremental = [name for name, resource in catalogue().resources.items()
+                   if resource.incremental]
+    assert schema["allOf"][1]["if"]["properties"]["resource"]["not"]["enum"] == incremental
+    assert schema["properties"]["page_size"]["maximum"] == catalogue().max_page_size
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"resource": "vendors"},
+        {"resource": "order_items", "start_date": "2026-01-01", "page_size": 500},
+        {"resource": "purchase_orders", "role": "receivable", "status": "open",
+         "filters": {"pref_vendor": 3}, "concurrency": 16},
+        {"resource": "bills", "start_date": "2026-01-01T08:00:00Z"},
+    ],
+)
+def test_configs_the_connector_accepts_pass_the_shipped_schema(config: dict[str, Any]) -> None:
+    source.parse_config(config)
+    validator = Draft202012Validator(manifest.schema("source.schema.json"))
+    assert list(validator.iter_errors(config)) == []

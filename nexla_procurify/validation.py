@@ -1,0 +1,115 @@
+"""JSON Schema errors in a person's words: which field, and why, never quoting the value
+(a value may be a secret or a whole record)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+FieldProblems = dict[str, list[str]]
+
+
+def schema_problems(validator: Draft202012Validator, instance: Mapping[str, Any]) -> FieldProblems:
+    """Every field ``instance`` gets wrong and why (field -> messages, in schema order)."""
+    problems: FieldProblems = {}
+    root = validator.schema if isinstance(validator.schema, Mapping) else {}
+    for error in validator.iter_errors(instance):
+        for name, message in _describe(error, root):
+            messages = problems.setdefault(name, [])
+            if message not in messages:
+                messages.append(message)
+    return problems
+
+
+def _describe(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[str, str]]:
+    path = ".".join(str(part) for part in error.absolute_path)
+    kind, expected = error.validator, error.validator_value
+    if kind == "required" and isinstance(error.instance, Mapping) and isinstance(expected, list):
+        return [
+            (_join(path, name), "is required") for name in expected if name not in error.instance
+        ]
+    if kind == "additionalProperties" and isinstance(error.instance, Mapping):
+        declared = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+        return [
+            (_join(path, str(name)), "is not a field Procurify accepts here")
+            for name in error.instance
+            if name not in declared
+        ]
+    return [(path or "record", _reason(error, root))]
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _reason(error: ValidationError, root: Mapping[str, Any]) -> str:
+    kind, expected = error.validator, error.validator_value
+    if kind == "type":
+        return "must be " + _type_phrase(expected)
+    if kind == "enum" and isinstance(expected, list):
+        return "must be one of " + ", ".join(json.dumps(choice) for choice in expected)
+    if kind in ("anyOf", "oneOf") and isinstance(expected, list):
+        return _alternatives_reason(expected, root)
+    if kind == "format":
+        return f"must be a valid {expected}"
+    if kind == "minLength":
+        return "must not be empty" if expected == 1 else f"needs at least {expected} characters"
+    if kind == "maxLength":
+        return f"must have at most {expected} characters"
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        return f"is out of range ({kind} {expected})"
+    if kind in ("minItems", "maxItems"):
+        return f"has the wrong number of entries ({kind} {expected})"
+    if kind == "pattern":
+        return "does not have the expected form"
+    return f"is not valid ({kind})"
+
+
+def _type_phrase(expected: object) -> str:
+    names = [expected] if isinstance(expected, str) else expected
+    if not isinstance(names, list):
+        return "of another type"
+    return " or ".join(TYPE_WORDS.get(str(name), str(name)) for name in names)
+
+
+def _alternatives_reason(alternatives: list[Mapping[str, Any]], root: Mapping[str, Any]) -> str:
+    phrases: list[str] = []
+    for alternative in alternatives:
+        resolved = _resolve(alternative, root)
+        if "enum" in resolved:
+            phrase = "one of " + ", ".join(json.dumps(choice) for choice in resolved["enum"])
+        elif "type" in resolved:
+            phrase = _type_phrase(resolved["type"])
+        else:
+            return "does not have an accepted shape"
+        if phrase not in phrases:
+            phrases.append(phrase)
+    return "must be " + " or ".join(phrases)
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    reference = schema.get("$ref")
+    if isinstance(reference, str) and reference.startswith("#/$defs/"):
+        found = root.get("$defs", {}).get(reference.removeprefix("#/$defs/"))
+        if isinstance(found, Mapping):
+            return found
+    return schema
+
+
+def describe(problems: FieldProblems) -> str:
+    """``field must be ...; other is required`` for a message."""
+    return "; ".join(f"{name} {' and '.join(messages)}" for name, messages in problems.items())

@@ -369,7 +369,8 @@ class _Reader:
                     yield Record(stream, record)
             previous_keys = keys
             position = self._position(page.number, next_cursor, scope_shrank)
-            yield Checkpoint(ReadState(stream, self.state.cursor, position).to_dict())
+            state = ReadState(stream, self.state.cursor, position, position.query)
+            yield Checkpoint(state.to_dict())
         yield Checkpoint(self._final_state(next_cursor, scope_shrank).to_dict())
 
     def _final_state(self, next_cursor: datetime, scope_shrank: bool) -> ReadState:

@@ -466,3 +466,15 @@ def test_configs_the_connector_accepts_pass_the_shipped_schema(config: dict[str,
     source.parse_config(config)
     validator = Draft202012Validator(manifest.schema("source.schema.json"))
     assert list(validator.iter_errors(config)) == []
+
+
+def test_mid_read_checkpoints_keep_the_cursor_and_the_selection_they_belong_to(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=FakeList(vendors(4)))
+    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "order_items", "page_size": 2, "filters": {"status": 3}}
+    _, states = split(source.read(session, config, state))
+    middle, final = states[0], states[-1]
+    assert middle["cursor"] == "2026-11-20T10:00:00Z"
+    assert middle["query"] == middle["in_progress"]["query"] == final["query"]

@@ -41,6 +41,9 @@ log = logging.getLogger("nexla_procurify.source")
 STATE_VERSION = 1
 # Without a server clock, assume ours may be this far ahead of Procurify's.
 CLOCK_SKEW_ALLOWANCE = timedelta(hours=1)
+# Procurify stamps its Date header after running the query: records changed in between must
+# still be inside the next run's filter.
+SERVER_TIME_MARGIN = timedelta(minutes=5)
 # Date-granular filters are interpreted in the company's time zone, at most a day from UTC.
 DATE_FILTER_ALLOWANCE = timedelta(days=1)
 
@@ -56,10 +59,19 @@ class SourceConfig:
 
     @property
     def query_fingerprint(self) -> str:
-        """Identifies what is read, so that a mid-read state is only resumed by the same read."""
+        """Identifies the selection, so that a cursor only moves the start of its own."""
         identity = [self.resource.name, sorted(self.filters.items()),
                     sorted(self.path_values.items())]
-        return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+        return _digest(identity)
+
+    def position_fingerprint(self, since: datetime | None) -> str:
+        """Identifies one read (the selection and where it starts), so that a mid-read
+        position is only resumed by the same read."""
+        return _digest([self.query_fingerprint, _iso(since) if since else None])
+
+
+def _digest(identity: object) -> str:
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -260,7 +272,8 @@ def parse_state(state: object, config: SourceConfig) -> ReadState:
             cursor = None
         progress = state.get("in_progress")
         position = None
-        if isinstance(progress, Mapping) and progress.get("query") == fingerprint:
+        this_read = config.position_fingerprint(cursor or config.start)
+        if isinstance(progress, Mapping) and progress.get("query") == this_read:
             position = ReadPosition(
                 page=int(progress["page"]),
                 page_size=int(progress["page_size"]),
@@ -283,8 +296,36 @@ class Page:
     number: int
     records: list[dict[str, Any]]
     num_pages: int
-    count: int | None
     server_time: datetime | None
+
+
+class SelectionWatch:
+    """Notices the selection shrinking during a read: a record count lower than the one the
+    answer before reported (in the order the answers arrive), or an announced page gone.
+
+    Records only joining never trigger it. One record leaving while another joins between the
+    same two answers cannot be seen: the count stays the same.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_count: int | None = None
+        self._shrank = False
+
+    @property
+    def shrank(self) -> bool:
+        return self._shrank
+
+    def observe(self, count: int | None) -> None:
+        if count is None:
+            return
+        with self._lock:
+            if self._last_count is not None and count < self._last_count:
+                self._shrank = True
+            self._last_count = count
+
+    def mark_shrunk(self) -> None:
+        self._shrank = True
 
 
 class AdaptiveLimit:
@@ -331,6 +372,7 @@ class _Reader:
         self.state = state
         self.resource = config.resource
         self.limit = AdaptiveLimit(config.concurrency)
+        self.selection = SelectionWatch()
 
     def messages(self) -> Iterator[Record | Checkpoint]:
         if self.resource.pagination != "page":
@@ -349,18 +391,16 @@ class _Reader:
         params = self._params()
         first = self._fetch(first_page, params) or self._fetch_first(params)
         if next_cursor is None:
-            next_cursor = first.server_time or datetime.now(UTC) - CLOCK_SKEW_ALLOWANCE
+            if first.server_time is not None:
+                next_cursor = first.server_time - SERVER_TIME_MARGIN
+            else:
+                next_cursor = datetime.now(UTC) - CLOCK_SKEW_ALLOWANCE
         stream = self.resource.name
         previous_keys: set[Any] = set()
-        largest_count = 0
         for page in self._pages(first, params):
-            if page.count is not None:
-                if page.count < largest_count and not scope_shrank:
-                    scope_shrank = True
-                    log.warning("Records left the %s selection during the read: the next run "
-                                "starts again from this run's cursor so that none is missed.",
-                                stream)
-                largest_count = max(largest_count, page.count)
+            if self.selection.shrank and not scope_shrank:
+                scope_shrank = True
+                self._warn_shrank()
             keys = set()
             for record in page.records:
                 key = self._key(record)
@@ -369,9 +409,18 @@ class _Reader:
                     yield Record(stream, record)
             previous_keys = keys
             position = self._position(page.number, next_cursor, scope_shrank)
-            state = ReadState(stream, self.state.cursor, position, position.query)
+            state = ReadState(stream, self.state.cursor, position, self.config.query_fingerprint)
             yield Checkpoint(state.to_dict())
         yield Checkpoint(self._final_state(next_cursor, scope_shrank).to_dict())
+
+    def _warn_shrank(self) -> None:
+        if self.resource.incremental is None:
+            consequence = "this run may have missed some; the next full read includes them"
+        else:
+            consequence = ("the next run starts again from this run's starting cursor so "
+                           "that none is missed")
+        log.warning("Records left the %s selection during the read, which moves the pages "
+                    "after them: %s.", self.resource.name, consequence)
 
     def _final_state(self, next_cursor: datetime, scope_shrank: bool) -> ReadState:
         if self.resource.incremental is None:
@@ -407,7 +456,7 @@ class _Reader:
         return ReadPosition(
             page=page,
             page_size=self.config.page_size,
-            query=self.config.query_fingerprint,
+            query=self.config.position_fingerprint(self.state.cursor or self.config.start),
             next_cursor=_iso(next_cursor) if self.resource.incremental else None,
             scope_shrank=scope_shrank,
         )
@@ -436,7 +485,8 @@ class _Reader:
                     return
                 _, future = in_flight.popleft()
                 page = future.result()
-                if page is None:  # past the end: the resource shrank while we read
+                if page is None:  # a page announced earlier is gone: the selection shrank
+                    self.selection.mark_shrunk()
                     return
                 last_page = max(last_page, page.num_pages)
                 yield page
@@ -461,11 +511,12 @@ class _Reader:
         if response.status_code >= 300:
             raise error_for_response(response, action)
         self.limit.on_success()
+        count = _pagination_value(body, "count")
+        self.selection.observe(count)
         return Page(
             number=number,
             records=_records(body.get("data") if isinstance(body, Mapping) else None),
             num_pages=_pagination_value(body, "num_pages") or 1,
-            count=_pagination_value(body, "count"),
             server_time=_server_time(response),
         )
 

@@ -274,3 +274,20 @@ def test_records_leaving_the_selection_mid_read_lose_nothing_across_two_runs(
 def _open_orders(session: ProcurifySession) -> list[dict[str, Any]]:
     records, _ = run(session, {"resource": "purchase_orders", "status": "open"})
     return records
+
+
+def test_records_only_joining_during_a_concurrent_read_let_the_cursor_advance(
+    allow_loopback: None,
+) -> None:
+    with Sandbox(records={"order_items": 120}) as sandbox, HOST.authenticate(
+        "procurify", sandbox.credential()
+    ) as session:
+        for page in range(1, 10):
+            sandbox.on_page("order_items", page, lambda running: running.add("order_items"))
+        sandbox.inject(Fault("delay", delay=0.3, path="/api/v3/order-items",
+                             query=(("page", "3"),)))
+        start = {"resource": "order_items", "page_size": 10, "concurrency": 8,
+                 "start_date": "2020-01-01"}
+        _, states = run(session, start)
+    assert states[-1]["cursor"] > "2026-01-01"  # advanced to this read's start, not kept
+    assert not any(state.get("in_progress", {}).get("scope_shrank") for state in states)

@@ -182,8 +182,9 @@ def test_incremental_read_filters_from_the_cursor_a_day_early(
     _, states = split(source.read(session, {"resource": "order_items"}, state))
     assert requests_mock.last_request is not None
     assert requests_mock.last_request.qs["last_modified_0"] == ["2026-11-19"]
-    # The next cursor is the server's time when the read started (its Date header).
-    assert states[-1]["cursor"] == "2026-11-29T16:00:00Z"
+    # The next cursor is the server's time when the read started (its Date header), less a
+    # margin for the time between Procurify's query and its Date stamp.
+    assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"
     assert "in_progress" not in states[-1]
 
 
@@ -477,4 +478,41 @@ def test_mid_read_checkpoints_keep_the_cursor_and_the_selection_they_belong_to(
     _, states = split(source.read(session, config, state))
     middle, final = states[0], states[-1]
     assert middle["cursor"] == "2026-11-20T10:00:00Z"
-    assert middle["query"] == middle["in_progress"]["query"] == final["query"]
+    assert middle["query"] == final["query"]
+    assert middle["in_progress"]["query"] != middle["query"]  # the read, not just the selection
+
+
+def test_a_page_gone_at_the_end_counts_as_a_shrinking_selection(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(11))
+
+    def last_page_vanishes(request: Any, context: Any) -> Any:
+        if request.qs["page"] == ["2"]:
+            del fake.records[0]  # 10 records left: page 3 no longer exists
+        return fake(request, context)
+
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=last_page_vanishes)
+    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "order_items", "page_size": 5, "concurrency": 1}
+    records, states = split(source.read(session, config, state))
+    assert len(records) == 10  # record 11 moved onto page 2, already read: missed this run
+    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # so the next run starts here again
+
+
+def test_a_resume_with_another_start_date_starts_the_read_again(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(9))
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=fake)
+    config = {"resource": "order_items", "page_size": 3, "concurrency": 1,
+              "start_date": "2026-11-01"}
+    checkpoints = [m.value for m in source.read(session, config, None)
+                   if isinstance(m, Checkpoint)]
+    fake.pages_served.clear()
+    wider = {**config, "start_date": "2026-09-01"}
+    list(source.read(session, wider, dict(checkpoints[1])))
+    assert fake.pages_served == [1, 2, 3]
+    fake.pages_served.clear()
+    list(source.read(session, config, dict(checkpoints[1])))
+    assert fake.pages_served == [2, 3]

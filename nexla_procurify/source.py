@@ -18,8 +18,9 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -300,29 +301,42 @@ class Page:
 
 
 class SelectionWatch:
-    """Notices the selection shrinking during a read: a record count lower than the one the
-    answer before reported (in the order the answers arrive), or an announced page gone.
+    """Notices the selection shrinking during a read: an answer counting fewer records than an
+    answer that had arrived before its request was sent, or an announced page gone.
 
-    Records only joining never trigger it. One record leaving while another joins between the
-    same two answers cannot be seen: the count stays the same.
+    Only answers ordered in time are compared, so concurrent pages never raise a false alarm,
+    and records joining never do. One record leaving while another joins between two answers
+    cannot be seen: the count stays the same.
     """
 
-    def __init__(self) -> None:
+    # More answers than this cannot arrive while one request is in flight: the window of
+    # pages in flight is at most ``max_concurrency``.
+    RECENT = 64
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._lock = threading.Lock()
-        self._last_count: int | None = None
+        self._recent: deque[tuple[float, int]] = deque()  # (arrived at, count)
+        self._settled_max: int | None = None  # largest count among older answers
         self._shrank = False
 
     @property
     def shrank(self) -> bool:
         return self._shrank
 
-    def observe(self, count: int | None) -> None:
+    def observe(self, count: int | None, sent_at: float) -> None:
         if count is None:
             return
         with self._lock:
-            if self._last_count is not None and count < self._last_count:
+            earlier = [seen for arrived, seen in self._recent if arrived < sent_at]
+            if self._settled_max is not None:
+                earlier.append(self._settled_max)
+            if earlier and count < max(earlier):
                 self._shrank = True
-            self._last_count = count
+            self._recent.append((self.clock(), count))
+            if len(self._recent) > self.RECENT:
+                _, oldest = self._recent.popleft()
+                self._settled_max = max(oldest, self._settled_max or 0)
 
     def mark_shrunk(self) -> None:
         self._shrank = True
@@ -398,9 +412,7 @@ class _Reader:
         stream = self.resource.name
         previous_keys: set[Any] = set()
         for page in self._pages(first, params):
-            if self.selection.shrank and not scope_shrank:
-                scope_shrank = True
-                self._warn_shrank()
+            scope_shrank = self._noticed_shrinking(scope_shrank)
             keys = set()
             for record in page.records:
                 key = self._key(record)
@@ -411,9 +423,13 @@ class _Reader:
             position = self._position(page.number, next_cursor, scope_shrank)
             state = ReadState(stream, self.state.cursor, position, self.config.query_fingerprint)
             yield Checkpoint(state.to_dict())
+        scope_shrank = self._noticed_shrinking(scope_shrank)  # e.g. the last page was gone
         yield Checkpoint(self._final_state(next_cursor, scope_shrank).to_dict())
 
-    def _warn_shrank(self) -> None:
+    def _noticed_shrinking(self, already: bool) -> bool:
+        """Whether the selection shrank during this read (said once, in the log)."""
+        if already or not self.selection.shrank:
+            return already
         if self.resource.incremental is None:
             consequence = "this run may have missed some; the next full read includes them"
         else:
@@ -421,6 +437,7 @@ class _Reader:
                            "that none is missed")
         log.warning("Records left the %s selection during the read, which moves the pages "
                     "after them: %s.", self.resource.name, consequence)
+        return True
 
     def _final_state(self, next_cursor: datetime, scope_shrank: bool) -> ReadState:
         if self.resource.incremental is None:
@@ -505,14 +522,14 @@ class _Reader:
         """The page, or ``None`` past the end (Procurify answers 404 "Invalid page")."""
         path = self.resource.list_path(self.config.path_values)
         action = f"read {self.resource.name} page {number}"
+        sent_at = self.selection.clock()
         response, body = self._request(path, {**params, "page": str(number)}, action)
         if response.status_code == 404 and number > 1:
             return None
         if response.status_code >= 300:
             raise error_for_response(response, action)
         self.limit.on_success()
-        count = _pagination_value(body, "count")
-        self.selection.observe(count)
+        self.selection.observe(_pagination_value(body, "count"), sent_at)
         return Page(
             number=number,
             records=_records(body.get("data") if isinstance(body, Mapping) else None),

@@ -485,19 +485,21 @@ def test_mid_read_checkpoints_keep_the_cursor_and_the_selection_they_belong_to(
 def test_a_page_gone_at_the_end_counts_as_a_shrinking_selection(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
-    fake = FakeList(vendors(11))
+    def third_page_gone(request: Any, context: Any) -> Any:
+        page = int(request.qs["page"][0])
+        if page == 3:  # a record left the selection: page 3 is gone, the count not yet lower
+            context.status_code = 404
+            return {"detail": "Invalid page."}
+        pagination = {"count": 11, "num_pages": 3, "current_page": page}
+        data = vendors(11)[(page - 1) * 5: page * 5]
+        return {"data": data, "metadata": {"pagination": pagination}}
 
-    def last_page_vanishes(request: Any, context: Any) -> Any:
-        if request.qs["page"] == ["2"]:
-            del fake.records[0]  # 10 records left: page 3 no longer exists
-        return fake(request, context)
-
-    requests_mock.get(f"{BASE}/api/v3/order-items", json=last_page_vanishes)
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=third_page_gone)
     state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
     config = {"resource": "order_items", "page_size": 5, "concurrency": 1}
     records, states = split(source.read(session, config, state))
-    assert len(records) == 10  # record 11 moved onto page 2, already read: missed this run
-    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # so the next run starts here again
+    assert len(records) == 10
+    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again
 
 
 def test_a_resume_with_another_start_date_starts_the_read_again(
@@ -516,3 +518,31 @@ def test_a_resume_with_another_start_date_starts_the_read_again(
     fake.pages_served.clear()
     list(source.read(session, config, dict(checkpoints[1])))
     assert fake.pages_served == [2, 3]
+
+
+def test_selection_watch_compares_only_answers_ordered_in_time() -> None:
+    now = [0.0]
+    watch = source.SelectionWatch(clock=lambda: now[0])
+    now[0] = 1.0
+    watch.observe(100, sent_at=0.5)   # arrived at 1.0
+    now[0] = 2.0
+    watch.observe(99, sent_at=0.9)    # sent before 100 arrived: concurrent, not comparable
+    assert not watch.shrank
+    now[0] = 3.0
+    watch.observe(101, sent_at=2.5)   # more records joined: fine
+    assert not watch.shrank
+    now[0] = 4.0
+    watch.observe(100, sent_at=3.5)   # sent after 101 arrived, and fewer: a record left
+    assert watch.shrank
+
+
+def test_selection_watch_remembers_counts_beyond_its_recent_window() -> None:
+    now = [0.0]
+    watch = source.SelectionWatch(clock=lambda: now[0])
+    for step in range(source.SelectionWatch.RECENT + 5):  # older answers get folded away
+        now[0] = float(step + 1)
+        watch.observe(50, sent_at=float(step) + 0.5)
+    assert not watch.shrank
+    now[0] += 1
+    watch.observe(49, sent_at=now[0] - 0.5)
+    assert watch.shrank

@@ -14,6 +14,7 @@ import requests
 from nexla_procurify import __version__
 from nexla_procurify.credential import Credential, Secret, redact
 from nexla_procurify.errors import (
+    ApiError,
     AuthenticationError,
     ConfigurationError,
     ConnectionFailedError,
@@ -284,6 +285,9 @@ def check_connection(credential: Credential) -> ValidationResult:
             )
         except (ConfigurationError, ConnectionFailedError) as error:
             return ValidationResult.of([FieldError("base_url", error.message)])
+        except ApiError as error:
+            field = "base_url" if 300 <= error.status < 400 else None  # sent elsewhere
+            return ValidationResult.of([FieldError(field, error.message)])
         except ProcurifyError as error:
             return ValidationResult.of([FieldError(None, error.message)])
     return ValidationResult.of([])

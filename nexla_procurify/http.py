@@ -178,6 +178,10 @@ class HttpClient:
     ) -> tuple[requests.Response, Any]:
         method = method.upper()
         repeatable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        if method not in IDEMPOTENT_METHODS:
+            # A redirected POST would come back as a GET that "succeeds": the caller must see
+            # the redirect itself.
+            kwargs["allow_redirects"] = False
         kwargs.setdefault("timeout", self.policy.timeout)
         kwargs["verify"] = True
         path = urlsplit(url).path
@@ -233,7 +237,9 @@ class HttpClient:
             if not is_retryable(status, repeatable=repeatable):
                 return response, body
             hinted = retry_after_seconds(response)
-            delay = self._backoff(attempt) if hinted is None else hinted
+            backoff = self._backoff(attempt)
+            # Never sooner than Procurify asked, nor in a tight loop when it asks for 0 s.
+            delay = backoff if hinted is None else max(hinted, backoff)
             if not self._has_budget(attempt, started, delay):
                 if status != response.status_code:
                     raise TransientError(

@@ -127,7 +127,9 @@ def test_retry_after_seconds_is_honoured(requests_mock: rm.Mocker, clock: FakeCl
         ],
     )
     assert client_for(clock).send("GET", URL).status_code == 200
-    assert clock.sleeps == [7.0, 0.0]
+    assert clock.sleeps[0] == 7.0
+    # "Retry-After: 0" is not a licence for a tight loop: the backoff still applies.
+    assert 0.0 < clock.sleeps[1] <= 1.0
 
 
 def test_retry_after_http_date_is_honoured(requests_mock: rm.Mocker, clock: FakeClock) -> None:
@@ -493,3 +495,11 @@ def test_success_is_not_an_error() -> None:
     assert json_body(answer(200, {"a": 1}), "x") == {"a": 1}
     with pytest.raises(TransientError, match="not valid JSON"):
         json_body(answer(200, text="<html>"), "read it")
+
+
+def test_a_post_is_never_redirected(requests_mock: rm.Mocker, clock: FakeClock) -> None:
+    requests_mock.post(URL, status_code=301, headers={"Location": URL + "/"})
+    requests_mock.get(URL + "/", json={"data": []})
+    response = client_for(clock).send("POST", URL, json={"name": "x"})
+    assert response.status_code == 301
+    assert [call.method for call in requests_mock.request_history] == ["POST"]

@@ -66,3 +66,4 @@ def test_live_check_with_an_echoing_token_endpoint_keeps_the_secret_out(
     with session() as opened, pytest.raises(AuthenticationError) as raised:
         opened.get("/api/v3/users/me")
     assert SECRET not in str(raised.value)
+

@@ -7,13 +7,14 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO, get_args
+from typing import Any, BinaryIO, TextIO, get_args
 
 from nexla_procurify import __version__, destination, plugin, source
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema
@@ -32,6 +33,8 @@ ENV_FIELDS = {
     "base_url": "PROCURIFY_BASE_URL",
 }
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 WRITE_STATUSES: tuple[str, ...] = get_args(WriteStatus)
 
 
@@ -56,11 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(error.message)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader of our output went away (``| head``): stop quietly, as Unix tools do.
+        # The reader of our output went away (``| head``): stop quietly, with the status a
+        # Unix tool killed by SIGPIPE has, so that a script can tell output was cut short.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return EXIT_BROKEN_PIPE
     return code
 
 
@@ -192,8 +196,13 @@ def _print_validation(result: ValidationResult, out: TextIO) -> None:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    sandbox = Sandbox(port=args.port, token_lifetime=args.token_lifetime, latency=args.latency,
-                      records=args.records, seed=args.seed)
+    try:
+        sandbox = Sandbox(port=args.port, token_lifetime=args.token_lifetime,
+                          latency=args.latency, records=args.records, seed=args.seed)
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot listen on 127.0.0.1:{args.port}: {error.strerror} (try another --port)"
+        ) from error
     with sandbox:
         print(f"Procurify sandbox listening on {sandbox.base_url}")
         if args.write_credential:
@@ -292,29 +301,74 @@ def _write(args: argparse.Namespace) -> int:
     credential = load_credential(args.credential)
     host = _host()
     counts: Counter[str] = Counter()
+    interrupted = threading.Event()
     with contextlib.ExitStack() as stack:
-        lines = stack.enter_context(args.input.open(encoding="utf-8")) if args.input else sys.stdin
+        lines = stack.enter_context(_open_input(args.input))
         session = stack.enter_context(host.authenticate(CONNECTOR, credential))
-        for result in host.write(CONNECTOR, session, config, _json_lines(lines)):
+        stack.enter_context(_first_interrupt_sets(interrupted))
+        for result in host.write(CONNECTOR, session, config, _json_lines(lines, interrupted)):
             counts[result.status] += 1
             print(json.dumps(result.to_dict()), flush=False)
     sys.stdout.flush()
     summary = ", ".join(f"{counts[status]} {status}" for status in WRITE_STATUSES)
     print(f"{args.resource} {config.get('operation')}: {sum(counts.values())} records: "
           f"{summary}.", file=sys.stderr)
+    if interrupted.is_set():
+        print("Interrupted: the records above were handled; the rest of the input was not read.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_FAILED if counts["rejected"] or counts["failed"] else EXIT_OK
 
 
-def _json_lines(lines: Iterable[str]) -> Iterator[Any]:
-    """Records from JSON lines, lazily; a line that is not JSON is passed on as text, so that
-    it comes back ``rejected`` instead of ending the run."""
-    for line in lines:
-        if not line.strip():
+@contextlib.contextmanager
+def _open_input(path: Path | None) -> Iterator[BinaryIO]:
+    if path is None:
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise ConfigurationError(f"cannot read input file {path}: {error.strerror}") from error
+    with handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def _first_interrupt_sets(interrupted: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C stops taking input, so that the records already sent are finished and
+    reported; a second one stops at once."""
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        print("Stopping: finishing the records already sent (Ctrl-C again to abandon them).",
+              file=sys.stderr)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _json_lines(lines: Iterable[bytes], stop: threading.Event) -> Iterator[Any]:
+    """Records from JSON lines, lazily, until ``stop`` is set. A line that is not JSON (or not
+    UTF-8) is passed on as text, so that it comes back ``rejected`` instead of ending the run."""
+    for number, raw in enumerate(lines, start=1):
+        if stop.is_set():
+            return
+        if not raw.strip():
             continue
         try:
-            yield json.loads(line)
-        except ValueError:
-            yield line
+            yield json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield f"line {number} is not UTF-8 text"
+        except (ValueError, RecursionError):
+            yield raw.decode("utf-8")
 
 
 class Progress:

@@ -25,13 +25,32 @@ Decisions where the design is silent (also in the README's destination section):
 * Once Procurify refuses the credential, later records are reported ``failed`` with the same
   message without calling Procurify again (a million records must not become a million token
   requests).
+* The same circuit for overload and outages. Once a record fails because Procurify kept
+  answering 429 after the HTTP policy's retries (``RateLimitError``, also when it broke the
+  lookup that checks a creation), later records are ``failed`` with that message and "Not
+  sent", without calling Procurify: otherwise each record spends its own ~2-minute retry budget
+  and a 10k-record run under a 429 storm takes hours. Repeated 5xx answers and connection
+  failures (``TransientError``) can also be caused by one record's content (a server bug on a
+  payload), so one such failure does not stop the run: ``TRANSIENT_FAILURES_TO_STOP`` records
+  failing that way in a row (no record written in between) do.
 * After a ``POST`` whose outcome is unknown (HTTP 500/502/504, a timeout, a connection dropped
-  after sending) the record is looked up by the resource's lookup key after a short pause: found
-  means it was created; not found means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times
-  in all. Without a lookup the record is ``failed`` with "may have been created". The same
-  uncertainty on a purchase-order action is ``failed`` with "may have taken effect". A re-sent
-  ``POST`` refused with 400 (such as "duplicate external_id": the first one did commit) is
-  looked up once more and reported ``created`` when found.
+  after sending) the record is looked up by the resource's lookup key after a short pause. A
+  record found whose fields equal every field sent means the POST created it. A record found
+  with other values already held that key (the POST would have been refused as a duplicate):
+  the record is ``rejected``, naming the existing record's id, and never sent again. Not found
+  means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times in all. Without a lookup the
+  record is ``failed`` with "may have been created". The same uncertainty on a purchase-order
+  action is ``failed`` with "may have taken effect". A re-sent ``POST`` refused with 400 (such
+  as "duplicate external_id": the first one did commit) is looked up once more and reported
+  ``created`` when found as sent.
+* A 2xx answer to a ``POST`` without a recognisable created record (not JSON, or no id) is an
+  unknown outcome too: the record is looked up (found as sent: ``created`` with its id) but
+  never sent again; without a lookup, or not found, it is ``failed`` with "may have been
+  created". A 3xx answer (POSTs never follow redirects) is ``failed`` with the redirect error.
+* A record nested more than ``MAX_NESTING_DEPTH`` levels deep (or referring to itself) is
+  ``rejected`` before validation: no JSON Schema check or encoder has to recurse that deep.
+  An unexpected error says "may or may not have been written" only when a writing request
+  (POST, PUT, PATCH) was actually attempted for the record; otherwise "it was not written".
 * A key lookup reads every page of its answer, up to ``MAX_LOOKUP_PAGES``; an answer with more
   pages (the filter seems ignored) makes the record ``failed`` as a lookup too broad.
 * A create's answer is usually ``{"data": record}``; payment methods answer the bare record
@@ -65,6 +84,8 @@ from nexla_procurify.errors import (
     ConfigurationError,
     ConnectionFailedError,
     ProcurifyError,
+    RateLimitError,
+    TransientError,
 )
 from nexla_procurify.http import json_body, post_outcome_unknown, raise_for_response
 from nexla_procurify.messages import WriteResult
@@ -86,6 +107,11 @@ LOOKUP_PAGE_SIZE = 50
 # A key lookup reads at most this many pages; more means the filter matched far too much.
 MAX_LOOKUP_PAGES = 20
 WINDOW_PER_WORKER = 2
+# Records failing in a row because Procurify was unavailable before the run stops calling it.
+TRANSIENT_FAILURES_TO_STOP = 3
+# Lists and objects nested deeper than this are refused before validation (no real Procurify
+# record comes close; validating or encoding thousands of levels exhausts the stack).
+MAX_NESTING_DEPTH = 64
 MAX_SHOWN_VALUE = 40
 # An id goes into a URL path: only plain tokens, never '/', '..', '?' or '#'.
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
@@ -315,8 +341,11 @@ class _RecordWriter:
         self.update_operation = self._upsert_update_operation()
         schema_path = self.operation.request_schema
         self.validator = _request_validator(schema_path) if schema_path else None
-        self._credential_refused: str | None = None
+        self._stopped: str | None = None
+        self._transient_streak = 0
         self._lock = threading.Lock()
+        # Per worker thread: whether a writing request was attempted for the current record.
+        self._local = threading.local()
 
     def _effective_operation(self) -> Operation:
         name = "create" if self.config.operation == UPSERT else self.config.operation
@@ -346,28 +375,66 @@ class _RecordWriter:
         return self.resource.lookup.field if self.resource.lookup else None
 
     def write(self, index: int, record: object) -> WriteResult:
-        refused = self._credential_refused
-        if refused is not None:
-            return WriteResult(index, "failed", error=refused)
+        stopped = self._stopped
+        if stopped is not None:
+            return WriteResult(index, "failed", error=stopped)
+        self._local.write_attempted = False
         try:
-            return self._write(index, record)
+            result = self._write(index, record)
         except RecordRejected as rejection:
             return WriteResult(index, "rejected", error=rejection.message,
                                details=rejection.details)
         except AuthenticationError as error:
-            with self._lock:
-                self._credential_refused = error.message
+            self._stop(error.message)
             return WriteResult(index, "failed", error=error.message)
         except ProcurifyError as error:
+            self._note_failure(index, error)
             return _result_for_error(index, error)
         except Exception as error:
             log.exception("Unexpected error while writing record %d", index)
+            if getattr(self._local, "write_attempted", False):
+                outcome = "it may or may not have been written"
+            else:
+                outcome = "it was not written"
             return WriteResult(
                 index,
                 "failed",
                 error=f"Unexpected {type(error).__name__} while writing this record; "
-                "it may or may not have been written. Please report this.",
+                f"{outcome}. Please report this.",
             )
+        if result.status != "failed":
+            with self._lock:
+                self._transient_streak = 0
+        return result
+
+    # ---- circuits: stop calling Procurify when it cannot help any later record
+
+    def _stop(self, message: str) -> None:
+        with self._lock:
+            if self._stopped is None:
+                self._stopped = message
+
+    def _note_failure(self, index: int, error: ProcurifyError) -> None:
+        cause = _circuit_cause(error)
+        if isinstance(cause, RateLimitError):
+            self._stop(f"Not sent: the run stopped calling Procurify after record {index} "
+                       f"failed. {cause.message}")
+        elif isinstance(cause, TransientError):
+            with self._lock:
+                self._transient_streak += 1
+                trip = self._transient_streak >= TRANSIENT_FAILURES_TO_STOP
+            if trip:
+                self._stop(f"Not sent: the run stopped calling Procurify after "
+                           f"{TRANSIENT_FAILURES_TO_STOP} records in a row failed because it "
+                           f"was unavailable (the last, record {index}: {cause.message})")
+        elif isinstance(error, ApiError):
+            with self._lock:  # Procurify answered: it is up
+                self._transient_streak = 0
+
+    def _send_write(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A writing request (POST, PUT, PATCH): from here on it may have taken effect."""
+        self._local.write_attempted = True
+        return self.session.request(method, path, **kwargs)
 
     def _write(self, index: int, record: object) -> WriteResult:
         prepared = self._prepare(record)
@@ -390,13 +457,17 @@ class _RecordWriter:
                 f"The record must be a JSON object, not {_json_kind(record)}.",
                 {"record": ("must be a JSON object",)},
             )
-        problems = schema_problems(self.validator, record) if self.validator else {}
-        target_id = self._target_id(record, problems)
-        key_value = self._upsert_key_value(record, problems)
-        if problems:
-            raise _rejected_for_fields(problems)
-        body = self._body(record)
-        _check_json(body)
+        _check_nesting(record)
+        try:
+            problems = schema_problems(self.validator, record) if self.validator else {}
+            target_id = self._target_id(record, problems)
+            key_value = self._upsert_key_value(record, problems)
+            if problems:
+                raise _rejected_for_fields(problems)
+            body = self._body(record)
+            _check_json(body)
+        except RecursionError:
+            raise _too_deep("record") from None
         return _Prepared(body=body, target_id=target_id, key_value=key_value)
 
     def _target_id(self, record: Mapping[str, Any], problems: FieldProblems) -> str | int | None:
@@ -451,9 +522,10 @@ class _RecordWriter:
     def _create(self, index: int, prepared: _Prepared) -> WriteResult:
         path = self.operation.path
         action = f"create a {self.resource.title} record (POST {path})"
+        uncertainty = ""
         for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
             try:
-                uncertainty = self._post(path, prepared.body, action)
+                outcome = self._post(path, prepared.body, action)
             except ApiError as refusal:
                 if attempt == 1 or refusal.status != 400:
                     raise
@@ -463,27 +535,54 @@ class _RecordWriter:
                 if found is None:
                     raise
                 log.info("Record %d: a re-sent POST was refused; the first one created it", index)
-                return WriteResult(index, "created", id=self._id_of(found))
-            if isinstance(uncertainty, requests.Response):
-                return self._created(index, uncertainty)
+                return self._confirmed(index, prepared, found)
+            if isinstance(outcome, requests.Response):
+                status = outcome.status_code
+                created = self._created_record(outcome)
+                if created is not None:
+                    return WriteResult(index, "created", id=self._id_of(created))
+                # Success without the record: it probably took effect, so never sent again.
+                uncertainty = f"HTTP {status} without the created record in the answer"
+                found = self._confirm_creation(prepared, uncertainty, attempt)
+                if found is None:
+                    raise _MaybeCreated(
+                        f"{MAY_HAVE_BEEN_CREATED} (Procurify: {uncertainty}; no record was "
+                        f"found by {self._lookup_field()} afterwards)."
+                    )
+                return self._confirmed(index, prepared, found)
+            uncertainty = outcome
             found = self._confirm_creation(prepared, uncertainty, attempt)
             if found is not None:
-                log.info("Record %d: creation confirmed by lookup after: %s", index, uncertainty)
-                return WriteResult(index, "created", id=self._id_of(found))
+                log.info("Record %d: found by lookup after: %s", index, uncertainty)
+                return self._confirmed(index, prepared, found)
             log.info("Record %d not found after: %s; sending it again", index, uncertainty)
-        return WriteResult(
-            index,
-            "failed",
-            error=f"Procurify did not confirm the creation after {MAX_CREATE_ATTEMPTS} "
+        raise _NotCreated(
+            f"Procurify did not confirm the creation after {MAX_CREATE_ATTEMPTS} "
             f"attempts ({uncertainty}) and the record was not found by "
-            f"{self._lookup_field()}: it was not created. Try again later.",
+            f"{self._lookup_field()}: it was not created. Try again later."
+        )
+
+    def _confirmed(
+        self, index: int, prepared: _Prepared, found: Mapping[str, Any]
+    ) -> WriteResult:
+        """The record found by its key after an uncertain POST: created by it when it holds
+        what was sent; otherwise the key already belonged to another record."""
+        found_id = self._id_of(found)
+        if _already_as_sent(prepared.body, found):
+            return WriteResult(index, "created", id=found_id)
+        field_name = self._lookup_field()
+        shown = str(found_id)[:MAX_SHOWN_VALUE]
+        raise RecordRejected(
+            f"A {self.resource.title} record with this {field_name} already exists in "
+            f"Procurify (id {shown}) with other values, so this record was not created: "
+            f"update that record instead, or use another {field_name}.",
+            {field_name: (f"already belongs to the {self.resource.title} record {shown}",)},
         )
 
     def _post(self, path: str, body: Mapping[str, Any], action: str) -> requests.Response | str:
         """The answer, or why it is unknown whether the POST took effect."""
         try:
-            response = self.session.request("POST", path, data=_encode(body),
-                                            headers=JSON_HEADERS)
+            response = self._send_write("POST", path, data=_encode(body), headers=JSON_HEADERS)
         except ConnectionFailedError as error:
             if not error.request_sent:
                 raise
@@ -516,9 +615,6 @@ class _RecordWriter:
             )
         return matches[0] if matches else None
 
-    def _created(self, index: int, response: requests.Response) -> WriteResult:
-        return WriteResult(index, "created", id=self._id_of(self._created_record(response)))
-
     def _created_record(self, response: requests.Response) -> Mapping[str, Any] | None:
         """The record in a create's answer: most answer ``{"data": record, "metadata": ...}``,
         but some (payment methods) answer the bare record, whose own ``data`` field holds
@@ -547,8 +643,8 @@ class _RecordWriter:
         path = _fill(operation, prepared.target_id)
         action = f"{operation.name} {self.resource.title} {prepared.target_id} " \
                  f"({operation.method} {path})"
-        response = self.session.request(operation.method, path, data=_encode(prepared.body),
-                                        headers=JSON_HEADERS)
+        response = self._send_write(operation.method, path, data=_encode(prepared.body),
+                                    headers=JSON_HEADERS)
         raise_for_response(response, action)
         response.close()
         return WriteResult(index, "updated", id=prepared.target_id)
@@ -558,7 +654,7 @@ class _RecordWriter:
         path = _fill(self.operation, prepared.target_id)
         action = f"{self.config.operation} {self.resource.title} {prepared.target_id}"
         try:
-            response = self.session.request(self.operation.method, path)
+            response = self._send_write(self.operation.method, path)
         except ConnectionFailedError as error:
             if not error.request_sent:
                 raise
@@ -655,6 +751,20 @@ class _MaybeCreated(ProcurifyError):
     """A POST may have taken effect and there is no way to tell: ``failed``, never re-sent."""
 
 
+class _NotCreated(TransientError):
+    """Every POST attempt had an unknown outcome and the record was never found."""
+
+
+def _circuit_cause(error: BaseException) -> BaseException:
+    """The rate limit or outage behind ``error`` (such as a lookup that checked a POST)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, RateLimitError | TransientError):
+            return seen
+        seen = seen.__cause__
+    return error
+
+
 def _maybe_acted(index: int, action: str, uncertainty: str) -> WriteResult:
     return WriteResult(
         index,
@@ -699,6 +809,29 @@ def _same(sent: Any, stored: Any) -> bool:
 
 def _encode(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _check_nesting(record: Mapping[str, Any]) -> None:
+    """Refuse a field nested more than ``MAX_NESTING_DEPTH`` levels (or holding itself),
+    without recursion: validation and encoding would otherwise exhaust the stack."""
+    for name, value in record.items():
+        pending: list[tuple[object, int]] = [(value, 1)]
+        while pending:
+            item, depth = pending.pop()
+            if isinstance(item, Mapping):
+                children: Iterable[object] = item.values()
+            elif isinstance(item, list | tuple):
+                children = item
+            else:
+                continue
+            if depth > MAX_NESTING_DEPTH:
+                raise _too_deep(str(name)[:MAX_SHOWN_VALUE])
+            pending.extend((child, depth + 1) for child in children)
+
+
+def _too_deep(name: str) -> RecordRejected:
+    reason = f"is nested too deeply (more than {MAX_NESTING_DEPTH} levels of lists or objects)"
+    return RecordRejected(f"Invalid record: {name} {reason}.", {name: (reason,)})
 
 
 def _check_json(body: Mapping[str, Any]) -> None:

@@ -323,6 +323,25 @@ def test_a_dropped_commit_without_lookup_is_failed_not_repeated(
     assert len(sandbox.records("users")) == users_before + 1
 
 
+def test_an_uncertain_create_of_an_existing_key_is_rejected_and_changes_nothing(
+    sandbox: Sandbox, session: ProcurifySession
+) -> None:
+    """The key belongs to an older vendor: the lookup after a 502 finds it, which is no proof
+    that this POST created it."""
+    existing = dict(stored(sandbox, "vendors")[0])
+    count = len(stored(sandbox, "vendors"))
+    sandbox.inject(Fault("status", status=502, method="POST", path="/api/v3/vendors"))
+    [result] = write(session, {"resource": "vendors", "operation": "create"},
+                     [vendor(existing["external_id"], name="Totally different vendor")])
+    sandbox.faults.clear()
+    assert result.status == "rejected", result
+    assert f"already exists in Procurify (id {existing['id']})" in (result.error or "")
+    assert len(stored(sandbox, "vendors")) == count
+    unchanged = sandbox.record("vendors", existing["id"])
+    assert unchanged is not None
+    assert unchanged["name"] == existing["name"]
+
+
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(

@@ -369,7 +369,7 @@ def test_an_enveloped_create_answer_still_gives_the_record_id(
 
 def test_post_outcome_policy_comes_from_the_http_module() -> None:
     assert not hasattr(destination, "_outcome_unknown")
-    assert destination.post_outcome_unknown is http.post_outcome_unknown
+    assert vars(destination)["post_outcome_unknown"] is http.post_outcome_unknown
 
 
 def test_without_a_lookup_an_uncertain_post_fails_and_is_not_repeated(
@@ -414,6 +414,203 @@ def test_a_refused_connection_fails_without_lookup(
     assert result.status == "failed"
     assert "Could not connect" in (result.error or "")
     assert not [c for c in requests_mock.request_history if c.method == "GET"]
+
+
+@pytest.mark.parametrize("fault", [502, requests.exceptions.ReadTimeout])
+def test_an_uncertain_post_finding_another_record_with_its_key_is_rejected(
+    fake: FakeProcurify, fault: int | type[Exception]
+) -> None:
+    """The key already belonged to an older record (Procurify would refuse the POST as a
+    duplicate): finding that record proves nothing was created, and nothing is re-sent."""
+    fake.stores[VENDORS][41] = {"id": 41, **vendor("V-1", name="Older vendor")}
+    fake.post_faults.append((False, fault))
+    [result] = run(CREATE, [vendor("V-1", name="New vendor")])
+    assert (result.status, result.id) == ("rejected", None)
+    assert "already exists in Procurify (id 41)" in (result.error or "")
+    assert result.details == {"external_id": ("already belongs to the Vendors record 41",)}
+    assert writes(fake.mocker) == [("POST", VENDORS)]
+    assert fake.stores[VENDORS][41]["name"] == "Older vendor"
+
+
+def test_a_resent_post_refused_finding_another_record_is_rejected_as_existing(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + VENDORS, [
+        {"status_code": 502, "json": {"detail": "Bad gateway"}},
+        {"status_code": 400,
+         "json": {"external_id": ["vendor with this external id already exists."]}},
+    ])
+    requests_mock.get(BASE_URL + VENDORS, [
+        {"json": {"data": []}},
+        {"json": {"data": [{"id": 41, **vendor("V-1", name="Someone else")}]}},
+    ])
+    [result] = run(CREATE, [vendor("V-1")])
+    assert result.status == "rejected"
+    assert "already exists in Procurify (id 41)" in (result.error or "")
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_a_success_without_the_created_record_is_confirmed_by_lookup(
+    fake: FakeProcurify, commit: bool
+) -> None:
+    """A 200 whose body holds no record id: found as sent is created (with the id); not found
+    is failed as "may have been created", and never sent again."""
+    fake.post_faults.append((commit, 200))
+    [result] = run(CREATE, [vendor("V-1")])
+    if commit:
+        assert (result.status, result.id) == ("created", fake.records()[0]["id"])
+    else:
+        assert result.status == "failed"
+        assert "may have been created in Procurify" in (result.error or "")
+        assert "HTTP 200 without the created record" in (result.error or "")
+    assert writes(fake.mocker) == [("POST", VENDORS)]
+
+
+def test_a_success_that_is_not_json_without_a_lookup_is_failed(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + "/api/v3/departments", status_code=200,
+                       text="<html>maintenance</html>")
+    [result] = run({"resource": "departments", "operation": "create"},
+                   [{"branch": 1, "name": "Finance"}])
+    assert (result.status, result.id) == ("failed", None)
+    assert "may have been created in Procurify" in (result.error or "")
+    assert len(writes(requests_mock)) == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_a_redirected_post_is_failed_not_created(
+    requests_mock: requests_mock_module.Mocker, status: int
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + "/api/v3/departments", status_code=status,
+                       headers={"Location": "https://elsewhere.example/api/v3/departments"})
+    [result] = run({"resource": "departments", "operation": "create"},
+                   [{"branch": 1, "name": "Finance"}])
+    assert (result.status, result.id) == ("failed", None)
+    assert "redirected the request to create a Departments record" in (result.error or "")
+    assert f"HTTP {status}" in (result.error or "")
+    assert all("elsewhere" not in call.url for call in requests_mock.request_history)
+
+
+# ------------------------------------------------------------------ run-wide circuits
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_sustained_rate_limit_stops_the_run_without_calling_again(
+    requests_mock: requests_mock_module.Mocker, concurrency: int
+) -> None:
+    FakeProcurify(requests_mock)
+    posts = requests_mock.post(BASE_URL + VENDORS, status_code=429, json={"detail": "slow"})
+    results = run({**CREATE, "concurrency": concurrency},
+                  [vendor(f"V-{n}") for n in range(40)])
+    assert [r.status for r in results] == ["failed"] * 40
+    assert all("HTTP 429" in (r.error or "") for r in results)
+    not_sent = [r for r in results if (r.error or "").startswith("Not sent")]
+    assert len(not_sent) >= 40 - 2 * concurrency
+    # Only the records already in flight when the first one gave up spent their retries.
+    assert posts.call_count <= FAST.max_attempts * 2 * concurrency
+    if concurrency == 1:
+        assert posts.call_count == FAST.max_attempts
+        assert "after record 0 failed" in (results[1].error or "")
+
+
+def test_a_rate_limited_creation_check_stops_the_run(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    posts = requests_mock.post(BASE_URL + VENDORS, status_code=502, json={"detail": "bad"})
+    requests_mock.get(BASE_URL + VENDORS, status_code=429, json={"detail": "slow"})
+    first, second = run({**CREATE, "concurrency": 1}, [vendor("V-1"), vendor("V-2")])
+    assert "may have been created" in (first.error or "")
+    assert (second.error or "").startswith("Not sent")
+    assert posts.call_count == 1
+
+
+def test_repeated_outages_stop_the_run_after_a_few_records_in_a_row(
+    fake: FakeProcurify,
+) -> None:
+    puts = fake.mocker.put(re.compile(re.escape(BASE_URL + VENDORS) + r"/\d+$"),
+                           status_code=500)
+    records = [{"id": n, **vendor()} for n in range(1, 11)]
+    results = run({"resource": "vendors", "operation": "update", "concurrency": 1}, records)
+    stop = destination.TRANSIENT_FAILURES_TO_STOP
+    assert [r.status for r in results] == ["failed"] * 10
+    assert all("HTTP 500" in (r.error or "") for r in results[:stop])
+    assert all((r.error or "").startswith("Not sent") for r in results[stop:])
+    assert puts.call_count == stop * FAST.max_attempts
+
+
+def test_an_outage_of_one_record_does_not_stop_the_others(fake: FakeProcurify) -> None:
+    """A 5xx caused by one record's content must not cost the rest of the run."""
+    for n in range(1, 11):
+        fake.stores[VENDORS][n] = {"id": n, **vendor()}
+    fake.mocker.put(BASE_URL + VENDORS + "/3", status_code=500)
+    fake.mocker.put(BASE_URL + VENDORS + "/6", status_code=500)
+    records = [{"id": n, **vendor()} for n in (3, 1, 3, 2, 6, 4, 3, 5, 3, 7)]
+    results = run({"resource": "vendors", "operation": "update", "concurrency": 1}, records)
+    assert [r.status for r in results] == ["failed", "updated", "failed", "updated", "failed",
+                                           "updated", "failed", "updated", "failed", "updated"]
+
+
+# ------------------------------------------------------------------- records that break things
+
+
+def nested(levels: int) -> list[Any]:
+    top: list[Any] = []
+    inner = top
+    for _ in range(levels):
+        inner.append([])
+        inner = inner[0]
+    return top
+
+
+def test_a_deeply_nested_record_is_rejected_without_sending(fake: FakeProcurify) -> None:
+    cyclic: dict[str, Any] = {}
+    cyclic["self"] = cyclic
+    results = run(CREATE, [vendor("V-1", comments=nested(5000)), vendor("V-2", extra=cyclic),
+                           vendor("V-3", comments=nested(5))])
+    assert [r.status for r in results] == ["rejected", "rejected", "rejected"]
+    assert "comments is nested too deeply" in (results[0].error or "")
+    assert results[1].details == {"extra": (
+        f"is nested too deeply (more than {destination.MAX_NESTING_DEPTH} levels of lists "
+        "or objects)",)}
+    assert "comments must be text" in (results[2].error or "")  # an ordinary schema problem
+    assert writes(fake.mocker) == []
+
+
+def test_an_unexpected_error_before_sending_says_not_written(
+    fake: FakeProcurify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(body: Any) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(destination, "_check_json", broken)
+    [result] = run(CREATE, [vendor("V-1")])
+    assert result.status == "failed"
+    assert "Unexpected KeyError" in (result.error or "")
+    assert "it was not written" in (result.error or "")
+    assert writes(fake.mocker) == []
+
+
+def test_an_unexpected_error_after_sending_says_it_may_have_been_written(
+    fake: FakeProcurify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_answer(self: Any, response: Any) -> None:
+        raise KeyError("boom")
+
+    def broken_check(body: Mapping[str, Any]) -> None:
+        if body["name"] == "BOOM":
+            raise KeyError("boom")
+
+    monkeypatch.setattr(destination._RecordWriter, "_created_record", broken_answer)
+    monkeypatch.setattr(destination, "_check_json", broken_check)
+    first, second = run({**CREATE, "concurrency": 1}, [vendor("V-1"), vendor(name="BOOM")])
+    assert "it may or may not have been written" in (first.error or "")
+    assert "it was not written" in (second.error or "")  # the flag is per record
+    assert writes(fake.mocker) == [("POST", VENDORS)]
 
 
 # -------------------------------------------------------------------- update, patch, actions

@@ -78,6 +78,7 @@ from jsonschema import Draft202012Validator
 
 from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.envelope import pagination_value
 from nexla_procurify.errors import (
     ApiError,
     AuthenticationError,
@@ -721,7 +722,7 @@ class _RecordWriter:
                     f"Procurify's answer to {action} had no 'data' list; try again later."
                 )
             if page == 1:
-                num_pages = _num_pages(body)
+                num_pages = max(pagination_value(body, "num_pages") or 1, 1)
                 if num_pages > MAX_LOOKUP_PAGES:
                     raise ProcurifyError(
                         f"The lookup to {action} is too broad: Procurify answered "
@@ -777,21 +778,6 @@ def _maybe_acted(index: int, action: str, uncertainty: str) -> WriteResult:
 def _fill(operation: Operation, target_id: str | int) -> str:
     assert operation.id_field is not None
     return operation.path.replace("{" + operation.id_field + "}", quote(str(target_id), safe=""))
-
-
-def _num_pages(body: Any) -> int:
-    """``num_pages`` of a list answer (under ``metadata.pagination`` or, for some lists, a
-    top-level ``pagination``); 1 when the answer does not say."""
-    if not isinstance(body, Mapping):
-        return 1
-    metadata = body.get("metadata")
-    for holder in (metadata if isinstance(metadata, Mapping) else {}, body):
-        pagination = holder.get("pagination")
-        if isinstance(pagination, Mapping):
-            pages = pagination.get("num_pages")
-            if isinstance(pages, int) and not isinstance(pages, bool):
-                return max(pages, 1)
-    return 1
 
 
 def _already_as_sent(body: Mapping[str, Any], existing: Mapping[str, Any]) -> bool:

@@ -31,7 +31,8 @@ from jsonschema import Draft202012Validator
 
 from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
-from nexla_procurify.errors import ConfigurationError, ProcurifyError
+from nexla_procurify.envelope import pagination_value, records_of
+from nexla_procurify.errors import ConfigurationError, ProcurifyError, TransientError
 from nexla_procurify.http import RetryEvent, error_for_response
 from nexla_procurify.messages import Checkpoint, Record, SchemaMessage
 from nexla_procurify.resources import Resource, catalogue
@@ -448,9 +449,14 @@ class _Reader:
 
     def _unpaginated(self) -> Iterator[Record | Checkpoint]:
         path = self.resource.list_path(self.config.path_values)
-        body = self._get_body(path, dict(self.config.filters), "read")
+        action = f"read {self.resource.name}"
+        response, body = self._request(path, dict(self.config.filters), action)
+        if response.status_code >= 300:
+            raise error_for_response(response, action)
         data = body.get("data") if isinstance(body, Mapping) else None
-        records = [data] if isinstance(data, dict) else _records(data)
+        records = [data] if isinstance(data, dict) else records_of(body)
+        if records is None:
+            raise _no_records(action)
         for record in records:
             yield Record(self.resource.name, record)
         yield Checkpoint(ReadState(self.resource.name, None, None).to_dict())
@@ -529,20 +535,18 @@ class _Reader:
         if response.status_code >= 300:
             raise error_for_response(response, action)
         self.limit.on_success()
-        self.selection.observe(_pagination_value(body, "count"), sent_at)
+        records = records_of(body)
+        num_pages = pagination_value(body, "num_pages")
+        if records is None or (num_pages is None and len(records) >= self.config.page_size):
+            # Reading on would end the read early and move the cursor past unread records.
+            raise _no_records(action)
+        self.selection.observe(pagination_value(body, "count"), sent_at)
         return Page(
             number=number,
-            records=_records(body.get("data") if isinstance(body, Mapping) else None),
-            num_pages=_pagination_value(body, "num_pages") or 1,
+            records=records,
+            num_pages=num_pages or 1,
             server_time=_server_time(response),
         )
-
-    def _get_body(self, path: str, params: dict[str, str], verb: str) -> Any:
-        action = f"{verb} {self.resource.name}"
-        response, body = self._request(path, params, action)
-        if response.status_code >= 300:
-            raise error_for_response(response, action)
-        return body
 
     def _request(
         self, path: str, params: dict[str, str], action: str
@@ -555,34 +559,11 @@ class _Reader:
             raise error.in_context(f"Could not {action}") from error
 
 
-def _records(data: object) -> list[dict[str, Any]]:
-    """The records of a ``data`` list; items that wrap their own ``data`` list (locations, as
-    Procurify documents them) are unwrapped."""
-    if not isinstance(data, list):
-        return []
-    records: list[dict[str, Any]] = []
-    for item in data:
-        if not isinstance(item, dict):
-            continue
-        inner = item.get("data")
-        if "id" not in item and isinstance(inner, list):
-            records.extend(record for record in inner if isinstance(record, dict))
-        else:
-            records.append(item)
-    return records
-
-
-def _pagination_value(body: object, name: str) -> int | None:
-    """``num_pages`` or ``count`` from ``metadata.pagination`` (or a top-level ``pagination``,
-    as the payment-method lists have it)."""
-    if not isinstance(body, Mapping):
-        return None
-    metadata = body.get("metadata")
-    pagination = metadata.get("pagination") if isinstance(metadata, Mapping) else None
-    if not isinstance(pagination, Mapping):
-        pagination = body.get("pagination")
-    value = pagination.get(name) if isinstance(pagination, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+def _no_records(action: str) -> TransientError:
+    return TransientError(
+        f"Procurify's answer while trying to {action} had no records list or no pagination: "
+        "nothing was skipped; try again later."
+    )
 
 
 def _server_time(response: requests.Response) -> datetime | None:

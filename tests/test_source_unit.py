@@ -6,6 +6,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -546,3 +547,39 @@ def test_selection_watch_remembers_counts_beyond_its_recent_window() -> None:
     now[0] += 1
     watch.observe(49, sent_at=now[0] - 0.5)
     assert watch.shrank
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detail": "maintenance"},  # no records list at all
+        {"data": [{"id": n} for n in range(1, 4)]},  # a full page and no pagination
+    ],
+)
+def test_an_answer_that_cannot_be_paged_fails_rather_than_ending_early(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, body: dict[str, Any]
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=body)
+    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "order_items", "page_size": 3}
+    with pytest.raises(TransientError, match="order_items page 1"):
+        list(source.read(session, config, state))
+
+
+def test_a_short_page_without_pagination_is_the_only_page(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/vendors", json={"data": [{"id": 1}, {"id": 2}]})
+    records, _ = split(source.read(session, {"resource": "vendors", "page_size": 3}, None))
+    assert [record["id"] for record in records] == [1, 2]
+
+
+def test_without_a_server_clock_the_cursor_allows_for_clock_skew(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/ap/bills",
+                      json={"data": [], "metadata": {"pagination": {"num_pages": 1}}})
+    before = datetime.now(UTC)
+    _, states = split(source.read(session, {"resource": "bills"}, None))
+    cursor = datetime.fromisoformat(states[-1]["cursor"].replace("Z", "+00:00"))
+    assert cursor <= before - source.CLOCK_SKEW_ALLOWANCE + timedelta(seconds=5)

@@ -232,20 +232,32 @@ def _read(args: argparse.Namespace) -> int:
     resource = source.parse_config(config).resource
     out = sys.stdout
     progress = Progress(resource.name, sys.stderr)
-    with host.authenticate(CONNECTOR, credential) as session:
-        messages = host.read(CONNECTOR, session, config, state)
+    with host.authenticate(CONNECTOR, credential) as session, _closed_after(
+        host.read(CONNECTOR, session, config, state)
+    ) as messages:
         print(json.dumps(source.schema_message(resource).to_dict()), file=out)
         for message in messages:
             if isinstance(message, Record):
                 if args.limit is not None and progress.records >= args.limit:
                     break
                 progress.record()
-            else:
+            elif "in_progress" in message.value:
                 progress.page()
             out.write(json.dumps(message.to_dict(), separators=(",", ":")) + "\n")
     out.flush()
     progress.finish()
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _closed_after(messages: Iterator[Any]) -> Iterator[Iterator[Any]]:
+    """Closes a generator left unfinished (``--limit``), which stops its page prefetching."""
+    try:
+        yield messages
+    finally:
+        close = getattr(messages, "close", None)
+        if callable(close):
+            close()
 
 
 SOURCE_FLAGS = ("page_size", "concurrency", "start_date", "role", "status")
@@ -395,18 +407,36 @@ class Progress:
 
     def _line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        return (f"{self.stream}: {self.records} records, {self.pages} checkpoints, "
+        return (f"{self.stream}: {self.records} records, {self.pages} pages, "
                 f"{elapsed:.1f}s, {self.records / elapsed:.0f} records/s")
 
 
 def _write_private(path: Path, text: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # the mode given to open() only applies to a new file
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    os.environ[ALLOW_LOOPBACK_ENV] = "1"  # this process is the host; the sandbox is loopback
+    with _loopback_allowed():  # this process is the host; the sandbox is loopback
+        return _run_demo()
+
+
+@contextlib.contextmanager
+def _loopback_allowed() -> Iterator[None]:
+    previous = os.environ.get(ALLOW_LOOPBACK_ENV)
+    os.environ[ALLOW_LOOPBACK_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[ALLOW_LOOPBACK_ENV]
+        else:
+            os.environ[ALLOW_LOOPBACK_ENV] = previous
+
+
+def _run_demo() -> int:
     host = _host()
     with Sandbox(records={"vendors": 240, "purchase_orders": 130}) as sandbox:
         print(f"1. Started the Procurify sandbox at {sandbox.base_url}")

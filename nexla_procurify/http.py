@@ -163,8 +163,9 @@ class HttpClient:
         **kwargs: Any,
     ) -> tuple[requests.Response, Any]:
         """Like ``send``, and a successful answer that is not valid JSON counts as a failed
-        attempt (retried like a 5xx). Returns the answer and its decoded body (``None`` for
-        an unsuccessful answer)."""
+        attempt (retried like a 5xx) for a request that may be repeated. Returns the answer
+        and its decoded body (``None`` for an unsuccessful answer, and for a POST whose
+        successful answer is not JSON: it took effect and must not be sent again)."""
         return self._send(method, url, on_retry, idempotent, True, kwargs)
 
     def _send(
@@ -228,12 +229,9 @@ class HttpClient:
                 try:
                     body = response.json()
                 except ValueError:
+                    if not repeatable:
+                        return response, None  # it took effect: the caller must not resend
                     status = 502  # a garbled answer: as if a gateway had failed
-                    if not repeatable or not self._has_budget(attempt, started, 0.0):
-                        raise TransientError(
-                            f"Procurify's answer to {method} {path} was not valid JSON, "
-                            f"{attempt} time(s); try again later."
-                        ) from None
             if not is_retryable(status, repeatable=repeatable):
                 return response, body
             hinted = retry_after_seconds(response)
@@ -242,10 +240,7 @@ class HttpClient:
             delay = backoff if hinted is None else max(hinted, backoff)
             if not self._has_budget(attempt, started, delay):
                 if status != response.status_code:
-                    raise TransientError(
-                        f"Procurify's answer to {method} {path} was not valid JSON, "
-                        f"{attempt} time(s); try again later."
-                    )
+                    raise _not_json(f"{method} {path}", f"{attempt} time(s)")
                 return response, None
             log.warning("Procurify answered %s to %s %s; retrying in %.1fs (attempt %d)",
                         status, method, path, delay, attempt + 1)
@@ -375,7 +370,10 @@ def json_body(response: requests.Response, action: str) -> Any:
     try:
         return response.json()
     except ValueError as error:
-        raise TransientError(
-            f"Procurify's answer while trying to {action} was not valid JSON "
-            f"(HTTP {response.status_code}); try again later."
-        ) from error
+        raise _not_json(action, f"HTTP {response.status_code}") from error
+
+
+def _not_json(what: str, detail: str) -> TransientError:
+    return TransientError(
+        f"Procurify's answer to {what} was not valid JSON ({detail}); try again later."
+    )

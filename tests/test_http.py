@@ -360,8 +360,10 @@ def test_send_json_gives_up_with_a_transient_error(
 
 def test_send_json_does_not_repeat_a_post(requests_mock: rm.Mocker, clock: FakeClock) -> None:
     requests_mock.post(URL, [{"text": "<html>"}, {"json": {}}])
-    with pytest.raises(TransientError):
-        client_for(clock).send_json("POST", URL, json={})
+    response, body = client_for(clock).send_json("POST", URL, json={})
+    # It took effect: the answer is handed back (no body) rather than an error that invites
+    # the caller to send it again.
+    assert (response.status_code, body) == (200, None)
     assert requests_mock.call_count == 1
 
 
@@ -503,3 +505,28 @@ def test_a_post_is_never_redirected(requests_mock: rm.Mocker, clock: FakeClock) 
     response = client_for(clock).send("POST", URL, json={"name": "x"})
     assert response.status_code == 301
     assert [call.method for call in requests_mock.request_history] == ["POST"]
+
+
+def test_tls_failures_are_not_retried_and_say_so(
+    requests_mock: rm.Mocker, clock: FakeClock
+) -> None:
+    requests_mock.get(URL, exc=requests.exceptions.SSLError("certificate verify failed"))
+    with pytest.raises(ConnectionFailedError, match="TLS certificate") as raised:
+        client_for(clock).send("GET", URL)
+    assert raised.value.request_sent is False
+    assert requests_mock.call_count == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [requests.exceptions.InvalidURL("bad"), requests.exceptions.InvalidHeader("bad"),
+     requests.exceptions.InvalidJSONError("bad")],
+)
+def test_requests_that_cannot_be_built_are_configuration_errors(
+    requests_mock: rm.Mocker, clock: FakeClock, error: Exception
+) -> None:
+    requests_mock.get(URL, exc=error)
+    with pytest.raises(ConfigurationError):
+        client_for(clock).send("GET", URL)
+    assert requests_mock.call_count == 1
+    assert clock.sleeps == []

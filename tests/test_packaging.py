@@ -28,7 +28,7 @@ PACKAGE = "nexla_procurify"
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run(  # noqa: S603 - our own interpreter and pip
+    done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(REPO)],
         capture_output=True, text=True, timeout=300, check=False,
     )
@@ -120,7 +120,7 @@ def test_a_host_finds_the_installed_wheel_by_entry_point(wheel: Path, tmp_path: 
     deps = dependency_path(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = os.pathsep.join([str(installed), str(deps)])
-    done = subprocess.run(  # noqa: S603 - our own interpreter
+    done = subprocess.run(
         [sys.executable, "-S", "-c", HOST_SCRIPT, str(installed)],
         capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env, check=False,
     )

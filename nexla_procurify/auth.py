@@ -120,7 +120,6 @@ class TokenManager:
             self._credential.base_url + path,
             json=body,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            allow_redirects=False,
             idempotent=True,
         )
 
@@ -172,8 +171,10 @@ def scrub(response: requests.Response, *secrets: Secret) -> None:
 class ProcurifySession:
     """An authenticated session bound to one Procurify Base URL; safe to share between threads.
 
-    ``request`` returns the final ``requests.Response`` for any HTTP answer and raises a
-    ``ProcurifyError`` only when no answer came at all.
+    ``request`` returns the final ``requests.Response`` for any HTTP answer from the API. It
+    raises a ``ProcurifyError`` when no answer came at all, when no access token could be had
+    (``AuthenticationError``, or ``ConfigurationError`` for a Base URL that is not Procurify),
+    and for a path that is not relative to the Base URL (``ConfigurationError``).
     """
 
     def __init__(

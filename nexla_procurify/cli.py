@@ -153,12 +153,12 @@ def _credential_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_credential(path: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def load_credential(path: Path | None) -> dict[str, Any]:
     """The credential from a JSON file, or else from ``PROCURIFY_*`` environment variables."""
     if path is not None:
         return _load_json_object(path, "credential")
-    env = os.environ if environ is None else environ
-    found = {field: env[name] for field, name in ENV_FIELDS.items() if env.get(name)}
+    found = {field: os.environ[name] for field, name in ENV_FIELDS.items()
+             if os.environ.get(name)}
     if not found:
         raise ConfigurationError(
             "no credential given: pass --credential FILE or set "

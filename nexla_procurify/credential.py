@@ -75,12 +75,12 @@ class Credential:
     base_url: str
     description: str | None = None
 
-    def to_dict(self, *, mask_secret: bool = True) -> dict[str, Any]:
-        """The credential as the host stores it; the secret is masked unless asked otherwise."""
+    def to_dict(self) -> dict[str, Any]:
+        """The credential for display: the secret is masked."""
         data: dict[str, Any] = {
             "name": self.name,
             "client_id": self.client_id,
-            "client_secret": MASK if mask_secret else self.client_secret.reveal(),
+            "client_secret": MASK,
             "base_url": self.base_url,
         }
         if self.description is not None:

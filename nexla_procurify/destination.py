@@ -288,7 +288,7 @@ def _request_validator(schema_path: str) -> Draft202012Validator:
 # ----------------------------------------------------------------------------- results
 
 
-class RecordRejected(Exception):
+class _RecordRejected(Exception):
     """The record cannot be written as given: local validation or Procurify refused it."""
 
     def __init__(self, message: str, details: Mapping[str, tuple[str, ...]] | None = None):
@@ -297,9 +297,9 @@ class RecordRejected(Exception):
         self.details = dict(details or {})
 
 
-def _rejected_for_fields(problems: FieldProblems) -> RecordRejected:
+def _rejected_for_fields(problems: FieldProblems) -> _RecordRejected:
     details = {name: tuple(messages) for name, messages in problems.items()}
-    return RecordRejected(f"Invalid record: {describe(problems)}.", details)
+    return _RecordRejected(f"Invalid record: {describe(problems)}.", details)
 
 
 def _result_for_error(index: int, error: ProcurifyError) -> WriteResult:
@@ -382,7 +382,7 @@ class _RecordWriter:
         self._local.write_attempted = False
         try:
             result = self._write(index, record)
-        except RecordRejected as rejection:
+        except _RecordRejected as rejection:
             return WriteResult(index, "rejected", error=rejection.message,
                                details=rejection.details)
         except AuthenticationError as error:
@@ -454,7 +454,7 @@ class _RecordWriter:
 
     def _prepare(self, record: object) -> _Prepared:
         if not isinstance(record, Mapping):
-            raise RecordRejected(
+            raise _RecordRejected(
                 f"The record must be a JSON object, not {_json_kind(record)}.",
                 {"record": ("must be a JSON object",)},
             )
@@ -573,7 +573,7 @@ class _RecordWriter:
             return WriteResult(index, "created", id=found_id)
         field_name = self._lookup_field()
         shown = str(found_id)[:MAX_SHOWN_VALUE]
-        raise RecordRejected(
+        raise _RecordRejected(
             f"A {self.resource.title} record with this {field_name} already exists in "
             f"Procurify (id {shown}) with other values, so this record was not created: "
             f"update that record instead, or use another {field_name}.",
@@ -672,7 +672,7 @@ class _RecordWriter:
         matches = self._find(prepared.key_value)
         if len(matches) > 1:
             ids = ", ".join(str(self._id_of(match)) for match in matches[:5])
-            raise RecordRejected(
+            raise _RecordRejected(
                 f"Ambiguous key: {len(matches)} {self.resource.title} records have this "
                 f"{self._lookup_field()} (ids {ids}); make it unique in Procurify first.",
                 {self._lookup_field(): ("matches more than one record",)},
@@ -815,16 +815,16 @@ def _check_nesting(record: Mapping[str, Any]) -> None:
             pending.extend((child, depth + 1) for child in children)
 
 
-def _too_deep(name: str) -> RecordRejected:
+def _too_deep(name: str) -> _RecordRejected:
     reason = f"is nested too deeply (more than {MAX_NESTING_DEPTH} levels of lists or objects)"
-    return RecordRejected(f"Invalid record: {name} {reason}.", {name: (reason,)})
+    return _RecordRejected(f"Invalid record: {name} {reason}.", {name: (reason,)})
 
 
 def _check_json(body: Mapping[str, Any]) -> None:
     try:
         _encode(body)
     except (TypeError, ValueError):
-        raise RecordRejected(
+        raise _RecordRejected(
             "The record holds a value that cannot be sent as JSON (such as NaN, infinity, "
             "a date object or bytes): convert it to text or a number first.",
             {"record": ("holds a value that is not JSON",)},
@@ -999,4 +999,4 @@ def _concurrent(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator
         raise input_error
 
 
-__all__ = ["DestinationConfig", "RecordRejected", "parse_config", "write"]
+__all__ = ["DestinationConfig", "parse_config", "write"]

@@ -1,13 +1,16 @@
 """Reading: configuration, pagination with a bounded prefetching pool, incremental state.
 
 The promise: across consecutive runs no record is lost, even when records are edited while a
-read is under way. It rests on three facts:
+read is under way. It rests on four facts:
 
 - pages are asked for in a stable order (by ``id``, which edits never change), and an
-  incremental filter ``modified >= cursor`` only ever gains records while a read runs, so the
-  pages can only shift forward: a record may be read twice, never skipped;
-- the next cursor is the server's time when the read started (its ``Date`` header), so
-  whatever changed during or after the read is inside the next run's filter;
+  incremental filter ``modified >= cursor`` only gains records through edits, which shift the
+  pages forward: a record may be read twice, not skipped;
+- records that leave the selection (deleted, or out of a filter such as ``status``) shift the
+  pages back; the read notices the lower count (``SelectionWatch``) and the next run starts
+  again from the same cursor;
+- the next cursor is the server's time when the read started (its ``Date`` header, less a
+  margin), so whatever changed during or after the read is inside the next run's filter;
 - date-granular filters are sent a day early, so that no time zone can hide a record.
 """
 
@@ -583,7 +586,7 @@ def schema_message(resource: Resource) -> SchemaMessage:
     """The Singer ``SCHEMA`` message of a readable resource."""
     if resource.stream_schema is None:
         raise ConfigurationError(f"Resource {resource.name!r} cannot be read.")
-    schema = manifest.schema(resource.stream_schema.removeprefix("schemas/"))
+    schema: dict[str, Any] = manifest.load_json(resource.stream_schema)
     bookmarks = (resource.incremental.cursor_field,) if resource.incremental else ()
     return SchemaMessage(resource.name, schema, resource.key, bookmarks)
 

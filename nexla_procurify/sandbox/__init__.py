@@ -77,14 +77,6 @@ class Sandbox:
     def requests_to(self, path: str, method: str | None = None) -> list[LoggedRequest]:
         return self._server.log.entries(method=method, path=path)
 
-    @property
-    def latency(self) -> float:
-        return self._server.latency
-
-    @latency.setter
-    def latency(self, seconds: float) -> None:
-        self._server.latency = seconds
-
     def credential(self, name: str = "Procurify sandbox") -> dict[str, Any]:
         """A credential for this sandbox (it holds the sandbox's secret: keep it off screens)."""
         return {

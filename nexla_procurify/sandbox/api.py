@@ -56,13 +56,11 @@ class TokenStore:
         self._clock = clock
         self._expiry: dict[str, float] = {}
         self._lock = threading.Lock()
-        self.issued = 0
 
     def issue(self) -> str:
         token = "sbx_" + secrets.token_urlsafe(24)
         with self._lock:
             self._expiry[token] = self._clock() + self.lifetime
-            self.issued += 1
         return token
 
     def valid(self, token: str) -> bool:
@@ -304,4 +302,5 @@ class ProcurifyApi:
 
 
 def _request_schema(path: str) -> dict[str, Any]:
-    return manifest.schema(path.removeprefix("schemas/"))
+    schema: dict[str, Any] = manifest.load_json(path)
+    return schema

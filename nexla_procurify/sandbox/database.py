@@ -23,7 +23,7 @@ _EDITABLE_TEXT = ("name", "description", "comment", "lineComment", "invoice_numb
 
 
 def _schema(path: str | None) -> dict[str, Any] | None:
-    return None if path is None else manifest.schema(path.removeprefix("schemas/"))
+    return None if path is None else manifest.load_json(path)
 
 
 class Database:

@@ -27,10 +27,6 @@ class PageHooks:
         with self._lock:
             self._triggers.append(_Trigger(resource, page, action, times))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._triggers.clear()
-
     def fire(self, resource: str, page: int) -> None:
         due: list[Callable[[], object]] = []
         with self._lock:

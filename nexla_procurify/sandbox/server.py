@@ -117,10 +117,6 @@ class RequestLog:
                 and (path is None or entry.path == path)
             ]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 class LoopbackServer:
     """Serves ``dispatch`` on 127.0.0.1 in a background thread."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 from typing import Any, Literal
 
 from nexla_procurify import manifest
@@ -116,14 +117,16 @@ def _resource(data: Mapping[str, Any]) -> Resource:
         path=data.get("path"),
         pagination=data.get("pagination", "page"),
         order_by=data.get("order_by"),
-        filters=data.get("filters", {}),
+        filters=MappingProxyType(
+            {name: MappingProxyType(spec) for name, spec in data.get("filters", {}).items()}
+        ),
         incremental=Incremental(**incremental) if incremental else None,
         path_params=tuple(
             PathParam(name, spec["default"], tuple(spec["enum"]))
             for name, spec in data.get("path_params", {}).items()
         ),
         stream_schema=data.get("stream_schema"),
-        operations=operations,
+        operations=MappingProxyType(operations),
         upsert_key=upsert_key,
         lookup=Lookup(**lookup) if lookup else None,
     )
@@ -155,7 +158,8 @@ def catalogue() -> Catalogue:
     data = manifest.connector_manifest()
     source, destination = data["source"], data["destination"]
     return Catalogue(
-        resources={spec["name"]: _resource(spec) for spec in data["resources"]},
+        # Read-only views: the catalogue is cached and shared by every caller.
+        resources=MappingProxyType({spec["name"]: _resource(spec) for spec in data["resources"]}),
         max_page_size=source["max_page_size"],
         default_page_size=source["default_page_size"],
         default_read_concurrency=source["default_concurrency"],

@@ -69,12 +69,10 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Literal
 from urllib.parse import quote
 
 import requests
-from jsonschema import Draft202012Validator
 
 from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
@@ -91,7 +89,7 @@ from nexla_procurify.errors import (
 from nexla_procurify.http import json_body, post_outcome_unknown, raise_for_response
 from nexla_procurify.messages import WriteResult
 from nexla_procurify.resources import Operation, Resource, catalogue
-from nexla_procurify.validation import FieldProblems, describe, schema_problems
+from nexla_procurify.validation import FieldProblems, describe, schema_problems, validator
 
 log = logging.getLogger("nexla_procurify.destination")
 
@@ -264,7 +262,7 @@ def _configured_on_error(config: Mapping[str, Any], problems: list[str]) -> OnEr
 
 def _schema_problems(config: Mapping[str, Any]) -> list[str]:
     """The schema as a backstop: whatever it still refuses, in our words."""
-    problems = schema_problems(Draft202012Validator(destination_schema()), dict(config))
+    problems = schema_problems(validator(f"schemas/{DESTINATION_SCHEMA}"), dict(config))
     return [f"'{name}' {' and '.join(messages)}." for name, messages in problems.items()]
 
 
@@ -277,12 +275,6 @@ def _shown(value: object) -> str:
 # ----------------------------------------------------------------------------- validation
 
 
-@cache
-def _request_validator(schema_path: str) -> Draft202012Validator:
-    """Each request schema compiled once (the schemas are read-only shipped files)."""
-    schema = manifest.load_json(schema_path)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 # ----------------------------------------------------------------------------- results
@@ -341,7 +333,7 @@ class _RecordWriter:
         self.operation = self._effective_operation()
         self.update_operation = self._upsert_update_operation()
         schema_path = self.operation.request_schema
-        self.validator = _request_validator(schema_path) if schema_path else None
+        self.validator = validator(schema_path) if schema_path else None
         self._stopped: str | None = None
         self._transient_streak = 0
         self._lock = threading.Lock()

@@ -30,7 +30,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import requests
-from jsonschema import Draft202012Validator
 
 from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
@@ -39,7 +38,7 @@ from nexla_procurify.errors import ConfigurationError, ProcurifyError, Transient
 from nexla_procurify.http import RetryEvent, error_for_response
 from nexla_procurify.messages import Checkpoint, Record, SchemaMessage
 from nexla_procurify.resources import Resource, catalogue
-from nexla_procurify.validation import describe, schema_problems
+from nexla_procurify.validation import describe, schema_problems, validator
 
 log = logging.getLogger("nexla_procurify.source")
 
@@ -156,8 +155,7 @@ def parse_config(config: object) -> SourceConfig:
         concurrency=concurrency,
     )
     # The shipped schema as a backstop: what a host validated is what we accept.
-    problems = schema_problems(Draft202012Validator(manifest.schema("source.schema.json")),
-                               dict(config))
+    problems = schema_problems(validator("schemas/source.schema.json"), dict(config))
     if problems:
         raise ConfigurationError(f"Invalid source configuration: {describe(problems)}.")
     return parsed

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+
+from nexla_procurify import manifest
 
 TYPE_WORDS = {
     "string": "text",
@@ -21,6 +24,15 @@ TYPE_WORDS = {
 }
 
 FieldProblems = dict[str, list[str]]
+
+
+@cache
+def validator(schema_path: str) -> Draft202012Validator:
+    """The validator of a shipped schema (``"schemas/..."``), compiled once: the schemas are
+    read-only files of the package."""
+    schema = manifest.load_json(schema_path)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def schema_problems(validator: Draft202012Validator, instance: Mapping[str, Any]) -> FieldProblems:

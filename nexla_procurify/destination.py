@@ -31,8 +31,9 @@ Decisions where the design is silent (also in the README's destination section):
   sent", without calling Procurify: otherwise each record spends its own ~2-minute retry budget
   and a 10k-record run under a 429 storm takes hours. Repeated 5xx answers and connection
   failures (``TransientError``) can also be caused by one record's content (a server bug on a
-  payload), so one such failure does not stop the run: ``TRANSIENT_FAILURES_TO_STOP`` records
-  failing that way in a row (no record written in between) do.
+  payload), so one such failure does not stop the run: ``TRANSIENT_FAILURES_TO_STOP``
+  consecutive input records failing that way do (counted in input order, whatever order the
+  workers finish in).
 * After a ``POST`` whose outcome is unknown (HTTP 500/502/504, a timeout, a connection dropped
   after sending) the record is looked up by the resource's lookup key after a short pause. A
   record found whose fields equal every field sent means the POST created it. A record found
@@ -108,6 +109,7 @@ MAX_LOOKUP_PAGES = 20
 WINDOW_PER_WORKER = 2
 # Records failing in a row because Procurify was unavailable before the run stops calling it.
 TRANSIENT_FAILURES_TO_STOP = 3
+OUTAGE_MEMORY = 1024  # input positions remembered for that (far more than are in flight)
 # Lists and objects nested deeper than this are refused before validation (no real Procurify
 # record comes close; validating or encoding thousands of levels exhausts the stack).
 MAX_NESTING_DEPTH = 64
@@ -335,7 +337,8 @@ class _RecordWriter:
         schema_path = self.operation.request_schema
         self.validator = validator(schema_path) if schema_path else None
         self._stopped: str | None = None
-        self._transient_streak = 0
+        # Recent input positions that failed because Procurify was unavailable.
+        self._outages: set[int] = set()
         self._lock = threading.Lock()
         # Per worker thread: whether a writing request was attempted for the current record.
         self._local = threading.local()
@@ -395,9 +398,6 @@ class _RecordWriter:
                 error=f"Unexpected {type(error).__name__} while writing this record; "
                 f"{outcome}. Please report this.",
             )
-        if result.status != "failed":
-            with self._lock:
-                self._transient_streak = 0
         return result
 
     # ---- circuits: stop calling Procurify when it cannot help any later record
@@ -412,17 +412,23 @@ class _RecordWriter:
         if isinstance(cause, RateLimitError):
             self._stop(f"Not sent: the run stopped calling Procurify after record {index} "
                        f"failed. {cause.message}")
-        elif isinstance(cause, TransientError):
-            with self._lock:
-                self._transient_streak += 1
-                trip = self._transient_streak >= TRANSIENT_FAILURES_TO_STOP
-            if trip:
-                self._stop(f"Not sent: the run stopped calling Procurify after "
-                           f"{TRANSIENT_FAILURES_TO_STOP} records in a row failed because it "
-                           f"was unavailable (the last, record {index}: {cause.message})")
-        elif isinstance(error, ApiError):
-            with self._lock:  # Procurify answered: it is up
-                self._transient_streak = 0
+        elif isinstance(cause, TransientError) and self._outage_run_ends_at(index):
+            self._stop(f"Not sent: the run stopped calling Procurify after "
+                       f"{TRANSIENT_FAILURES_TO_STOP} records in a row failed because it "
+                       f"was unavailable (the last, record {index}: {cause.message})")
+
+    def _outage_run_ends_at(self, index: int) -> bool:
+        """Whether ``index`` completes a run of consecutive input positions (in input order,
+        whatever order they finished in) that all failed because Procurify was unavailable."""
+        needed = TRANSIENT_FAILURES_TO_STOP
+        with self._lock:
+            self._outages.add(index)
+            if len(self._outages) > OUTAGE_MEMORY:
+                self._outages = {seen for seen in self._outages if seen > index - OUTAGE_MEMORY}
+            return any(
+                all(first + step in self._outages for step in range(needed))
+                for first in range(index - needed + 1, index + 1)
+            )
 
     def _send_write(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A writing request (POST, PUT, PATCH): from here on it may have taken effect."""

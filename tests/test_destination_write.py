@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from nexla_procurify import destination, http
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
+from nexla_procurify.errors import TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.messages import WriteResult
 
@@ -553,6 +554,21 @@ def test_an_outage_of_one_record_does_not_stop_the_others(fake: FakeProcurify) -
     results = run({"resource": "vendors", "operation": "update", "concurrency": 1}, records)
     assert [r.status for r in results] == ["failed", "updated", "failed", "updated", "failed",
                                            "updated", "failed", "updated", "failed", "updated"]
+
+
+def test_outages_are_counted_in_input_order_whatever_order_they_finish_in() -> None:
+    """With workers in parallel, good records finish while bad ones are still retrying: the
+    bad ones' failures arrive together, yet they were never consecutive in the input."""
+    config = destination.parse_config({"resource": "vendors", "operation": "update"})
+    writer = destination._RecordWriter(make_session(), config, lambda _: None)
+    outage = TransientError("Procurify is unavailable: it answered HTTP 500.")
+    for index in (13, 9, 5):  # finished together, far apart in the input
+        writer._note_failure(index, outage)
+    assert writer._stopped is None
+    for index in (7, 6):  # 5, 6, 7: three in a row in the input
+        writer._note_failure(index, outage)
+    assert writer._stopped is not None
+    assert "3 records in a row" in writer._stopped
 
 
 # ------------------------------------------------------------------- records that break things

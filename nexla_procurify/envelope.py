@@ -9,7 +9,11 @@ from typing import Any
 def records_of(body: object) -> list[dict[str, Any]] | None:
     """The records of a list answer, or ``None`` when it has no ``data`` list. Items that wrap
     their own ``data`` list (locations, as Procurify documents them) are unwrapped."""
-    data = body.get("data") if isinstance(body, Mapping) else None
+    if not isinstance(body, Mapping):
+        return None
+    data = body.get("data")
+    if data is None and "data" in body:
+        return []  # the models allow "data": null for an empty list
     if not isinstance(data, list):
         return None
     records: list[dict[str, Any]] = []

@@ -74,6 +74,10 @@ class SourceConfig:
         return _digest([self.query_fingerprint, _iso(since) if since else None])
 
 
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _digest(identity: object) -> str:
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
@@ -92,6 +96,7 @@ class ReadPosition:
     query: str
     next_cursor: str | None
     scope_shrank: bool = False
+    count: int | None = None  # the selection's largest record count seen so far
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class ReadState:
                 "query": self.position.query,
                 "next_cursor": self.position.next_cursor,
                 "scope_shrank": self.position.scope_shrank,
+                "count": self.position.count,
             }
         return value
 
@@ -283,6 +289,7 @@ def parse_state(state: object, config: SourceConfig) -> ReadState:
                 query=str(progress["query"]),
                 next_cursor=progress.get("next_cursor"),
                 scope_shrank=bool(progress.get("scope_shrank", False)),
+                count=_optional_int(progress.get("count")),
             )
     except (KeyError, TypeError, ValueError, ConfigurationError):
         raise ConfigurationError(
@@ -315,16 +322,27 @@ class SelectionWatch:
     # pages in flight is at most ``max_concurrency``.
     RECENT = 64
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, earlier_count: int | None = None
+    ) -> None:
+        """``earlier_count``: what the interrupted read this one resumes had seen."""
         self.clock = clock
         self._lock = threading.Lock()
         self._recent: deque[tuple[float, int]] = deque()  # (arrived at, count)
-        self._settled_max: int | None = None  # largest count among older answers
+        self._settled_max = earlier_count  # largest count among older answers
         self._shrank = False
 
     @property
     def shrank(self) -> bool:
         return self._shrank
+
+    @property
+    def largest_count(self) -> int | None:
+        with self._lock:
+            counts = [count for _, count in self._recent]
+            if self._settled_max is not None:
+                counts.append(self._settled_max)
+            return max(counts, default=None)
 
     def observe(self, count: int | None, sent_at: float) -> None:
         if count is None:
@@ -388,7 +406,8 @@ class _Reader:
         self.state = state
         self.resource = config.resource
         self.limit = AdaptiveLimit(config.concurrency)
-        self.selection = SelectionWatch()
+        earlier = state.position.count if state.position else None
+        self.selection = SelectionWatch(earlier_count=earlier)
 
     def messages(self) -> Iterator[Record | Checkpoint]:
         if self.resource.pagination != "page":
@@ -483,6 +502,7 @@ class _Reader:
             query=self.config.position_fingerprint(self.state.cursor or self.config.start),
             next_cursor=_iso(next_cursor) if self.resource.incremental else None,
             scope_shrank=scope_shrank,
+            count=self.selection.largest_count,
         )
 
     def _key(self, record: Mapping[str, Any]) -> Any:

@@ -583,3 +583,27 @@ def test_without_a_server_clock_the_cursor_allows_for_clock_skew(
     _, states = split(source.read(session, {"resource": "bills"}, None))
     cursor = datetime.fromisoformat(states[-1]["cursor"].replace("Z", "+00:00"))
     assert cursor <= before - source.CLOCK_SKEW_ALLOWANCE + timedelta(seconds=5)
+
+
+def test_records_leaving_between_an_interruption_and_the_resume_are_noticed(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(9))
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=fake)
+    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "order_items", "page_size": 3, "concurrency": 1}
+    checkpoints = [m.value for m in source.read(session, config, state)
+                   if isinstance(m, Checkpoint)]
+    interrupted = dict(checkpoints[1])  # pages 1 and 2 emitted
+    del fake.records[:2]  # while the host was down, two records read already left
+    _, states = split(source.read(session, config, interrupted))
+    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again
+
+
+def test_a_null_data_list_is_an_empty_page(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v2/ap/vendor-payment-methods",
+                      json={"data": None, "pagination": {"count": 0, "num_pages": 1}})
+    records, _ = split(source.read(session, {"resource": "vendor_payment_methods"}, None))
+    assert records == []

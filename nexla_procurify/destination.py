@@ -149,6 +149,7 @@ def parse_config(config: object) -> DestinationConfig:
     """A ``DestinationConfig``, or a ``ConfigurationError`` naming every problem at once."""
     if not isinstance(config, Mapping):
         raise ConfigurationError("The destination configuration must be a JSON object.")
+    config = {key: value for key, value in config.items() if value is not None}  # "not set"
     problems: list[str] = []
     unknown = sorted(str(name) for name in config if name not in CONFIG_KEYS)
     if unknown:
@@ -264,7 +265,8 @@ def _configured_on_error(config: Mapping[str, Any], problems: list[str]) -> OnEr
 
 def _schema_problems(config: Mapping[str, Any]) -> list[str]:
     """The schema as a backstop: whatever it still refuses, in our words."""
-    problems = schema_problems(validator(f"schemas/{DESTINATION_SCHEMA}"), dict(config))
+    problems = schema_problems(validator(f"schemas/{DESTINATION_SCHEMA}"), dict(config),
+                               whole="the configuration")
     return [f"'{name}' {' and '.join(messages)}." for name, messages in problems.items()]
 
 

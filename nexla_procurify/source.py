@@ -20,6 +20,7 @@ import email.utils
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -130,6 +131,7 @@ def parse_config(config: object) -> SourceConfig:
     """A checked ``SourceConfig``; every problem is a ``ConfigurationError`` naming the key."""
     if not isinstance(config, Mapping):
         raise ConfigurationError("The source configuration must be a JSON object.")
+    config = _without_nulls(config)
     cat = catalogue()
     resource = cat.get(config.get("resource"), "source")
     allowed = {"resource", "page_size", "filters", "start_date", "concurrency"}
@@ -161,10 +163,16 @@ def parse_config(config: object) -> SourceConfig:
         concurrency=concurrency,
     )
     # The shipped schema as a backstop: what a host validated is what we accept.
-    problems = schema_problems(validator("schemas/source.schema.json"), dict(config))
+    problems = schema_problems(validator("schemas/source.schema.json"), dict(config),
+                               whole="the configuration")
     if problems:
         raise ConfigurationError(f"Invalid source configuration: {describe(problems)}.")
     return parsed
+
+
+def _without_nulls(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Hosts' forms send ``null`` for a setting left empty: that means "not set"."""
+    return {key: value for key, value in config.items() if value is not None}
 
 
 def _bounded_int(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
@@ -244,8 +252,16 @@ def _start(resource: Resource, value: object) -> datetime | None:
     return _parse_when(value, "'start_date'")
 
 
+# The forms source.schema.json allows for start_date: a date, or a date-time.
+WHEN_FORM = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+)
+
+
 def _parse_when(value: str, what: str) -> datetime:
     try:
+        if not WHEN_FORM.match(value):
+            raise ValueError(value)
         if len(value) == 10:
             return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -35,19 +35,24 @@ def validator(schema_path: str) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def schema_problems(validator: Draft202012Validator, instance: Mapping[str, Any]) -> FieldProblems:
-    """Every field ``instance`` gets wrong and why (field -> messages, in schema order)."""
+def schema_problems(
+    validator: Draft202012Validator, instance: Mapping[str, Any], *, whole: str = "record"
+) -> FieldProblems:
+    """Every field ``instance`` gets wrong and why (field -> messages, in schema order);
+    ``whole`` names the instance itself where no field is at fault."""
     problems: FieldProblems = {}
     root = validator.schema if isinstance(validator.schema, Mapping) else {}
     for error in validator.iter_errors(instance):
-        for name, message in _describe(error, root):
+        for name, message in _describe(error, root, whole):
             messages = problems.setdefault(name, [])
             if message not in messages:
                 messages.append(message)
     return problems
 
 
-def _describe(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _describe(
+    error: ValidationError, root: Mapping[str, Any], whole: str
+) -> list[tuple[str, str]]:
     path = ".".join(str(part) for part in error.absolute_path)
     kind, expected = error.validator, error.validator_value
     if kind == "required" and isinstance(error.instance, Mapping) and isinstance(expected, list):
@@ -61,7 +66,7 @@ def _describe(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[str
             for name in error.instance
             if name not in declared
         ]
-    return [(path or "record", _reason(error, root))]
+    return [(path or whole, _reason(error, root))]
 
 
 def _join(path: str, name: str) -> str:

@@ -57,7 +57,7 @@ def test_unknown_keys_are_named_with_the_allowed_ones() -> None:
     assert "Allowed: resource, operation, key, dry_run, concurrency, on_error" in message
 
 
-@pytest.mark.parametrize("resource", ["widgets", "bills", "", None, 3])
+@pytest.mark.parametrize("resource", ["widgets", "bills", "", 3])
 def test_an_unknown_resource_lists_the_destination_resources(resource: Any) -> None:
     message = config_error({"resource": resource, "operation": "create"})
     assert "Unknown destination resource" in message
@@ -96,20 +96,20 @@ def test_key_must_be_the_resource_upsert_key() -> None:
     assert "vendors can only be upserted by 'external_id', not by 'name'" in message
 
 
-@pytest.mark.parametrize("concurrency", [0, 17, -1, "4", True, 2.5, None])
+@pytest.mark.parametrize("concurrency", [0, 17, -1, "4", True, 2.5])
 def test_bad_concurrency(concurrency: Any) -> None:
     message = config_error({"resource": "vendors", "operation": "create",
                             "concurrency": concurrency})
     assert "'concurrency' must be a whole number from 1 to 16" in message
 
 
-@pytest.mark.parametrize("on_error", ["stop", "", None, True])
+@pytest.mark.parametrize("on_error", ["stop", "", True])
 def test_bad_on_error(on_error: Any) -> None:
     message = config_error({"resource": "vendors", "operation": "create", "on_error": on_error})
     assert "'on_error' must be \"continue\" or \"abort\"" in message
 
 
-@pytest.mark.parametrize("dry_run", ["true", 1, None])
+@pytest.mark.parametrize("dry_run", ["true", 1])
 def test_bad_dry_run(dry_run: Any) -> None:
     message = config_error({"resource": "vendors", "operation": "create", "dry_run": dry_run})
     assert "'dry_run' must be true or false" in message
@@ -196,3 +196,11 @@ def test_the_manifest_points_at_the_schema() -> None:
 
     assert manifest.connector_manifest()["schemas"]["destination"] == (
         "schemas/destination.schema.json")
+
+
+def test_settings_sent_as_null_mean_not_set() -> None:
+    config = destination.parse_config({"resource": "vendors", "operation": "create",
+                                       "key": None, "dry_run": None, "concurrency": None,
+                                       "on_error": None})
+    assert (config.dry_run, config.on_error) == (False, "continue")
+    assert config.concurrency == catalogue().default_write_concurrency

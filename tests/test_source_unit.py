@@ -607,3 +607,16 @@ def test_a_null_data_list_is_an_empty_page(
                       json={"data": None, "pagination": {"count": 0, "num_pages": 1}})
     records, _ = split(source.read(session, {"resource": "vendor_payment_methods"}, None))
     assert records == []
+
+
+def test_source_settings_sent_as_null_mean_not_set() -> None:
+    config = source.parse_config({"resource": "vendors", "start_date": None, "page_size": None,
+                                  "filters": None})
+    assert config.page_size == catalogue().default_page_size
+    assert config.start is None
+
+
+@pytest.mark.parametrize("start", ["20260101", "2026-01-01T00:00:00+00", "2026-W01-1"])
+def test_start_dates_the_schema_refuses_are_refused_with_the_forms_it_takes(start: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape("date (YYYY-MM-DD)")):
+        source.parse_config({"resource": "bills", "start_date": start})

@@ -313,19 +313,18 @@ def _write(args: argparse.Namespace) -> int:
     credential = load_credential(args.credential)
     host = _host()
     counts: Counter[str] = Counter()
-    interrupted = threading.Event()
     with contextlib.ExitStack() as stack:
-        lines = stack.enter_context(_open_input(args.input))
+        records = InputRecords(stack.enter_context(_open_input(args.input)))
         session = stack.enter_context(host.authenticate(CONNECTOR, credential))
-        stack.enter_context(_first_interrupt_sets(interrupted))
-        for result in host.write(CONNECTOR, session, config, _json_lines(lines, interrupted)):
+        stack.enter_context(_interrupts_stop(records))
+        for result in host.write(CONNECTOR, session, config, records):
             counts[result.status] += 1
             print(json.dumps(result.to_dict()), flush=False)
     sys.stdout.flush()
     summary = ", ".join(f"{counts[status]} {status}" for status in WRITE_STATUSES)
     print(f"{args.resource} {config.get('operation')}: {sum(counts.values())} records: "
           f"{summary}.", file=sys.stderr)
-    if interrupted.is_set():
+    if records.stopped.is_set():
         print("Interrupted: the records above were handled; the rest of the input was not read.",
               file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -345,17 +344,59 @@ def _open_input(path: Path | None) -> Iterator[BinaryIO]:
         yield handle
 
 
+class _InputStopped(Exception):
+    """Raised into a blocked read of the input by the first Ctrl-C."""
+
+
+class InputRecords:
+    """Records from JSON lines, lazily, until ``stop()``. A line that is not JSON (or not
+    UTF-8) is passed on as text, so that it comes back ``rejected`` instead of ending the run."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self._lines = iter(lines)
+        self.stopped = threading.Event()
+        self._reading = False
+
+    def stop(self) -> None:
+        """No more input (called by the Ctrl-C handler, on the thread reading the input)."""
+        self.stopped.set()
+        if self._reading:
+            raise _InputStopped  # the input may never send another line: stop waiting
+
+    def __iter__(self) -> Iterator[Any]:
+        number = 0
+        while not self.stopped.is_set():
+            self._reading = True
+            try:
+                raw = next(self._lines)
+            except (StopIteration, _InputStopped):
+                return
+            finally:
+                self._reading = False
+            number += 1
+            if not raw.strip():
+                continue
+            try:
+                yield json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield f"line {number} is not UTF-8 text"
+            except (ValueError, RecursionError):
+                yield raw.decode("utf-8")
+
+
 @contextlib.contextmanager
-def _first_interrupt_sets(interrupted: threading.Event) -> Iterator[None]:
+def _interrupts_stop(records: InputRecords) -> Iterator[None]:
     """The first Ctrl-C stops taking input, so that the records already sent are finished and
-    reported; a second one stops at once."""
+    reported; a second one ends the process at once (records in flight go unreported)."""
 
     def on_interrupt(signum: int, frame: object) -> None:
-        if interrupted.is_set():
-            raise KeyboardInterrupt
-        interrupted.set()
+        if records.stopped.is_set():
+            sys.stdout.flush()
+            print("Stopped at once: check the records in flight in Procurify.", file=sys.stderr)
+            os._exit(EXIT_INTERRUPTED)  # workers may be waiting out retries: do not join them
         print("Stopping: finishing the records already sent (Ctrl-C again to abandon them).",
               file=sys.stderr)
+        records.stop()
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may handle signals
@@ -365,22 +406,6 @@ def _first_interrupt_sets(interrupted: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _json_lines(lines: Iterable[bytes], stop: threading.Event) -> Iterator[Any]:
-    """Records from JSON lines, lazily, until ``stop`` is set. A line that is not JSON (or not
-    UTF-8) is passed on as text, so that it comes back ``rejected`` instead of ending the run."""
-    for number, raw in enumerate(lines, start=1):
-        if stop.is_set():
-            return
-        if not raw.strip():
-            continue
-        try:
-            yield json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            yield f"line {number} is not UTF-8 text"
-        except (ValueError, RecursionError):
-            yield raw.decode("utf-8")
 
 
 class Progress:

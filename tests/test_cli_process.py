@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 
 from nexla_procurify import cli
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV
-from nexla_procurify.sandbox import Sandbox
+from nexla_procurify.sandbox import Fault, Sandbox
 
 
 def test_demo_restores_the_loopback_setting(monkeypatch: pytest.MonkeyPatch,
@@ -71,3 +73,61 @@ def test_an_unfinished_read_is_closed_before_its_session() -> None:
     with cli._closed_after(messages()) as opened:
         next(opened)
     assert closed == ["messages"]
+
+
+def _write_process(sandbox: Sandbox, tmp_path: Path) -> subprocess.Popen[bytes]:
+    credential = tmp_path / "credential.json"
+    credential.write_text(json.dumps(sandbox.credential()))
+    env = {**os.environ, ALLOW_LOOPBACK_ENV: "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "nexla_procurify", "write", "departments", "--operation",
+         "create", "--concurrency", "1", "--credential", str(credential)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+
+
+def _created_departments(sandbox: Sandbox, names: set[str]) -> int:
+    return sum(1 for record in sandbox.records("departments") if record["name"] in names)
+
+
+def test_ctrl_c_while_waiting_for_input_reports_what_was_written(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    process = _write_process(sandbox, tmp_path)
+    names = {f"Waiting {n}" for n in range(3)}
+    assert process.stdin is not None
+    for name in sorted(names):
+        process.stdin.write(json.dumps({"name": name, "branch": 1}).encode() + b"\n")
+    process.stdin.flush()  # and the input stays open, as a pipe from a slow producer would
+    deadline = time.monotonic() + 30
+    while _created_departments(sandbox, names) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)  # with the input still open: communicate() would close it
+    assert process.stdout is not None
+    assert process.stderr is not None
+    out, err = process.stdout.read(), process.stderr.read()
+    process.stdin.close()
+    assert process.returncode == 130
+    assert [json.loads(line)["status"] for line in out.splitlines()] == ["created"] * 3
+    assert b"Interrupted" in err
+
+
+def test_a_second_ctrl_c_stops_at_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.inject(Fault("delay", delay=20, method="POST", path="/api/v3/departments"))
+    process = _write_process(sandbox, tmp_path)
+    assert process.stdin is not None
+    process.stdin.write(json.dumps({"name": "Slow", "branch": 1}).encode() + b"\n")
+    process.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not sandbox.requests_to("/api/v3/departments", method="POST"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=15)
+    assert process.returncode == 130
+    assert time.monotonic() - started < 10
+    assert b"Stopped at once" in err

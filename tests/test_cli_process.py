@@ -75,15 +75,29 @@ def test_an_unfinished_read_is_closed_before_its_session() -> None:
     assert closed == ["messages"]
 
 
-def _write_process(sandbox: Sandbox, tmp_path: Path) -> subprocess.Popen[bytes]:
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:  # a failed test must not leave a writer waiting on its input
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _write_process(
+    sandbox: Sandbox, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
     credential = tmp_path / "credential.json"
     credential.write_text(json.dumps(sandbox.credential()))
     env = {**os.environ, ALLOW_LOOPBACK_ENV: "1"}
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "nexla_procurify", "write", "departments", "--operation",
          "create", "--concurrency", "1", "--credential", str(credential)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
+    processes.append(process)
+    return process
 
 
 def _created_departments(sandbox: Sandbox, names: set[str]) -> int:
@@ -91,9 +105,9 @@ def _created_departments(sandbox: Sandbox, names: set[str]) -> int:
 
 
 def test_ctrl_c_while_waiting_for_input_reports_what_was_written(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
-    process = _write_process(sandbox, tmp_path)
+    process = _write_process(sandbox, tmp_path, processes)
     names = {f"Waiting {n}" for n in range(3)}
     assert process.stdin is not None
     for name in sorted(names):
@@ -113,9 +127,11 @@ def test_ctrl_c_while_waiting_for_input_reports_what_was_written(
     assert b"Interrupted" in err
 
 
-def test_a_second_ctrl_c_stops_at_once(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_second_ctrl_c_stops_at_once(
+    sandbox: Sandbox, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
     sandbox.inject(Fault("delay", delay=20, method="POST", path="/api/v3/departments"))
-    process = _write_process(sandbox, tmp_path)
+    process = _write_process(sandbox, tmp_path, processes)
     assert process.stdin is not None
     process.stdin.write(json.dumps({"name": "Slow", "branch": 1}).encode() + b"\n")
     process.stdin.flush()

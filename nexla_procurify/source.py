@@ -526,10 +526,14 @@ class _Reader:
         return None if all(value is None for value in values) else values
 
     def _pages(self, first: Page, params: dict[str, str]) -> Iterator[Page]:
-        """Pages in order; the ones after ``first`` are prefetched by a bounded pool."""
+        """Pages in order; the ones after ``first`` are prefetched by a bounded pool, or, with
+        ``concurrency`` 1, fetched one after the other on the reading thread."""
         yield first
         last_page = first.num_pages
         if first.number >= last_page:
+            return
+        if self.config.concurrency == 1:
+            yield from self._sequential_pages(first.number + 1, last_page, params)
             return
         in_flight: deque[tuple[int, Future[Page | None]]] = deque()
         next_number = first.number + 1
@@ -554,6 +558,17 @@ class _Reader:
             for _, future in in_flight:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _sequential_pages(self, number: int, last_page: int, params: dict[str, str]
+                          ) -> Iterator[Page]:
+        while number <= last_page:
+            page = self._fetch(number, params)
+            if page is None:  # a page announced earlier is gone: the selection shrank
+                self.selection.mark_shrunk()
+                return
+            last_page = max(last_page, page.num_pages)
+            yield page
+            number += 1
 
     def _fetch_first(self, params: dict[str, str]) -> Page:
         """Page 1, for a resumed read whose page is gone (the selection shrank)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -620,3 +621,23 @@ def test_source_settings_sent_as_null_mean_not_set() -> None:
 def test_start_dates_the_schema_refuses_are_refused_with_the_forms_it_takes(start: str) -> None:
     with pytest.raises(ConfigurationError, match=re.escape("date (YYYY-MM-DD)")):
         source.parse_config({"resource": "bills", "start_date": start})
+
+
+def test_concurrency_one_reads_on_the_calling_thread_without_a_pool(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    threads: set[str] = set()
+    fake = FakeList(vendors(9))
+
+    def noting_thread(request: Any, context: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return fake(request, context)
+
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=noting_thread)
+    config = {"resource": "vendors", "page_size": 3, "concurrency": 1}
+    messages = source.read(session, config, None)
+    next(iter(messages))  # page 1 read; nothing fetched ahead
+    assert fake.pages_served == [1]
+    list(messages)
+    assert threads == {threading.current_thread().name}
+    assert fake.pages_served == [1, 2, 3]

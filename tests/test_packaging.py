@@ -42,6 +42,8 @@ def test_wheel_ships_the_manifest_and_schemas(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert f"{PACKAGE}/connector.json" in names
     assert f"{PACKAGE}/schemas/credential.schema.json" in names
+    contract = zipfile.ZipFile(wheel).read(f"{PACKAGE}/contract/procurify.json")
+    assert contract == (REPO / "contract" / "procurify.json").read_bytes()
     manifest = json.loads(zipfile.ZipFile(wheel).read(f"{PACKAGE}/connector.json"))
     assert manifest == json.loads((REPO / "connector.json").read_text(encoding="utf-8"))
     for resource in manifest["resources"]:

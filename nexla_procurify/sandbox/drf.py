@@ -28,6 +28,9 @@ _FORMAT_MESSAGES = {
     "date-time": "Datetime has wrong format. Use one of these formats instead: "
     "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
     "date": "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
+    "email": INVALID_EMAIL,
+    "uuid": "Must be a valid UUID.",
+    "uri": "Enter a valid URL.",
 }
 
 

@@ -66,7 +66,7 @@ def valid_body(operation: Operation, tag: int = 0) -> Any:
     if operation.request_body is None:
         return None
     body = Compiler("request", contract().defs, seed=11, anchor=time.time()).value(
-        operation.request_body, "body", 40)
+        operation.request_body, "items", 40)  # "items": a list body gets one or two
     items = body if isinstance(body, list) else [body]
     for index, item in enumerate(items):
         for key, value in UNIQUE.items():

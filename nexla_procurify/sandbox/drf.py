@@ -44,8 +44,6 @@ def body_errors(check: Draft202012Validator, body: Any, many: bool) -> Errors | 
         if not isinstance(body, list):
             kind = _json_kind(body)
             return {"non_field_errors": [f'Expected a list of items but got type "{kind}".']}
-        if not body:
-            return {"non_field_errors": ["This list may not be empty."]}
         items = [field_errors(check, [item], many=True) for item in body]
         return items if any(items) else {}
     return field_errors(check, body)

@@ -30,6 +30,7 @@ VARIANTS = 12  # nested values per field: ids 1..12, which exist in any default-
 MAX_DEPTH = 16
 _DECIMAL = re.compile(r"^\^\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
 _STIR = 0x2545F4914F6CDD1D
+_LINES = ("item", "line", "cost", "payment_method", "approver", "address", "domain")
 _MASK = (1 << 64) - 1
 
 
@@ -45,12 +46,14 @@ class Plan:
     seed: int
     fields: tuple[tuple[str, Gen], ...]
     by_name: Mapping[str, Gen] = field(init=False, repr=False, compare=False, hash=False)
+    rsalt: int = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", dict(self.fields))
+        object.__setattr__(self, "rsalt", salt(self.name))
 
     def _hash(self, position: int) -> int:
-        return mix(self.seed, salt(self.name), position)
+        return mix(self.seed, self.rsalt, position)
 
     def record(self, position: int) -> Record:
         h = self._hash(position)
@@ -138,9 +141,11 @@ class Compiler:
                 inner, name, depth)
             if depth > 0:
                 return build
-            pool = tuple(build(k, mix(self.seed, salt(name), k)) for k in range(VARIANTS))
+            # an optional nested object is absent (null) for half of the records
+            pool = tuple(None if _nullable and kind == "object" and k % 2 == 1
+                         else build(k, mix(self.seed, salt(name), k)) for k in range(VARIANTS))
             fsalt = salt(self.collection + "." + name) | 1
-            return lambda _p, h: pool[pick(h, fsalt, VARIANTS)]
+            return lambda _p, h: pool[((h ^ fsalt) * _STIR & _MASK) % VARIANTS]
         return self.scalar(inner, name, parent, depth)
 
     def _object(self, schema: Schema, name: str, depth: int) -> Gen:
@@ -153,10 +158,14 @@ class Compiler:
         if not isinstance(items, Mapping):
             return _const([])
         item = self.gen(items, name.removesuffix("s"), name, depth + 1)
-        least = int(schema.get("minItems", 1))
+        least = int(schema.get("minItems", 0))
+        # line items, costs, approvers: one or two; emails: one; other lists: mostly empty
+        lines = any(word in name.lower() for word in _LINES)
+        single = "email" in name.lower()
 
         def build(p: int, h: int) -> list[Any]:
-            count = max(least, 1 + (h >> 7) % 3)
+            count = 1 if single else 1 + (h >> 7) % 2 if lines else int((h >> 7) % 3 == 0)
+            count = max(least, count)
             return [item(p * 3 + n, mix(h, n)) for n in range(count)]
 
         return build
@@ -191,12 +200,16 @@ class Compiler:
             return lambda p, _h: f"{1000 + p % 9000:04d}"
         text = words.text(self.collection, name, parent, fmt, fsalt)
         longest, shortest = schema.get("maxLength"), int(schema.get("minLength", 0))
-        return lambda p, h: _fit(text(p, h), longest, shortest)
+        if shortest:
+            return lambda p, h: _fit(text(p, h), longest, shortest)
+        if isinstance(longest, int):
+            return lambda p, h: text(p, h)[:longest]
+        return text
 
     def _integer(self, schema: Schema, name: str, depth: int, fsalt: int) -> Gen:
         low = schema.get("minimum")
         high = schema.get("maximum")
-        if name == "id" or (depth == 0 and name in ("user", "procurify_PO")):
+        if depth == 0 and name in ("id", "user", "procurify_PO"):
             return lambda p, _h: p + 1
         if depth > 0 and (name == "id" or name in words.REFERENCES):
             return lambda p, _h: p % VARIANTS + 1

@@ -52,7 +52,9 @@ class Response:
     def encoded(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        return b"" if self.body is None else json.dumps(self.body).encode()
+        if self.body is None:
+            return b""
+        return json.dumps(self.body, separators=(",", ":")).encode()  # compact, as DRF renders
 
 
 @dataclass(frozen=True)

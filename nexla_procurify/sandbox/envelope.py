@@ -114,10 +114,6 @@ def list_body(
     return {"data": data, "metadata": {**extra_metadata, "pagination": paging}}
 
 
-def single(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {"data": record, "metadata": {}}
-
-
 # -- metadata that summarises the whole selection (computed once per table version) ---------------
 
 

@@ -130,19 +130,19 @@ class Compiler:
     # -- generators -----------------------------------------------------------------------------
 
     def gen(self, schema: Schema, name: str, parent: str, depth: int) -> Gen:
-        inner, _nullable = self.branch(schema)
+        inner, nullable = self.branch(schema)
         if inner is None:
             return _const(None)
         kind = inner.get("type")
         if kind == "array" or kind == "object" or "properties" in inner:
             if depth >= MAX_DEPTH:
-                return _const(None if _nullable else ([] if kind == "array" else {}))
+                return _const(None if nullable else ([] if kind == "array" else {}))
             build = self._array(inner, name, depth) if kind == "array" else self._object(
                 inner, name, depth)
             if depth > 0:
                 return build
             # an optional nested object is absent (null) for half of the records
-            pool = tuple(None if _nullable and kind == "object" and k % 2 == 1
+            pool = tuple(None if nullable and kind == "object" and k % 2 == 1
                          else build(k, mix(self.seed, salt(name), k)) for k in range(VARIANTS))
             fsalt = salt(self.collection + "." + name) | 1
             return lambda _p, h: pool[((h ^ fsalt) * _STIR & _MASK) % VARIANTS]

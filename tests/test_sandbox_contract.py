@@ -304,6 +304,16 @@ class TestData:
         assert me["email"] == "sandy.box@sandbox.example"
         assert me["role"] is None or isinstance(me["role"], int)
 
+    def test_nested_references_agree_with_the_records_they_cite(self, fresh: Client) -> None:
+        vendors = {v["id"]: v for v in fresh.sandbox.records("vendors")}
+        users = {u["id"]: u for u in fresh.sandbox.records("users")}
+        for bill in fresh.sandbox.records("bills"):
+            assert bill["vendor"]["name"] == vendors[bill["vendor"]["id"]]["name"]
+        for po in fresh.sandbox.records("purchase_orders"):
+            purchaser = users[po["purchaser"]["id"]]
+            assert (po["purchaser"]["firstName"], po["purchaser"]["email"]) == (
+                purchaser["firstName"], purchaser["email"])
+
     def test_orders_and_purchase_orders_are_keyed_by_uuid(self, fresh: Client) -> None:
         for name in ("orders", "purchase_orders"):
             records = fresh.sandbox.records(name)

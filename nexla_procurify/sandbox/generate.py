@@ -166,7 +166,8 @@ class Compiler:
         def build(p: int, h: int) -> list[Any]:
             count = 1 if single else 1 + (h >> 7) % 2 if lines else int((h >> 7) % 3 == 0)
             count = max(least, count)
-            return [item(p * 3 + n, mix(h, n)) for n in range(count)]
+            # items are variants too: their ids and names agree with the records they cite
+            return [item((p * 3 + n) % VARIANTS, mix(h, n)) for n in range(count)]
 
         return build
 

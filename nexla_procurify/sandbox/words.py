@@ -103,7 +103,9 @@ def rate(position: int, places: int) -> str:
     return f"{CURRENCIES[position % len(CURRENCIES)][2]:.{places}f}"
 
 
-def company(h: int) -> str:
+def company(position: int) -> str:
+    """Vendor ``position + 1``'s name (nested vendor references agree with the vendor list)."""
+    h = mix(position, 0x5EED)
     return (f"{COMPANIES[h % len(COMPANIES)]} {TRADES[(h >> 8) % len(TRADES)]} "
             f"{SUFFIXES[(h >> 16) % len(SUFFIXES)]}")
 
@@ -147,7 +149,7 @@ def _namer(collection: str, parent: str) -> Text:
     if owner in ("branch", "location", "locations") or "address" in owner:
         return cycled(tuple(f"{city[0]} Office" for city in CITIES))
     if "vendor" in owner:
-        return lambda _p, h: company(h)
+        return lambda p, _h: company(p)
     if _is_person(owner):
         return lambda p, _h: person(p)
     if "account" in owner:
@@ -164,7 +166,14 @@ def _namer(collection: str, parent: str) -> Text:
         return cycled(("Project code", "Cost center", "Grant", "Asset tag"))
     if "domain" in owner:
         return lambda _p, _h: "Sandbox Inc."
-    return lambda _p, h: company(h)
+    if "shipping_method" in owner or "shipping_term" in owner:
+        return cycled(("Ground", "Express", "Freight", "Customer pickup"))
+    if "term" in owner:
+        return cycled(("Net 30", "Net 45", "Due on receipt"))
+    if "tax" in owner:
+        return cycled(("GST 5%", "VAT 20%", "Sales tax 8%"))
+    title = owner.replace("_", " ").strip().capitalize() or "Item"
+    return lambda p, _h: f"{title} {p + 1}"
 
 
 def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -> Text:
@@ -222,7 +231,7 @@ def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -
         return lambda _p, _h: "sandbox"
     if lower.endswith("name") and lower != "name":
         if any(w in lower for w in ("vendor", "supplier", "company")):
-            return lambda _p, h: company(h)
+            return lambda p, _h: company(p)
         if any(w in lower for w in ("method", "payment", "creditcard")):
             return cycled(PAYMENT_METHODS)
         if any(w in lower for w in ("location",)):

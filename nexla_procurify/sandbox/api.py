@@ -11,11 +11,12 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from nexla_procurify.sandbox import reads, writes
-from nexla_procurify.sandbox.call import NOT_FOUND, Call
+from nexla_procurify.sandbox.call import Call, not_found
 from nexla_procurify.sandbox.contract import Contract
 from nexla_procurify.sandbox.database import Database
 from nexla_procurify.sandbox.hooks import PageHooks
@@ -30,7 +31,7 @@ TOKEN_ALIAS = "/api/v3/oauth/token"  # noqa: S105 - the one Procurify's user doc
 _PAGINATION = frozenset({"page", "page_size"})
 
 Handler = Callable[[Database, PageHooks, Call], Response]
-HANDLERS: dict[Action, Handler] = {
+HANDLERS: Mapping[Action, Handler] = MappingProxyType({
     "list": reads.list_records,
     "get": reads.get_record,
     "me": reads.me,
@@ -44,7 +45,7 @@ HANDLERS: dict[Action, Handler] = {
     "deactivate": writes.deactivate,
     "invite": writes.invite,
     "requisition": writes.requisition,
-}
+})
 
 
 class TokenStore:
@@ -115,13 +116,13 @@ class ProcurifyApi:
         if found is None:
             if self.contract.on_path(path):
                 return _not_allowed(request.method)
-            return Response(404, NOT_FOUND)
+            return not_found()
         operation, args = found
         refused = self._authorize(request)
         if refused is not None:
             return refused
         if self.contract.path_problems(operation, args):
-            return Response(404, NOT_FOUND)
+            return not_found()
         problems = self.contract.query_problems(operation, request.multi)
         for name in list(problems):
             if name in _PAGINATION or (not self.strict_query and name not in

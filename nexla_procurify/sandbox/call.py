@@ -13,7 +13,9 @@ from nexla_procurify.sandbox.registry import ID_FIELDS, PATH_FIELDS
 from nexla_procurify.sandbox.server import Request, Response
 from nexla_procurify.sandbox.shape import Schema
 
-NOT_FOUND = {"detail": "Not found."}
+
+def not_found() -> Response:
+    return Response(404, {"detail": "Not found."})
 
 
 class BadBody(ValueError):

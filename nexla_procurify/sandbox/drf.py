@@ -6,7 +6,8 @@ and for a list body one such object per item (``[{}, {"email": [...]}]``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -16,22 +17,22 @@ REQUIRED = "This field is required."
 NOT_NULL = "This field may not be null."
 INVALID_EMAIL = "Enter a valid email address."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TYPE_MESSAGES = {
+_TYPE_MESSAGES: Mapping[str, str] = MappingProxyType({
     "string": "Not a valid string.",
     "integer": "A valid integer is required.",
     "number": "A valid number is required.",
     "boolean": "Must be a valid boolean.",
     "array": 'Expected a list of items but got type "{kind}".',
     "object": 'Expected a dictionary of items but got type "{kind}".',
-}
-_FORMAT_MESSAGES = {
+})
+_FORMAT_MESSAGES: Mapping[str, str] = MappingProxyType({
     "date-time": "Datetime has wrong format. Use one of these formats instead: "
     "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
     "date": "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
     "email": INVALID_EMAIL,
     "uuid": "Must be a valid UUID.",
     "uri": "Enter a valid URL.",
-}
+})
 
 
 Errors = dict[str, list[str]]

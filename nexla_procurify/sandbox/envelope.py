@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,8 @@ from nexla_procurify.sandbox.store import Table
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 500
-PERMISSIONS = {"can_edit": True, "can_delete": True, "can_approve": True}
+PERMISSIONS: Mapping[str, bool] = MappingProxyType(
+    {"can_edit": True, "can_delete": True, "can_approve": True})
 PO_STATUSES = ("all", "open", "partial", "closed", "cancelled")  # metadata.counts keys
 
 
@@ -146,11 +148,11 @@ def _currency_id(value: Any) -> Any:
     return value.get("id") if isinstance(value, dict) else value
 
 
-SUMMARIES: Mapping[str, Callable[[Table, Sequence[int]], dict[str, Any]]] = {
+SUMMARIES: Mapping[str, Callable[[Table, Sequence[int]], dict[str, Any]]] = MappingProxyType({
     "bills": _bills,
     "ap_items": _ap_items,
     "payments": _payments,
-}
+})
 
 
 def purchase_order_counts(table: Table) -> dict[str, Any]:

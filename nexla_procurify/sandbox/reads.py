@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from nexla_procurify.sandbox import envelope, query
-from nexla_procurify.sandbox.call import NOT_FOUND, Call
+from nexla_procurify.sandbox.call import Call, not_found
 from nexla_procurify.sandbox.database import Database
 from nexla_procurify.sandbox.hooks import PageHooks
 from nexla_procurify.sandbox.server import Response
 from nexla_procurify.sandbox.words import mix
-
-INVALID_PAGE = {"detail": "Invalid page."}
 
 
 def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
@@ -43,7 +41,7 @@ def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
             try:
                 page = envelope.paginate(request.query, len(positions))
             except envelope.PageNotFound:
-                return Response(404, INVALID_PAGE)
+                return Response(404, {"detail": "Invalid page."})
             number = page.number
             shown = positions[page.start:page.stop]
             paging = envelope.pagination(page, base, request.multi)
@@ -66,7 +64,7 @@ def get_record(database: Database, hooks: PageHooks, call: Call) -> Response:
     with table.lock:
         position = call.position(database)
         if position is None:
-            return Response(404, NOT_FOUND)
+            return not_found()
         record = table.get(position)
     shaped = database.shape(call.collection, record, call.data_schema(database), position)
     return call.answer(database, 200, shaped, position)
@@ -82,7 +80,7 @@ def approvers(database: Database, hooks: PageHooks, call: Call) -> Response:
     with table.lock:
         position = call.position(database)
         if position is None:
-            return Response(404, NOT_FOUND)
+            return not_found()
         amount = table.value(position, "amount")
     data = call.data_schema(database)
     item = database.shaper.items(data) or data

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 Action = Literal["list", "get", "create", "update", "patch", "close", "reopen", "revise",
@@ -31,7 +32,7 @@ class Collection:
 
 
 _MODIFIED = "modified_date"
-COLLECTIONS: Mapping[str, Collection] = {c.name: c for c in (
+COLLECTIONS: Mapping[str, Collection] = MappingProxyType({c.name: c for c in (
     Collection("vendors", "GET /api/v3/vendors", unique=("external_id",)),
     Collection("users", "GET /api/v3/users", unique=("email",)),
     Collection("departments", "GET /api/v3/departments", filters={"locations": "branch"},
@@ -67,10 +68,10 @@ COLLECTIONS: Mapping[str, Collection] = {c.name: c for c in (
                paginated=False),
     Collection("requisitions", None, key="uuid"),
     Collection("me", None),
-)}
+)})
 
 # every other contract operation: (collection, action); lists come from ``list_op`` above
-ROUTES: Mapping[str, tuple[str, Action]] = {
+ROUTES: Mapping[str, tuple[str, Action]] = MappingProxyType({
     "POST /oauth/token": ("me", "token"),
     "GET /api/v3/users/me": ("me", "me"),
     "GET /api/v3/vendors/{id}": ("vendors", "get"),
@@ -99,24 +100,24 @@ ROUTES: Mapping[str, tuple[str, Action]] = {
     "POST /api/v3/purchase-orders/{procurify_PO}/close": ("purchase_orders", "close"),
     "POST /api/v3/purchase-orders/{procurify_PO}/reopen": ("purchase_orders", "reopen"),
     "POST /api/v3/requisitions": ("requisitions", "requisition"),
-}
+})
 # path parameters that address a record by another field than the collection's key
-PATH_FIELDS: Mapping[str, str] = {"procurify_PO": "procurify_PO"}
+PATH_FIELDS: Mapping[str, str] = MappingProxyType({"procurify_PO": "procurify_PO"})
 # purchase orders: the ``id`` of /api/v2/purchase_orders/{id} is the PO number procurify_PO
-ID_FIELDS: Mapping[str, str] = {"purchase_orders": "procurify_PO"}
+ID_FIELDS: Mapping[str, str] = MappingProxyType({"purchase_orders": "procurify_PO"})
 
 # purchase-order state codes (PurchaseOrderStateEnum)
 PURCHASED, CANCELLED, CLOSED, PAID, REOPENED = 0, 1, 3, 4, 5
 OPEN_STATES = frozenset({PURCHASED, REOPENED})
 # what ``/api/v2/purchase_orders/{role}/{status}`` lists, per status
-STATUS_STATES: Mapping[str, frozenset[int] | None] = {
+STATUS_STATES: Mapping[str, frozenset[int] | None] = MappingProxyType({
     "all": None,
     "open": OPEN_STATES,
     "partial": OPEN_STATES,
     "closed": frozenset({CLOSED}),
     "paid": frozenset({PAID}),
     "cancelled": frozenset({CANCELLED}),
-}
+})
 # the identity the sandbox's token speaks for (its users/me and the token's scope)
 ME_EMAIL = "sandy.box@sandbox.example"
 ME_NAMES = ("Sandy", "Box")

@@ -6,10 +6,11 @@ fields."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from nexla_procurify.sandbox import drf
-from nexla_procurify.sandbox.call import NOT_FOUND, BadBody, Call
+from nexla_procurify.sandbox.call import BadBody, Call, not_found
 from nexla_procurify.sandbox.database import Database
 from nexla_procurify.sandbox.generate import Record
 from nexla_procurify.sandbox.hooks import PageHooks
@@ -19,9 +20,10 @@ from nexla_procurify.sandbox.words import salt, uuid_for
 
 _KEYS = frozenset({"id", "uuid", "procurify_PO", "user"})
 # an invitation's fields, as the user record names them
-_INVITATION = {"email": "email", "first_name": "firstName", "last_name": "lastName",
-               "phone": "phone", "position": "position", "role_id": "role",
-               "home_location": "location", "home_department": "department"}
+_INVITATION: Mapping[str, str] = MappingProxyType({
+    "email": "email", "first_name": "firstName", "last_name": "lastName", "phone": "phone",
+    "position": "position", "role_id": "role", "home_location": "location",
+    "home_department": "department"})
 
 
 def _checked(database: Database, call: Call) -> tuple[Any, Response | None]:
@@ -93,7 +95,7 @@ def _change(database: Database, call: Call, body: Mapping[str, Any] | None,
     with table.lock:
         position = call.position(database)
         if position is None:
-            return Response(404, NOT_FOUND)
+            return not_found()
         if body:
             errors = _duplicate(database, name, body, position)
             if errors:

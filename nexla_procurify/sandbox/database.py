@@ -42,7 +42,10 @@ class Database:
         if unknown:
             raise ValueError(f"Unknown sandbox resources: {', '.join(sorted(unknown))}")
         self.tables: dict[str, Table] = {}
-        self._plans: dict[tuple[str, int], Plan] = {}
+        # compiled plans and fitted schemas, keyed by the schema object's id; the schema is kept
+        # with its plan so that the id stays its own
+        self._plans: dict[tuple[str, int], tuple[Schema, Plan]] = {}
+        self._schemas: dict[str, Schema] = {}
         self._lock = threading.Lock()
         for name, collection in COLLECTIONS.items():
             wanted = records.get(name, DEFAULT_RECORDS) if isinstance(records, Mapping) \
@@ -67,6 +70,18 @@ class Database:
 
     def item_schema(self, name: str) -> Schema:
         """The schema of one record, as the collection's list answers it."""
+        return self._remembered("item " + name, lambda: self._item_schema(name))
+
+    def _remembered(self, key: str, compute: Callable[[], Schema]) -> Schema:
+        with self._lock:
+            found = self._schemas.get(key)
+        if found is None:
+            found = compute()
+            with self._lock:
+                found = self._schemas.setdefault(key, found)
+        return found
+
+    def _item_schema(self, name: str) -> Schema:
         collection = self.collection(name)
         if collection.list_op is None:
             return {"type": "object", "properties": {}}
@@ -82,6 +97,9 @@ class Database:
     def data_schema(self, operation: Operation) -> Schema:
         """The schema of ``data`` in the operation's success answer (the whole body when the
         answer has no envelope)."""
+        return self._remembered("data " + operation.name, lambda: self._data_schema(operation))
+
+    def _data_schema(self, operation: Operation) -> Schema:
         _, schema = operation.success()
         if schema is None:
             return {}
@@ -97,11 +115,11 @@ class Database:
         key = (name, id(schema))
         with self._lock:
             found = self._plans.get(key)
-        if found is None:
-            found = self.compiler(name).plan(schema)
+        if found is None or found[0] is not schema:
+            found = (schema, self.compiler(name).plan(schema))
             with self._lock:
                 self._plans[key] = found
-        return found
+        return found[1]
 
     def shape(self, name: str, record: Mapping[str, Any], schema: Schema,
               position: int) -> Record:

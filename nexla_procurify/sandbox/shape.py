@@ -23,13 +23,14 @@ _MISSING: Any = object()
 class Shaper:
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self._checks: dict[int, Draft202012Validator] = {}
+        # by the schema object's id, the schema kept alongside so that the id stays its own
+        self._checks: dict[int, tuple[Schema, Draft202012Validator]] = {}
 
     def check(self, schema: Schema) -> Draft202012Validator:
         found = self._checks.get(id(schema))
-        if found is None:
-            found = self._checks[id(schema)] = self.contract.validator(schema)
-        return found
+        if found is None or found[0] is not schema:
+            found = self._checks[id(schema)] = (schema, self.contract.validator(schema))
+        return found[1]
 
     def resolve(self, schema: Schema) -> Schema:
         schema = self.contract.resolve(schema)

@@ -181,6 +181,7 @@ def vendors(count: int, tag: str) -> Iterator[dict[str, Any]]:
             "email": [f"ap-{tag}-{i}@bench.example"],
             "type": 3,
             "external_id": f"bench-{tag}-{i}",
+            "overall_score": None,  # required (nullable) by Procurify's OptimizedVendorRequest
         }
 
 

@@ -28,9 +28,11 @@ def test_write_prints_one_result_per_line_and_a_summary(
 ) -> None:
     records = tmp_path / "vendors.jsonl"
     records.write_text(
-        json.dumps({"name": "A", "email": ["a@a.example"], "type": 3, "external_id": "CLI-1"})
+        json.dumps({"name": "A", "email": ["a@a.example"], "type": 3, "external_id": "CLI-1",
+                    "overall_score": None})
         + "\n\nnot json\n"
-        + json.dumps({"name": "B", "email": ["b@b.example"], "type": 4, "external_id": "CLI-2"})
+        + json.dumps({"name": "B", "email": ["b@b.example"], "type": 4, "external_id": "CLI-2",
+                    "overall_score": None})
         + "\n"
     )
     code = cli.main(["write", "vendors", str(records), "--operation", "upsert",
@@ -117,7 +119,8 @@ def test_the_first_ctrl_c_finishes_and_reports_what_was_sent(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     lines = [json.dumps({"name": f"V{n}", "email": ["v@v.example"], "type": 3,
-                         "external_id": f"INT-{n}"}).encode() + b"\n" for n in range(20)]
+                         "external_id": f"INT-{n}", "overall_score": None}).encode() + b"\n"
+             for n in range(20)]
     monkeypatch.setattr("sys.stdin", SimpleNamespace(buffer=InterruptingInput(lines, 5)))
     code = cli.main(["write", "vendors", "--operation", "create", "--concurrency", "1",
                      "--credential", str(credential_file)])

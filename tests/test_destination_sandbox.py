@@ -47,7 +47,9 @@ def unique(prefix: str) -> str:
 
 
 def vendor(external_id: str | None = None, **fields: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {"name": unique("Vendor"), "email": ["ap@vendor.test"], "type": 2}
+    # overall_score: required (nullable) by Procurify's OptimizedVendorRequest
+    record: dict[str, Any] = {"name": unique("Vendor"), "email": ["ap@vendor.test"], "type": 2,
+                              "overall_score": None}
     if external_id is not None:
         record["external_id"] = external_id
     return {**record, **fields}
@@ -71,7 +73,16 @@ CREATES: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize("resource", sorted(CREATES))
+# The connector still sends one user object and reads an id from a requisition's answer;
+# Procurify (the contract) takes a list of invitations and answers a requisition's uuid only.
+# These fail until the destination follows the contract (the `writes` branch): then remove.
+CONNECTOR_BEHIND_CONTRACT = pytest.mark.xfail(
+    strict=True, reason="destination sends users/requisitions as the contract does not take them")
+
+
+@pytest.mark.parametrize("resource", [
+    pytest.param(name, marks=CONNECTOR_BEHIND_CONTRACT) if name == "users" else name
+    for name in sorted(CREATES)])
 def test_create_then_update(sandbox: Sandbox, session: ProcurifySession, resource: str) -> None:
     record = CREATES[resource]()
     [created] = write(session, {"resource": resource, "operation": "create"}, [record])
@@ -132,6 +143,7 @@ def test_payment_method_create_reports_the_real_id(
     assert isinstance(created.id, int)
 
 
+@CONNECTOR_BEHIND_CONTRACT
 def test_requisition_create(sandbox: Sandbox, session: ProcurifySession) -> None:
     record = {
         "required_date": "2026-09-30",
@@ -205,6 +217,7 @@ def test_purchase_order_update(sandbox: Sandbox, session: ProcurifySession) -> N
                                                        "Vancouver")
 
 
+@CONNECTOR_BEHIND_CONTRACT
 def test_user_create_and_update_report_the_same_id(
     sandbox: Sandbox, session: ProcurifySession
 ) -> None:
@@ -310,6 +323,7 @@ def test_a_commit_that_loses_its_answer_creates_exactly_one(
     assert len(sandbox.requests_to("/api/v3/vendors", method="POST")) == posts_before + 1
 
 
+@CONNECTOR_BEHIND_CONTRACT
 def test_a_dropped_commit_without_lookup_is_failed_not_repeated(
     sandbox: Sandbox, session: ProcurifySession
 ) -> None:

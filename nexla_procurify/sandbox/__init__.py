@@ -5,8 +5,10 @@
         sandbox.inject(Fault("status", status=429, retry_after=1, path="/api/v3/users/me"))
         sandbox.edit_when("vendors", page=2, record_id=3)   # someone edits during a read
 
-Every readable catalogue resource is listed with Procurify's envelope, filters and ordering,
-from deterministic seeded data of any size; every catalogue write operation is served.
+Every operation of Procurify's API contract (``contract/procurify.json``) is served as the
+contract describes it: lists with Procurify's envelope, filters and ordering, single records,
+writes with DRF-style field errors, from deterministic data of any size generated from the
+contract's response schemas. Nothing here reads the connector's own catalogue.
 
 Clients must be allowed loopback Base URLs: ``NEXLA_PROCURIFY_ALLOW_LOOPBACK=1``.
 """
@@ -40,11 +42,13 @@ class Sandbox:
         records: int | Mapping[str, int] = DEFAULT_RECORDS,
         seed: int = 0,
         anchor: float | None = None,
+        strict_query: bool = True,
     ) -> None:
-        """``records``: how many seeded records each resource has (an int for all, or a dict
-        resource name -> count, others keeping the default). ``seed`` fixes the data;
-        ``anchor`` (epoch seconds, default: the current hour) is the end of the 90-day window
-        the generated cursor timestamps fall in."""
+        """``records``: how many seeded records each collection has (an int for all, or a dict
+        name -> count, others keeping the default). ``seed`` fixes the data; ``anchor`` (epoch
+        seconds, default: the current hour) is the end of the 90-day window the generated
+        modified timestamps fall in. ``strict_query``: refuse (400) query parameters the
+        operation does not document; Procurify ignores them (``False``)."""
         self.client_id = client_id or "sandbox-" + secrets.token_hex(8)
         self._client_secret = client_secret or secrets.token_urlsafe(32)
         self.faults = FaultPlan()
@@ -57,6 +61,7 @@ class Sandbox:
             legacy_token_path_only=legacy_token_path_only,
             database=self.database,
             hooks=self.hooks,
+            strict_query=strict_query,
         )
         self._server = LoopbackServer(
             self.api.dispatch, self.faults, port=port, latency=latency

@@ -1,51 +1,51 @@
-"""What the sandbox answers: Procurify's token endpoints and API, with its auth rules.
+"""What the sandbox answers: every operation of Procurify's contract, with its auth rules.
 
-Routes are derived from the resource catalogue: a ``GET`` per readable resource and one route
-per write operation.
+A request is matched to a contract operation (404 for an unknown path, 405 for another method);
+its query and path parameters are checked against the operation (400 naming each parameter,
+404 for a path parameter out of its choices); ``registry`` says which collection and action
+serve it; ``reads`` and ``writes`` answer.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from nexla_procurify import manifest
-from nexla_procurify.resources import Operation, Resource
-from nexla_procurify.sandbox import envelope, query
+from nexla_procurify.sandbox import reads, writes
+from nexla_procurify.sandbox.call import Call, not_found
+from nexla_procurify.sandbox.contract import Contract
 from nexla_procurify.sandbox.database import Database
 from nexla_procurify.sandbox.hooks import PageHooks
-from nexla_procurify.sandbox.server import Request, Response, Router
-from nexla_procurify.sandbox.writes import field_errors, merge, validator
+from nexla_procurify.sandbox.registry import DOMAIN, ME_EMAIL, Action, routes
+from nexla_procurify.sandbox.server import Request, Response
 
 AUDIENCE = "https://api.procurify.com/"
-TOKEN_PATHS = ("/api/v3/oauth/token", "/oauth/token")
-DOMAIN = "sandbox"
-ME: Mapping[str, Any] = {
-    "id": 1,
-    "user": 1,
-    "firstName": "Sandy",
-    "lastName": "Box",
-    "email": "sandy.box@sandbox.example",
-    "is_active": True,
-    "role": {"id": 1, "name": "Administrator"},
-    "location": {"id": 1, "name": "Head Office"},
-    "department": None,
-    "position": "Controller",
-    "systemaccess_cache": {},
-}
-NOT_FOUND = {"detail": "Not found."}
-INVALID_PAGE = {"detail": "Invalid page."}
-# what a purchase order action does to the record
-ACTIONS: Mapping[str, Mapping[str, Any]] = {
-    "close": {"state": 3},
-    "reopen": {"state": 5, "closed_date": None},
-}
-# creates whose 201 answer is the bare record (their response models have no envelope)
-BARE_CREATES = frozenset({"company_payment_methods", "vendor_payment_methods"})
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - the contract's token endpoint, not a secret
+TOKEN_ALIAS = "/api/v3/oauth/token"  # noqa: S105 - the one Procurify's user docs name
+# parameters DRF's pagination reads leniently (a bad page is 404 "Invalid page.", a bad size
+# falls back to the default): not refused as other wrongly typed parameters are
+_PAGINATION = frozenset({"page", "page_size"})
+
+Handler = Callable[[Database, PageHooks, Call], Response]
+HANDLERS: Mapping[Action, Handler] = MappingProxyType({
+    "list": reads.list_records,
+    "get": reads.get_record,
+    "me": reads.me,
+    "approvers": reads.approvers,
+    "create": writes.create,
+    "update": writes.update,
+    "patch": writes.update,
+    "revise": writes.update,
+    "close": writes.close,
+    "reopen": writes.reopen,
+    "deactivate": writes.deactivate,
+    "invite": writes.invite,
+    "requisition": writes.requisition,
+})
 
 
 class TokenStore:
@@ -74,7 +74,13 @@ class TokenStore:
 
 
 class ProcurifyApi:
-    """The routes of a Procurify instance, served by ``LoopbackServer``."""
+    """The operations of a Procurify instance, served by ``LoopbackServer``.
+
+    ``strict_query``: a query parameter the operation does not document is refused (400), so
+    that a client sending one is caught; Procurify itself (Django REST framework) ignores it,
+    as the sandbox does with ``strict_query=False``. Wrongly typed documented parameters are
+    refused either way.
+    """
 
     def __init__(
         self,
@@ -85,42 +91,48 @@ class ProcurifyApi:
         legacy_token_path_only: bool = False,
         database: Database | None = None,
         hooks: PageHooks | None = None,
+        strict_query: bool = True,
     ) -> None:
         self.client_id = client_id
         self._client_secret = client_secret
         self.tokens = TokenStore(token_lifetime)
         self.database = database if database is not None else Database()
+        self.contract: Contract = self.database.contract
         self.hooks = hooks if hooks is not None else PageHooks()
-        self.router = Router()
-        for path in TOKEN_PATHS:
-            if legacy_token_path_only and path != "/oauth/token":
-                continue
-            self.router.add("POST", path, self._token)
-        self.router.add("GET", "/api/v3/users/me", self._me)
-        self._add_catalogue_routes()
-
-    def _add_catalogue_routes(self) -> None:
-        for resource in self.database.catalogue.resources.values():
-            if resource.readable and resource.path and resource.pagination != "single":
-                self.router.add("GET", resource.path, self._lister(resource))
-            for operation in resource.operations.values():
-                self.router.add(operation.method, operation.path,
-                                self._writer(resource, operation))
+        self.strict_query = strict_query
+        self.token_paths = (TOKEN_PATH,) if legacy_token_path_only else (TOKEN_PATH, TOKEN_ALIAS)
+        self.routes = routes()
+        unserved = [op.name for op in self.contract.operations if op.name not in self.routes]
+        if unserved:
+            raise RuntimeError(f"The sandbox serves no {', '.join(unserved)}")
 
     def dispatch(self, request: Request) -> Response:
-        handler, params, path_known = self.router.resolve(request.method, request.path)
-        if handler is None:
-            if path_known:
-                return Response(405, {"detail": f'Method "{request.method}" not allowed.'})
-            return Response(404, {"detail": "Not found."})
-        request = Request(
-            request.method, request.path, request.query, request.headers, request.body, params
-        )
-        if request.path not in TOKEN_PATHS:
-            refused = self._authorize(request)
-            if refused is not None:
-                return refused
-        return handler(request)
+        path = request.path
+        if path in self.token_paths or path.rstrip("/") in self.token_paths:
+            if request.method != "POST":
+                return _not_allowed(request.method)
+            return self._token(request)
+        found = self.contract.find(request.method, path)
+        if found is None:
+            if self.contract.on_path(path):
+                return _not_allowed(request.method)
+            return not_found()
+        operation, args = found
+        refused = self._authorize(request)
+        if refused is not None:
+            return refused
+        if self.contract.path_problems(operation, args):
+            return not_found()
+        problems = self.contract.query_problems(operation, request.multi)
+        for name in list(problems):
+            if name in _PAGINATION or (not self.strict_query and name not in
+                                       operation.query_params):
+                del problems[name]
+        if problems:
+            return Response(400, problems)
+        collection, action = self.routes[operation.name]
+        call = Call(operation, collection, args, request)
+        return HANDLERS[action](self.database, self.hooks, call)
 
     def _authorize(self, request: Request) -> Response | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -133,7 +145,7 @@ class ProcurifyApi:
         return None
 
     def _token(self, request: Request) -> Response:
-        body = request.json()
+        body: Any = request.json()
         if not isinstance(body, dict):
             return Response(400, {"error": "invalid_request",
                                   "error_description": "A JSON body is required."})
@@ -152,155 +164,12 @@ class ProcurifyApi:
             200,
             {
                 "access_token": self.tokens.issue(),
-                "scope": f"urn:procurify-api:domain:{DOMAIN} "
-                f"urn:procurify-api:email:{ME['email']}",
+                "scope": f"urn:procurify-api:domain:{DOMAIN} urn:procurify-api:email:{ME_EMAIL}",
                 "expires_in": self.tokens.lifetime,
                 "token_type": "Bearer",
             },
         )
 
-    def _me(self, request: Request) -> Response:
-        return Response(200, envelope.single(dict(ME)))
 
-    # -- lists ----------------------------------------------------------------------------------
-
-    def _lister(self, resource: Resource) -> Callable[[Request], Response]:
-        return lambda request: self._list(resource, request)
-
-    def _list(self, resource: Resource, request: Request) -> Response:
-        scope: query.Condition | None = None
-        if resource.path_params:
-            for param in resource.path_params:
-                if request.params.get(param.name) not in param.choices:
-                    return Response(404, NOT_FOUND)
-            role, status = request.params["role"], request.params["status"]
-            if (role, status) != ("purchased", "all"):
-                scope = query.PurchaseOrderScope(role, status)
-        table = self.database.table(resource.name)
-        try:
-            selection = query.parse(resource, table.plan.field_names, request.query, scope)
-        except query.InvalidFilter as invalid:
-            return Response(400, invalid.errors)
-        base = f"http://{request.headers.get('host', '127.0.0.1')}{request.path}"
-        extra: dict[str, Any] = {}
-        with table.lock:
-            positions = query.select(table, selection)
-            paging: dict[str, Any] | None = None
-            number = 1
-            if resource.pagination == "none":
-                shown = positions
-            else:
-                try:
-                    page = envelope.paginate(request.query, len(positions),
-                                             self.database.catalogue.max_page_size)
-                except envelope.PageNotFound:
-                    return Response(404, INVALID_PAGE)
-                number = page.number
-                shown = positions[page.start:page.stop]
-                paging = envelope.pagination(page, base, request.query)
-            records = [table.get(position) for position in shown]
-            summary = envelope.SUMMARIES.get(resource.name)
-            if summary is not None:
-                extra = table.cached((selection, "summary"), lambda: summary(table, positions))
-            if resource.name == "purchase_orders":
-                counts = table.cached("counts", lambda: envelope.purchase_order_counts(table))
-                extra = {"counts": {role: {**tally, "page": len(records)}
-                                    for role, tally in counts.items()}}
-        body = envelope.list_body(resource.name, records, paging, extra)
-        self.hooks.fire(resource.name, number)
-        return Response(200, body)
-
-    # -- writes ---------------------------------------------------------------------------------
-
-    def _writer(self, resource: Resource, operation: Operation) -> Callable[[Request], Response]:
-        request_check = (
-            None if operation.request_schema is None
-            else validator(_request_schema(operation.request_schema))
-        )
-
-        def handle(request: Request) -> Response:
-            body: Any = {}
-            if request.body:
-                try:
-                    body = json.loads(request.body)
-                except ValueError as exc:
-                    return Response(400, {"detail": f"JSON parse error - {exc}"})
-            if request_check is not None:
-                errors = field_errors(request_check, body)
-                if errors:
-                    return Response(400, errors)
-            if operation.name == "create":
-                return self._create(resource, body)
-            return self._change(resource, operation, request, body)
-
-        return handle
-
-    def _create(self, resource: Resource, body: dict[str, Any]) -> Response:
-        database = self.database
-        table = database.table(resource.name)
-        check = database.stream_validator(resource.name)
-        with table.lock:
-            refused = self._duplicate(resource, body, None)
-            if refused is not None:
-                return refused
-
-            def build(position: int) -> dict[str, Any]:
-                base = table.plan.record(position)
-                if not base:
-                    base = {"id": position + 1, "created_at": database.now()}
-                unique = resource.lookup.field if resource.lookup else None
-                if unique is not None and unique in base:
-                    base[unique] = None  # a natural key is never made up
-                return database.stamped(resource.name, merge(base, body, check, ("id",)))
-
-            _, record = table.append(build)
-            table.creates += 1
-        if resource.name in BARE_CREATES:
-            return Response(201, record)
-        return Response(201, envelope.single(record))
-
-    def _change(self, resource: Resource, operation: Operation, request: Request,
-                body: dict[str, Any]) -> Response:
-        database = self.database
-        table = database.table(resource.name)
-        id_field = operation.id_field or "id"
-        with table.lock:
-            position = table.position_of(id_field, request.params.get(id_field, ""))
-            if position is None:
-                return Response(404, NOT_FOUND)
-            current = table.get(position)
-            if operation.name in ACTIONS:
-                record = {**current, **ACTIONS[operation.name]}
-                if operation.name == "close" and "closed_date" in record:
-                    record["closed_date"] = database.now()
-            else:
-                refused = self._duplicate(resource, body, position)
-                if refused is not None:
-                    return refused
-                protected = {"id", id_field, *resource.key}
-                record = merge(current, body, database.stream_validator(resource.name),
-                               protected)
-            record = database.stamped(resource.name, record)
-            table.put(position, record)
-        return Response(200, envelope.single(record))
-
-    def _duplicate(self, resource: Resource, body: dict[str, Any],
-                   position: int | None) -> Response | None:
-        """400 when the body reuses another record's unique natural key."""
-        field = resource.lookup.field if resource.lookup else resource.upsert_key
-        if field is None:
-            return None
-        value = body.get(field)
-        if value is None or value == "":
-            return None
-        table = self.database.table(resource.name)
-        if any(found != position for found in table.find(field, value)):
-            noun = resource.title.lower().removesuffix("s")
-            words = field.replace("_", " ")
-            return Response(400, {field: [f"{noun} with this {words} already exists."]})
-        return None
-
-
-def _request_schema(path: str) -> dict[str, Any]:
-    schema: dict[str, Any] = manifest.load_json(path)
-    return schema
+def _not_allowed(method: str) -> Response:
+    return Response(405, {"detail": f'Method "{method}" not allowed.'})

@@ -1,28 +1,27 @@
 """Response envelopes and pagination math, shaped as Procurify's response models document them.
 
-Most lists answer ``{"data": [...], "metadata": {"pagination": {...}}}``; the exceptions
-(per the models) are tabled here by resource name.
+Most lists answer ``{"data": [...], "metadata": {"pagination": {...}}}``; payment methods put
+``pagination`` next to ``data``; locations wrap each record:
+``{"data": [record], "metadata": {}}``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode
 
-from nexla_procurify.sandbox.data import Record
+from nexla_procurify.sandbox.generate import Record
+from nexla_procurify.sandbox.registry import CANCELLED, CLOSED, OPEN_STATES
 from nexla_procurify.sandbox.store import Table
 
 DEFAULT_PAGE_SIZE = 10
-PERMISSIONS = {"can_edit": True, "can_delete": True, "can_approve": True}
-PO_STATUSES = ("all", "open", "partial", "closed", "cancelled")
-
-# resources whose pagination object sits at the top level, next to "data" (no metadata)
-TOP_LEVEL_PAGINATION = frozenset({"company_payment_methods", "vendor_payment_methods"})
-# resources whose list items wrap each record: {"data": [record], "metadata": null}
-WRAPPED_ITEMS = frozenset({"locations"})
-WITH_PERMISSIONS = frozenset({"bills", "payments"})
+MAX_PAGE_SIZE = 500
+PERMISSIONS: Mapping[str, bool] = MappingProxyType(
+    {"can_edit": True, "can_delete": True, "can_approve": True})
+PO_STATUSES = ("all", "open", "partial", "closed", "cancelled")  # metadata.counts keys
 
 
 class PageNotFound(LookupError):
@@ -45,7 +44,7 @@ class Page:
         return min(self.start + self.size, self.count)
 
 
-def paginate(query: Mapping[str, str], count: int, max_page_size: int) -> Page:
+def paginate(query: Mapping[str, str], count: int, max_page_size: int = MAX_PAGE_SIZE) -> Page:
     size = _positive_int(query.get("page_size"), DEFAULT_PAGE_SIZE)
     size = min(size, max_page_size)
     num_pages = max(1, -(-count // size))
@@ -69,14 +68,15 @@ def _positive_int(raw: str | None, default: int) -> int:
     return value if value > 0 else default
 
 
-def links(base: str, query: Mapping[str, str], page: Page) -> tuple[str | None, str | None]:
+def links(base: str, query: Mapping[str, Sequence[str]],
+          page: Page) -> tuple[str | None, str | None]:
     """Absolute ``next`` and ``previous`` URLs (DRF drops ``page`` for the first page)."""
 
     def url(number: int) -> str:
-        params = {key: value for key, value in query.items() if key != "page"}
+        params = {key: list(values) for key, values in query.items() if key != "page"}
         if number > 1:
-            params["page"] = str(number)
-        encoded = urlencode(params)
+            params["page"] = [str(number)]
+        encoded = urlencode(params, doseq=True)
         return f"{base}?{encoded}" if encoded else base
 
     following = url(page.number + 1) if page.number < page.num_pages else None
@@ -84,7 +84,7 @@ def links(base: str, query: Mapping[str, str], page: Page) -> tuple[str | None, 
     return following, previous
 
 
-def pagination(page: Page, base: str, query: Mapping[str, str]) -> dict[str, Any]:
+def pagination(page: Page, base: str, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     following, previous = links(base, query, page)
     return {
         "count": page.count,
@@ -97,23 +97,23 @@ def pagination(page: Page, base: str, query: Mapping[str, str]) -> dict[str, Any
 
 
 def list_body(
-    resource: str,
     records: list[Record],
     paging: dict[str, Any] | None,
     extra_metadata: Mapping[str, Any],
+    *,
+    wrapped: bool = False,
+    top_level: bool = False,
 ) -> dict[str, Any]:
+    """``wrapped``: each record as ``{"data": [record], "metadata": {}}``; ``top_level``:
+    ``pagination`` next to ``data``, without ``metadata``."""
     data: list[Any] = records
-    if resource in WRAPPED_ITEMS:
-        data = [{"data": [record], "metadata": None} for record in records]
+    if wrapped:
+        data = [{"data": [record], "metadata": {}} for record in records]
     if paging is None:
         return {"data": data, "metadata": dict(extra_metadata)}
-    if resource in TOP_LEVEL_PAGINATION:
+    if top_level:
         return {"pagination": paging, "data": data}
     return {"data": data, "metadata": {**extra_metadata, "pagination": paging}}
-
-
-def single(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {"data": record, "metadata": {}}
 
 
 # -- metadata that summarises the whole selection (computed once per table version) ---------------
@@ -148,11 +148,11 @@ def _currency_id(value: Any) -> Any:
     return value.get("id") if isinstance(value, dict) else value
 
 
-SUMMARIES: Mapping[str, Callable[[Table, Sequence[int]], dict[str, Any]]] = {
+SUMMARIES: Mapping[str, Callable[[Table, Sequence[int]], dict[str, Any]]] = MappingProxyType({
     "bills": _bills,
     "ap_items": _ap_items,
     "payments": _payments,
-}
+})
 
 
 def purchase_order_counts(table: Table) -> dict[str, Any]:
@@ -161,13 +161,16 @@ def purchase_order_counts(table: Table) -> dict[str, Any]:
     receivable = dict.fromkeys(PO_STATUSES, 0)
     for position in table.positions():
         state = table.value(position, "state")
-        if state in (0, 5, None):
+        if state in OPEN_STATES:
             partial = table.value(position, "fulfilment_status") == "partial"
             status = "partial" if partial else "open"
             for tally in (purchased, receivable):
                 tally["all"] += 1
                 tally[status] += 1
-        else:
-            purchased["all"] += 1
-            purchased["cancelled" if state == 1 else "closed"] += 1
+            continue
+        purchased["all"] += 1
+        if state == CLOSED:
+            purchased["closed"] += 1
+        elif state == CANCELLED:
+            purchased["cancelled"] += 1
     return {"purchased": purchased, "receivable": receivable}

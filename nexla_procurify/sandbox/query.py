@@ -1,7 +1,7 @@
 """List queries: filters, search, date ranges, ordering, as Django REST framework applies them.
 
-``parse`` turns query parameters into a hashable ``Selection`` (unknown parameters are ignored,
-as Django does); ``select`` runs it against a table. Without filters and in id order a
+``parse`` turns query parameters (already checked against the contract) into a hashable
+``Selection``; ``select`` runs it against a table. Without filters and in id order a
 selection is a ``range``: serving a page costs O(page size) however large the table.
 """
 
@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from nexla_procurify.resources import Resource
+from nexla_procurify.sandbox.registry import (
+    OPEN_STATES,
+    STATUS_STATES,
+    Collection,
+    Granularity,
+)
 from nexla_procurify.sandbox.store import Table
 
 SEARCH_FIELDS = frozenset({
@@ -87,33 +92,42 @@ class Search:
 
 
 @dataclass(frozen=True)
+class AnyOf:
+    """A repeated parameter (``?locations=1&locations=2``): any value matches."""
+
+    field: str
+    raws: tuple[str, ...]
+
+    def test(self, table: Table, position: int) -> bool:
+        value = table.value(position, self.field)
+        return any(matches(value, raw) for raw in self.raws)
+
+
+@dataclass(frozen=True)
 class PurchaseOrderScope:
-    """``/purchase_orders/{role}/{status}``: state 0 PURCHASED, 1 CANCELLED, 3 CLOSED,
-    4 PAID, 5 REOPENED; open/partial split on ``fulfilment_status``; receivable = open POs."""
+    """``/purchase_orders/{role}/{status}``: the states a status lists (``registry``); open and
+    partial split on ``fulfilment_status``; receivable lists open purchase orders only."""
 
     role: str
     status: str
 
     def test(self, table: Table, position: int) -> bool:
         state = table.value(position, "state")
-        is_open = state in (0, 5, None)
-        if self.role == "receivable" and not is_open:
+        if self.role == "receivable" and state not in OPEN_STATES:
             return False
-        partial = table.value(position, "fulfilment_status") == "partial"
-        verdict: bool = {
-            "all": True,
-            "open": is_open and not partial,
-            "partial": is_open and partial,
-            "closed": state in (3, 4),
-            "cancelled": state == 1,
-        }[self.status]
-        return verdict
+        states = STATUS_STATES[self.status]
+        if states is not None and state not in states:
+            return False
+        partial = bool(table.value(position, "fulfilment_status") == "partial")
+        if self.status == "partial":
+            return partial
+        return not (self.status == "open" and partial)
 
 
 @dataclass(frozen=True)
 class Selection:
     conditions: tuple[Condition, ...] = ()
-    order: str = "id"  # a field, "-field" descending
+    order: str = "id"  # a field, "-field" descending; "id" is the stored order
 
 
 class InvalidFilter(ValueError):
@@ -122,30 +136,39 @@ class InvalidFilter(ValueError):
         self.errors = errors
 
 
+_CONTROL = frozenset({"page", "page_size", "format", "order_by", "search"})
+
+
 def parse(
-    resource: Resource,
+    collection: Collection,
     fields: Sequence[str],
-    query: Mapping[str, str],
+    query: Mapping[str, Sequence[str]],
     scope: Condition | None = None,
 ) -> Selection:
-    known = set(fields) | {"id"}
+    """The selection ``query`` asks for (parameters the records have no field for are
+    accepted and not applied)."""
+    known = set(fields)
     conditions: list[Condition] = [] if scope is None else [scope]
     errors: dict[str, list[str]] = {}
-    for name in resource.filters:
-        raw = query.get(name, "")
-        if raw and name in known and name != "search":
-            conditions.append(Exact(name, raw))
-    term = query.get("search", "").strip().lower()
-    if term:
-        conditions.append(Search(term, tuple(f for f in fields if f in SEARCH_FIELDS)))
-    ranges: dict[str, tuple[str, str]] = {}
-    for name in query:
-        if name[-2:] in ("_0", "_1") and query[name]:
-            target = _range_target(resource, known, name[:-2])
+    ranges: dict[str, tuple[str, Granularity]] = {}
+    for name, values in query.items():
+        raws = tuple(v for v in values if v != "")
+        if name in _CONTROL or not raws:
+            continue
+        if name[-2:] in ("_0", "_1"):
+            target = _range_target(collection, known, name[:-2])
             if target is not None:
                 ranges.setdefault(name[:-2], target)
+            continue
+        field = collection.filters.get(name, name)
+        if field in known:
+            conditions.append(Exact(field, raws[0]) if len(raws) == 1 else AnyOf(field, raws))
+    term = (query.get("search") or [""])[-1].strip().lower()
+    if term:
+        conditions.append(Search(term, tuple(f for f in fields if f in SEARCH_FIELDS)))
     for base, (field, granularity) in ranges.items():
-        low_raw, high_raw = query.get(base + "_0", ""), query.get(base + "_1", "")
+        low_raw = (query.get(base + "_0") or [""])[-1]
+        high_raw = (query.get(base + "_1") or [""])[-1]
         try:
             if granularity == "date-time":
                 conditions.append(
@@ -160,19 +183,16 @@ def parse(
             errors[bad] = [message]
     if errors:
         raise InvalidFilter(errors)
-    order = query.get("order_by", "").split(",")[0].strip() or (resource.order_by or "id")
-    if order.lstrip("-") not in known:
-        order = resource.order_by or "id"
+    order = (query.get("order_by") or [""])[-1].split(",")[0].strip() or "id"
+    if order.lstrip("-") not in known | {"id"}:
+        order = "id"
     return Selection(tuple(conditions), order)
 
 
-def _range_target(resource: Resource, known: set[str], base: str) -> tuple[str, str] | None:
-    incremental = resource.incremental
-    if incremental is not None:
-        if base == incremental.filter[:-2]:
-            return incremental.cursor_field, incremental.granularity
-        if base == "modified_date":
-            return incremental.cursor_field, "date"
+def _range_target(collection: Collection, known: set[str],
+                  base: str) -> tuple[str, Granularity] | None:
+    if base in collection.ranges:
+        return collection.ranges[base]
     if base in known:
         return base, "date"
     return None

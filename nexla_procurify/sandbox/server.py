@@ -1,4 +1,4 @@
-"""The sandbox's HTTP mechanics: a threaded loopback server, routing and fault injection.
+"""The sandbox's HTTP mechanics: a threaded loopback server and fault injection.
 
 What Procurify answers lives in ``api.py``; this module only moves bytes.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import socket
 import threading
 import time
@@ -28,10 +27,10 @@ log = logging.getLogger("nexla_procurify.sandbox")
 class Request:
     method: str
     path: str
-    query: dict[str, str]
+    query: dict[str, str]  # the last value of each parameter
     headers: Mapping[str, str]
     body: bytes
-    params: dict[str, str] = field(default_factory=dict)
+    multi: dict[str, list[str]] = field(default_factory=dict)  # every value, in order
 
     def json(self) -> Any:
         """The decoded body; ``None`` when there is none or it is not JSON."""
@@ -53,39 +52,9 @@ class Response:
     def encoded(self) -> bytes:
         if self.raw is not None:
             return self.raw
-        return b"" if self.body is None else json.dumps(self.body).encode()
-
-
-Handler = Callable[[Request], Response]
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-
-
-class Router:
-    def __init__(self) -> None:
-        self._routes: list[Route] = []
-
-    def add(self, method: str, template: str, handler: Handler) -> None:
-        """``template`` like ``/api/v3/vendors/{id}``; path parameters reach ``params``."""
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
-        self._routes.append(Route(method.upper(), re.compile(f"^{regex}$"), handler))
-
-    def resolve(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
-        """(handler, path params, whether the path exists for some other method)."""
-        path_known = False
-        for route in self._routes:
-            found = route.pattern.match(path)
-            if found is None:
-                continue
-            path_known = True
-            if route.method == method:
-                return route.handler, found.groupdict(), True
-        return None, {}, path_known
+        if self.body is None:
+            return b""
+        return json.dumps(self.body, separators=(",", ":")).encode()  # compact, as DRF renders
 
 
 @dataclass(frozen=True)
@@ -171,11 +140,15 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
-            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            query = dict(pairs)
+            multi: dict[str, list[str]] = {}
+            for key, value in pairs:
+                multi.setdefault(key, []).append(value)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {key.lower(): value for key, value in self.headers.items()}
-            request = Request(self.command, parts.path, query, headers, body)
+            request = Request(self.command, parts.path, query, headers, body, multi)
             server.log.append(
                 LoggedRequest(
                     self.command, parts.path, query, "authorization" in headers

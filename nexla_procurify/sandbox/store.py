@@ -1,9 +1,9 @@
 """The sandbox's tables: generated records plus the ones edited or created since.
 
 A ``Table`` holds no generated record: position ``p`` (id ``p + 1``) comes from the ``Plan``
-unless it was overwritten. Writes never mutate a record in place; they store a new dict, so a
-page handed to the JSON encoder stays consistent. Each table has its own re-entrant lock and a
-``version`` bumped by every write (query results are cached per version).
+(compiled on first use) unless it was overwritten. Writes never mutate a record in place; they
+store a new dict, so a page handed to the JSON encoder stays consistent. Each table has its own
+re-entrant lock and a ``version`` bumped by every write (query results are cached per version).
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
-from nexla_procurify.sandbox.data import Plan, Record
+from nexla_procurify.sandbox.generate import Plan, Record
 
 
 class Table:
-    def __init__(self, name: str, plan: Plan, size: int, indexed: Sequence[str] = ()) -> None:
+    def __init__(self, name: str, plan: Callable[[], Plan], size: int,
+                 indexed: Sequence[str] = ()) -> None:
         self.name = name
-        self.plan = plan
+        self._compile = plan
+        self._plan: Plan | None = None
         self.lock = threading.RLock()
         self.version = 0
         self.creates = 0
@@ -28,6 +30,14 @@ class Table:
         self._indexed = tuple(indexed)
         self._indexes: dict[str, dict[Hashable, set[int]]] = {}
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+
+    @property
+    def plan(self) -> Plan:
+        if self._plan is None:
+            with self.lock:
+                if self._plan is None:
+                    self._plan = self._compile()
+        return self._plan
 
     def __len__(self) -> int:
         return self._size

@@ -1,128 +1,179 @@
-"""Request validation with Django REST framework field errors, and shaping written records.
-
-``field_errors`` maps jsonschema errors to ``{"field": ["message"]}`` (nested fields as dotted
-keys, ``"line_items.0.name"``); ``merge`` lays a request body over a list record and keeps the
-result valid against the stream schema (a field whose request shape differs from its read shape
-keeps its previous value, as a server computing that field would).
-"""
+"""Write answers: creates, updates and patches, purchase-order actions, user invitations and
+deactivation, requisitions. Bodies are checked against the contract's request schema first
+(DRF-style 400 naming each field); writes change the stored records and stamp their modified
+fields."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from nexla_procurify.sandbox import drf
+from nexla_procurify.sandbox.call import BadBody, Call, not_found
+from nexla_procurify.sandbox.database import Database
+from nexla_procurify.sandbox.generate import Record
+from nexla_procurify.sandbox.hooks import PageHooks
+from nexla_procurify.sandbox.registry import CLOSED, REOPENED
+from nexla_procurify.sandbox.server import Response
+from nexla_procurify.sandbox.words import salt, uuid_for
 
-from nexla_procurify.sandbox.data import Record
-
-REQUIRED = "This field is required."
-NOT_NULL = "This field may not be null."
-INVALID_EMAIL = "Enter a valid email address."
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_TYPE_MESSAGES = {
-    "string": "Not a valid string.",
-    "integer": "A valid integer is required.",
-    "number": "A valid number is required.",
-    "boolean": "Must be a valid boolean.",
-    "array": 'Expected a list of items but got type "{kind}".',
-    "object": 'Expected a dictionary of items but got type "{kind}".',
-}
-_FORMAT_MESSAGES = {
-    "date-time": "Datetime has wrong format. Use one of these formats instead: "
-    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
-    "date": "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
-}
+_KEYS = frozenset({"id", "uuid", "procurify_PO", "user"})
+# an invitation's fields, as the user record names them
+_INVITATION: Mapping[str, str] = MappingProxyType({
+    "email": "email", "first_name": "firstName", "last_name": "lastName", "phone": "phone",
+    "position": "position", "role_id": "role", "home_location": "location",
+    "home_department": "department"})
 
 
-def validator(schema: Mapping[str, Any]) -> Draft202012Validator:
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _checked(database: Database, call: Call) -> tuple[Any, Response | None]:
+    """The request body, or the 400 that refuses it."""
+    try:
+        body = call.body()
+    except BadBody as bad:
+        return None, Response(400, {"detail": str(bad)})
+    schema = call.operation.request_body
+    if schema is None:
+        return body, None
+    many = database.shaper.resolve(schema).get("type") == "array"
+    errors = drf.body_errors(database.shaper.check(schema), body, many)
+    return body, (Response(400, errors) if errors else None)
 
 
-def field_errors(check: Draft202012Validator, body: Any) -> dict[str, list[str]]:
-    """Django REST framework style errors for ``body``; empty when it is valid."""
-    if not isinstance(body, dict):
-        kind = _json_kind(body)
-        return {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
-    errors: dict[str, list[str]] = {}
-    for error in check.iter_errors(body):
-        for key, message in _describe(error):
-            messages = errors.setdefault(key or "non_field_errors", [])
-            if message not in messages:
-                messages.append(message)
-    for key, value in body.items():
-        if "email" in key.lower() and not _emails_ok(value) and key not in errors:
-            errors[key] = [INVALID_EMAIL]
-    return errors
+def _duplicate(database: Database, name: str, body: Mapping[str, Any],
+               position: int | None) -> dict[str, list[str]]:
+    """400 errors when ``body`` reuses another record's unique field."""
+    table = database.table(name)
+    for field in database.collection(name).unique:
+        value = body.get(field)
+        if value is None or value == "":
+            continue
+        if any(found != position for found in table.find(field, value)):
+            noun = name.removesuffix("s").replace("_", " ")
+            return {field: [f"{noun} with this {field.replace('_', ' ')} already exists."]}
+    return {}
 
 
-def _describe(error: ValidationError) -> Iterable[tuple[str, str]]:
-    path = ".".join(str(part) for part in error.absolute_path)
-    if error.validator == "required":
-        instance = error.instance if isinstance(error.instance, dict) else {}
-        required: list[str] = list(error.validator_value)  # type: ignore[arg-type]
-        for name in required:
-            if name not in instance:
-                yield (f"{path}.{name}" if path else name), REQUIRED
-        return
-    if error.validator == "anyOf" and error.context:
-        if error.instance is None:
-            yield path, NOT_NULL
-            return
-        yield from _describe(best_match(error.context))
-        return
-    yield path, _message(error)
+def _store(database: Database, name: str, body: Mapping[str, Any]) -> tuple[int, Record]:
+    """A new record of ``name``: generated, with the body's fields over it (call locked)."""
+    table = database.table(name)
+    item = database.item_schema(name)
+    nullable = database.shaper.properties(item) or {}
+
+    def build(position: int) -> Record:
+        base = table.plan.record(position)
+        for field in database.collection(name).unique:
+            if field in base and database.shaper.check(nullable[field]).is_valid(None):
+                base[field] = None  # a natural key is never made up
+        merged = database.shaper.merge(base, body, item, _KEYS)
+        return database.stamped(name, merged)
+
+    position, record = table.append(build)
+    table.creates += 1
+    return position, record
 
 
-def _message(error: ValidationError) -> str:
-    if error.validator == "type":
-        if error.instance is None:
-            return NOT_NULL
-        expected = error.validator_value
-        expected = expected[0] if isinstance(expected, list) else expected
-        template = _TYPE_MESSAGES.get(str(expected), error.message)
-        return template.format(kind=_json_kind(error.instance))
-    if error.validator in ("enum", "const"):
-        return f'"{error.instance}" is not a valid choice.'
-    if error.validator == "format":
-        return _FORMAT_MESSAGES.get(str(error.validator_value), error.message)
-    return error.message
+def create(database: Database, hooks: PageHooks, call: Call) -> Response:
+    body, refused = _checked(database, call)
+    if refused is not None:
+        return refused
+    name = call.collection
+    table = database.table(name)
+    with table.lock:
+        errors = _duplicate(database, name, body, None)
+        if errors:
+            return Response(400, errors)
+        position, record = _store(database, name, body)
+    shaped = database.shape(name, record, call.data_schema(database), position)
+    return call.answer(database, 201, shaped, position)
 
 
-def _json_kind(value: Any) -> str:
-    names = {dict: "dict", list: "list", str: "str", bool: "bool", int: "int", float: "float"}
-    return names.get(type(value), "NoneType" if value is None else type(value).__name__)
+def _change(database: Database, call: Call, body: Mapping[str, Any] | None,
+            change: Callable[[Record], Record]) -> Response:
+    name = call.collection
+    table = database.table(name)
+    with table.lock:
+        position = call.position(database)
+        if position is None:
+            return not_found()
+        if body:
+            errors = _duplicate(database, name, body, position)
+            if errors:
+                return Response(400, errors)
+        record = database.stamped(name, change(table.get(position)))
+        table.put(position, record)
+    schema = call.data_schema(database) or database.item_schema(name)
+    shaped = database.shape(name, record, schema, position)
+    return call.answer(database, 200, shaped, position)
 
 
-def _emails_ok(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value == "" or bool(_EMAIL.match(value))
-    if isinstance(value, list):
-        return all(isinstance(item, str) and bool(_EMAIL.match(item)) for item in value)
-    return True
+def update(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """PUT, PATCH and a purchase order's revision: the body's fields over the record."""
+    body, refused = _checked(database, call)
+    if refused is not None:
+        return refused
+    item = database.item_schema(call.collection)
+    revise = call.operation.path.startswith("/api/v2/purchase_order/revise/")
+
+    def change(current: Record) -> Record:
+        record = database.shaper.merge(current, body, item, _KEYS)
+        version = current.get("version")
+        if revise and isinstance(version, int):
+            record["version"] = version + 1
+        return record
+
+    return _change(database, call, body, change)
 
 
-def merge(
-    base: Record,
-    body: Mapping[str, Any],
-    check: Draft202012Validator | None,
-    protected: Collection[str],
-) -> Record:
-    """``base`` with the body's fields laid over it, kept valid against the stream schema."""
-    if check is None:
-        return {**base, **{k: v for k, v in body.items() if k not in protected}}
-    record = dict(base)
-    for key, value in body.items():
-        if key in record and key not in protected:
-            record[key] = value
-    for _ in range(5):
-        bad = {error.absolute_path[0] for error in check.iter_errors(record)
-               if error.absolute_path}
-        if not bad:
-            break
-        for key in bad:
-            record[str(key)] = base.get(str(key))
-    return record
+def close(database: Database, hooks: PageHooks, call: Call) -> Response:
+    return _change(database, call, None, lambda current: {
+        **current, "state": CLOSED,
+        **({"closed_date": database.now()} if "closed_date" in current else {})})
+
+
+def reopen(database: Database, hooks: PageHooks, call: Call) -> Response:
+    return _change(database, call, None, lambda current: {
+        **current, "state": REOPENED,
+        **({"closed_date": None} if "closed_date" in current else {})})
+
+
+def deactivate(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """DELETE /api/v3/users/{id}: the user stays, inactive (204)."""
+    answered = _change(database, call, None, lambda current: {**current, "is_active": False})
+    return answered if answered.status == 404 else Response(204)
+
+
+def invite(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """POST /api/v3/users: one new user per invitation, all or none."""
+    body, refused = _checked(database, call)
+    if refused is not None:
+        return refused
+    table = database.table("users")
+    data = call.data_schema(database)
+    item = database.shaper.items(data) or data
+    with table.lock:
+        users = [{_INVITATION[k]: v for k, v in invitation.items() if k in _INVITATION}
+                 for invitation in body]
+        emails = [user["email"] for user in users]
+        errors = [_duplicate(database, "users", user, None) or (
+            {"email": ["This email is invited twice."]} if emails.count(user["email"]) > 1
+            else {}) for user in users]
+        if any(errors):
+            return Response(400, errors)
+        stored = [_store(database, "users", {**user, "is_active": True}) for user in users]
+    shaped = [database.shape("users", record, item, position) for position, record in stored]
+    return call.answer(database, 201, shaped)
+
+
+def requisition(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """POST /api/v3/requisitions: a new order, answered with its uuid only."""
+    body, refused = _checked(database, call)
+    if refused is not None:
+        return refused
+    table = database.table("requisitions")
+    with table.lock:
+        key = uuid_for(database.seed, salt("requisitions"), len(table))
+        table.append(lambda _position: {"uuid": key, **body})
+        table.creates += 1
+    database.add("orders", {"uuid": key})
+    return call.answer(database, 201, {"uuid": key})

@@ -1,0 +1,86 @@
+"""One request as the handlers see it: the contract operation it addresses, the collection that
+serves it, and helpers shared by ``reads`` and ``writes``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from nexla_procurify.sandbox.contract import Operation
+from nexla_procurify.sandbox.database import Database
+from nexla_procurify.sandbox.registry import ID_FIELDS, PATH_FIELDS
+from nexla_procurify.sandbox.server import Request, Response
+from nexla_procurify.sandbox.shape import Schema
+
+
+def not_found() -> Response:
+    return Response(404, {"detail": "Not found."})
+
+
+class BadBody(ValueError):
+    """A body that is not JSON (DRF answers 400 "JSON parse error")."""
+
+
+@dataclass(frozen=True)
+class Call:
+    operation: Operation
+    collection: str
+    args: dict[str, str]  # path parameters
+    request: Request
+
+    def body(self) -> Any:
+        if not self.request.body:
+            return None
+        try:
+            return json.loads(self.request.body)
+        except ValueError as exc:
+            raise BadBody(f"JSON parse error - {exc}") from None
+
+    def position(self, database: Database) -> int | None:
+        """The position of the record the path addresses (``{id}``, ``{procurify_PO}``)."""
+        table = database.table(self.collection)
+        for name, value in self.args.items():
+            field = PATH_FIELDS.get(name)
+            if field is None and name == "id":
+                field = ID_FIELDS.get(self.collection, "id")
+            if field is not None:
+                with table.lock:
+                    return table.position_of(field, value)
+        return None
+
+    def data_schema(self, database: Database) -> Schema:
+        return database.data_schema(self.operation)
+
+    def enveloped(self, database: Database) -> bool:
+        """Whether the answer wraps its record as ``{"data": ..., "metadata": ...}`` (payment
+        method creates answer the bare record)."""
+        _, schema = self.operation.success()
+        if schema is None:
+            return True
+        return {"data", "metadata"} <= set(database.shaper.properties(schema) or {})
+
+    def answer(self, database: Database, status: int, data: Any, position: int = 0) -> Response:
+        if not self.enveloped(database):
+            return Response(status, data)
+        return Response(status, {"data": data, "metadata": metadata(database, self, position)})
+
+
+def metadata(database: Database, call: Call, position: int) -> dict[str, Any]:
+    """A single answer's ``metadata``: generated from its schema, permissions granted."""
+    _, schema = call.operation.success()
+    if schema is None:
+        return {}
+    meta = database.shaper.properties(schema) or {}
+    meta_schema = meta.get("metadata")
+    if meta_schema is None or not database.shaper.properties(meta_schema):
+        return {}
+    record = database.plan_for(call.collection + ".metadata", meta_schema).record(position)
+    granted: dict[str, Any] = _granted(record)
+    return granted
+
+
+def _granted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: True if k.startswith("can_") else _granted(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,122 @@
+"""Fitting stored records to the schema of the answer that shows them.
+
+A collection's records are shaped as its list operation's items; a single GET, a write's answer
+or a request body may declare other fields or other shapes for the same field. ``project`` keeps
+what fits, drops what the answer does not declare and generates what it declares and the record
+lacks; ``merge`` lays a request body over a record the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from nexla_procurify.sandbox.contract import Contract
+
+Schema = Mapping[str, Any]
+Record = dict[str, Any]
+_MISSING: Any = object()
+
+
+class Shaper:
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        # by the schema object's id, the schema kept alongside so that the id stays its own
+        self._checks: dict[int, tuple[Schema, Draft202012Validator]] = {}
+
+    def check(self, schema: Schema) -> Draft202012Validator:
+        found = self._checks.get(id(schema))
+        if found is None or found[0] is not schema:
+            found = self._checks[id(schema)] = (schema, self.contract.validator(schema))
+        return found[1]
+
+    def resolve(self, schema: Schema) -> Schema:
+        schema = self.contract.resolve(schema)
+        if "allOf" in schema:
+            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+            for part in schema["allOf"]:
+                merged.update(self.resolve(part))
+            return merged
+        return schema
+
+    def properties(self, schema: Schema) -> dict[str, Schema] | None:
+        """The properties ``schema`` declares (over its branches); None for a free object."""
+        schema = self.resolve(schema)
+        found: dict[str, Schema] = {}
+        free = isinstance(schema.get("additionalProperties"), Mapping)
+        for option in schema.get("oneOf", ()) or schema.get("anyOf", ()):
+            more = self.properties(option)
+            if more is None:
+                free = True
+            else:
+                for key, value in more.items():
+                    found.setdefault(key, value)
+        found.update(schema.get("properties", {}))
+        return None if free and not found else found
+
+    def items(self, schema: Schema) -> Schema | None:
+        schema = self.resolve(schema)
+        for option in [schema, *schema.get("oneOf", ()), *schema.get("anyOf", ())]:
+            option = self.resolve(option)
+            if isinstance(option.get("items"), Mapping):
+                found: Schema = option["items"]
+                return found
+        return None
+
+    def strip(self, value: Any, schema: Schema) -> Any:
+        """``value`` without the fields ``schema`` does not declare (at any depth)."""
+        if isinstance(value, dict):
+            props = self.properties(schema)
+            if props is None:
+                return value
+            return {k: self.strip(v, props[k]) for k, v in value.items() if k in props}
+        if isinstance(value, list):
+            items = self.items(schema)
+            return value if items is None else [self.strip(item, items) for item in value]
+        return value
+
+    def conform(self, value: Any, schema: Schema) -> Any:
+        """``value`` fitted to ``schema``, or ``_MISSING`` when it cannot be."""
+        fitted = self.strip(value, schema)
+        check = self.check(schema)
+        if check.is_valid(fitted):
+            return fitted
+        if isinstance(fitted, str):
+            try:
+                number = float(fitted)
+            except ValueError:
+                return _MISSING
+            if check.is_valid(number):
+                return number
+        if isinstance(fitted, dict) and check.is_valid(fitted.get("id")):
+            return fitted.get("id")
+        return _MISSING
+
+    def project(self, record: Mapping[str, Any], schema: Schema,
+                fill: Callable[[str, Schema], Any]) -> Record:
+        """``record`` as ``schema`` (an object) shows it; ``fill(name, schema)`` for the rest."""
+        props = self.properties(schema) or {}
+        out: Record = {}
+        for name, prop in props.items():
+            value = self.conform(record[name], prop) if name in record else _MISSING
+            out[name] = fill(name, prop) if value is _MISSING else value
+        return out
+
+    def merge(self, base: Mapping[str, Any], body: Mapping[str, Any], schema: Schema,
+              protected: Collection[str]) -> Record:
+        """``base`` with the body's fields laid over it where they fit ``schema`` (a reference
+        by id to a nested object replaces that object's id)."""
+        props = self.properties(schema) or {}
+        record = dict(base)
+        for key, value in body.items():
+            if key in protected or key not in props:
+                continue
+            fitted = self.conform(value, props[key])
+            current = base.get(key)
+            if fitted is _MISSING and isinstance(current, dict) and isinstance(value, int):
+                fitted = self.conform({**current, "id": value}, props[key])
+            if fitted is not _MISSING:
+                record[key] = fitted
+        return record

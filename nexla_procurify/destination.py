@@ -98,7 +98,6 @@ OnError = Literal["continue", "abort"]
 CONFIG_KEYS = ("resource", "operation", "key", "dry_run", "concurrency", "on_error")
 ON_ERROR_CHOICES: tuple[OnError, ...] = ("continue", "abort")
 UPSERT = "upsert"
-ACTIONS = frozenset({"close", "reopen"})
 DESTINATION_SCHEMA = "destination.schema.json"
 
 MAX_CREATE_ATTEMPTS = 3
@@ -314,11 +313,20 @@ def _is_refusal(status: int) -> bool:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A validated record: what to send, and where."""
+    """A validated record: what to send, and where. ``defaulted`` names the fields the
+    connector added (Procurify computes them); they are not the user's and are never
+    compared with, or patched onto, an existing record."""
 
     body: dict[str, Any]
     target_id: str | int | None = None
     key_value: str | None = None
+    defaulted: frozenset[str] = frozenset()
+
+    @property
+    def given(self) -> dict[str, Any]:
+        """The fields the record itself gave."""
+        return {name: value for name, value in self.body.items()
+                if name not in self.defaulted}
 
 
 class _RecordWriter:
@@ -338,6 +346,12 @@ class _RecordWriter:
         self.update_operation = self._upsert_update_operation()
         schema_path = self.operation.request_schema
         self.validator = validator(schema_path) if schema_path else None
+        if self.operation.deprecated_for is not None:
+            log.warning(
+                "Procurify deprecates %s %s (%s %s): prefer operation %r.",
+                self.resource.name, self.operation.name, self.operation.method,
+                self.operation.path, self.operation.deprecated_for,
+            )
         self._stopped: str | None = None
         # Recent input positions that failed because Procurify was unavailable.
         self._outages: set[int] = set()
@@ -446,7 +460,7 @@ class _RecordWriter:
             return WriteResult(index, "validated", id=prepared.target_id)
         if operation == "create":
             return self._create(index, prepared)
-        if operation in ACTIONS:
+        if self.operation.request_schema is None:
             return self._act(index, prepared)
         return self._replace(index, self.operation, prepared)
 
@@ -460,16 +474,17 @@ class _RecordWriter:
             )
         _check_nesting(record)
         try:
-            problems = schema_problems(self.validator, record) if self.validator else {}
+            body, defaulted = self._body(record)
+            problems = schema_problems(self.validator, body) if self.validator else {}
             target_id = self._target_id(record, problems)
             key_value = self._upsert_key_value(record, problems)
             if problems:
                 raise _rejected_for_fields(problems)
-            body = self._body(record)
             _check_json(body)
         except RecursionError:
             raise _too_deep("record") from None
-        return _Prepared(body=body, target_id=target_id, key_value=key_value)
+        return _Prepared(body=body, target_id=target_id, key_value=key_value,
+                         defaulted=defaulted)
 
     def _target_id(self, record: Mapping[str, Any], problems: FieldProblems) -> str | int | None:
         id_field = self.operation.id_field
@@ -505,18 +520,21 @@ class _RecordWriter:
             return None
         return value
 
-    def _body(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """The record as sent: without the id field unless the schema declares it; an action
-        (close, reopen) sends no body."""
+    def _body(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
+        """The record as sent (what is validated): without the id field unless the schema
+        declares it, with the operation's defaults for the fields it leaves out (and their
+        names); an action (close, reopen, deactivate) sends no body."""
         if self.operation.request_schema is None:
-            return {}
+            return {}, frozenset()
         body = dict(record)
         id_field = (self.update_operation or self.operation).id_field
         schema = self.validator.schema if self.validator else None
         declared = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
         if id_field is not None and id_field not in declared:
             body.pop(id_field, None)
-        return body
+        defaulted = frozenset(name for name in self.operation.defaults if name not in body)
+        body.update({name: self.operation.defaults[name] for name in defaulted})
+        return body, defaulted
 
     # ---- operations
 
@@ -526,7 +544,7 @@ class _RecordWriter:
         uncertainty = ""
         for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
             try:
-                outcome = self._post(path, prepared.body, action)
+                outcome = self._post(path, self._payload(prepared), action)
             except ApiError as refusal:
                 if attempt == 1 or refusal.status != 400:
                     raise
@@ -569,7 +587,7 @@ class _RecordWriter:
         """The record found by its key after an uncertain POST: created by it when it holds
         what was sent; otherwise the key already belonged to another record."""
         found_id = self._id_of(found)
-        if _already_as_sent(prepared.body, found):
+        if self._as_sent(prepared, found):
             return WriteResult(index, "created", id=found_id)
         field_name = self._lookup_field()
         shown = str(found_id)[:MAX_SHOWN_VALUE]
@@ -580,7 +598,22 @@ class _RecordWriter:
             {field_name: (f"already belongs to the {self.resource.title} record {shown}",)},
         )
 
-    def _post(self, path: str, body: Mapping[str, Any], action: str) -> requests.Response | str:
+    def _payload(self, prepared: _Prepared) -> Any:
+        """The request body: the record, or a list holding it (``POST /api/v3/users`` takes
+        a list of invitations: one record is one invitation)."""
+        return [prepared.body] if self.operation.body == "array" else prepared.body
+
+    def _as_sent(self, prepared: _Prepared, existing: Mapping[str, Any]) -> bool:
+        """Whether ``existing`` holds every field the record gave (under the record field
+        the lookup's ``compare`` names, where request and record differ)."""
+        given = prepared.given
+        lookup = self.resource.lookup
+        if lookup is None or lookup.compare is None:
+            return _already_as_sent(given, existing)
+        return all(_same(given[name], existing.get(stored))
+                   for name, stored in lookup.compare.items() if name in given)
+
+    def _post(self, path: str, body: Any, action: str) -> requests.Response | str:
         """The answer, or why it is unknown whether the POST took effect."""
         try:
             response = self._send_write("POST", path, data=_encode(body), headers=JSON_HEADERS)
@@ -614,13 +647,20 @@ class _RecordWriter:
             raise _MaybeCreated(
                 f"{MAY_HAVE_BEEN_CREATED}: {len(matches)} records now have this {lookup.field}."
             )
+        if not matches and not lookup.conclusive:
+            # A free-text search that finds nothing proves nothing: never sent again.
+            raise _MaybeCreated(
+                f"{MAY_HAVE_BEEN_CREATED} (Procurify: {uncertainty}; a search by "
+                f"{lookup.field} did not find it, which does not prove it was not created)."
+            )
         return matches[0] if matches else None
 
     def _created_record(self, response: requests.Response) -> Mapping[str, Any] | None:
-        """The record in a create's answer: most answer ``{"data": record, "metadata": ...}``,
-        but some (payment methods) answer the bare record, whose own ``data`` field holds
-        other details. An envelope never has the id at its top level, so a body that does
-        is the record itself."""
+        """The record in a create's answer, where the operation's ``answer`` says it is:
+        ``{"data": record, "metadata": ...}`` (most), ``{"data": [record]}`` (user
+        invitations: one sent, so exactly one expected) or the bare record (payment methods,
+        whose own ``data`` field holds payment details). ``None`` when it is not there with
+        its id (the resource's key: ``uuid`` for requisitions)."""
         try:
             body = json_body(response, "read the created record")
         except ProcurifyError:
@@ -629,15 +669,16 @@ class _RecordWriter:
             response.close()
         if not isinstance(body, Mapping):
             return None
-        if self._holds_id(body):
-            return body
-        data = body.get("data")
-        if isinstance(data, Mapping) and self._holds_id(data):
-            return data
+        answer = self.operation.answer
+        record: object = body
+        if answer == "data":
+            record = body.get("data")
+        elif answer == "data_list":
+            data = body.get("data")
+            record = data[0] if isinstance(data, list) and len(data) == 1 else None
+        if isinstance(record, Mapping) and self._id_of(record) is not None:
+            return record
         return None
-
-    def _holds_id(self, record: Mapping[str, Any]) -> bool:
-        return any(record.get(name) is not None for name in (self._id_field(), "id"))
 
     def _replace(self, index: int, operation: Operation, prepared: _Prepared) -> WriteResult:
         assert prepared.target_id is not None
@@ -659,10 +700,10 @@ class _RecordWriter:
         except ConnectionFailedError as error:
             if not error.request_sent:
                 raise
-            return _maybe_acted(index, action, error.message)
+            return self._maybe_acted(index, action, error.message)
         if post_outcome_unknown(response.status_code):
             response.close()
-            return _maybe_acted(index, action, f"HTTP {response.status_code}")
+            return self._maybe_acted(index, action, f"HTTP {response.status_code}")
         raise_for_response(response, action)
         response.close()
         return WriteResult(index, "updated", id=prepared.target_id)
@@ -683,7 +724,7 @@ class _RecordWriter:
             return self._create(index, prepared)
         existing = matches[0]
         found_id = self._id_of(existing)
-        if _already_as_sent(prepared.body, existing):
+        if self._as_sent(prepared, existing):
             return WriteResult(index, "unchanged", id=found_id)
         if self.config.dry_run:
             return WriteResult(index, "validated", id=found_id)
@@ -693,7 +734,7 @@ class _RecordWriter:
             )
         assert self.update_operation is not None
         return self._replace(index, self.update_operation,
-                             _Prepared(prepared.body, target_id=found_id))
+                             _Prepared(prepared.given, target_id=found_id))
 
     # ---- lookups
 
@@ -745,7 +786,15 @@ class _RecordWriter:
     def _id_of(self, record: Mapping[str, Any] | None) -> Any:
         if not isinstance(record, Mapping):
             return None
-        return record.get(self._id_field(), record.get("id"))
+        return record.get(self._id_field())
+
+    def _maybe_acted(self, index: int, action: str, uncertainty: str) -> WriteResult:
+        return WriteResult(
+            index,
+            "failed",
+            error=f"Procurify may have carried out the request to {action} ({uncertainty}): "
+            f"check the {self.resource.title.lower()} record in Procurify before trying again.",
+        )
 
 
 class _MaybeCreated(ProcurifyError):
@@ -764,15 +813,6 @@ def _circuit_cause(error: BaseException) -> BaseException:
             return seen
         seen = seen.__cause__
     return error
-
-
-def _maybe_acted(index: int, action: str, uncertainty: str) -> WriteResult:
-    return WriteResult(
-        index,
-        "failed",
-        error=f"Procurify may have carried out the request to {action} ({uncertainty}): "
-        "check the purchase order in Procurify before trying again.",
-    )
 
 
 def _fill(operation: Operation, target_id: str | int) -> str:

@@ -53,6 +53,36 @@ def vendor(external_id: str | None = None, **fields: Any) -> dict[str, Any]:
     return {**record, **fields}
 
 
+def answers_as_the_contract(session: ProcurifySession, path: str, body: Any, key: str) -> bool:
+    """Whether this sandbox answers ``POST path`` as Procurify's contract does: 201 with
+    ``data`` holding ``key`` (a list for user invitations). The contract-built sandbox does;
+    the catalogue-built one it replaces cannot take a list body nor answer a ``uuid``, so
+    only there do the tests of these answers skip (saying so)."""
+    response = session.request("POST", path, json=body)
+    data = response.json().get("data") if response.status_code == 201 else None
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    return isinstance(data, Mapping) and data.get(key) is not None
+
+
+def invitation() -> dict[str, Any]:
+    return {"email": f"{unique('user')}@acme.test", "first_name": "Ada",
+            "last_name": "Lovelace"}
+
+
+def requisition() -> dict[str, Any]:
+    return {
+        "required_date": "2026-09-30",
+        "location_name": "Head Office",
+        "department_name": "Finance",
+        "line_items": [{"item_name": "Paper", "vendor_name": "Northwind Paper Corp.",
+                        "account_code": "6000", "unit_price": "4.50", "quantity": "10",
+                        "unit": "box", "currency_code": "USD",
+                        "custom_fields": [{"custom_field_name": "Project code",
+                                           "custom_field_value": "P-1"}]}],
+    }
+
+
 def first_id(sandbox: Sandbox, resource: str, field: str = "id") -> Any:
     records = stored(sandbox, resource)
     assert records, f"the sandbox should hold seeded {resource}"
@@ -64,8 +94,6 @@ def first_id(sandbox: Sandbox, resource: str, field: str = "id") -> Any:
 
 CREATES: dict[str, Any] = {
     "vendors": lambda: vendor(unique("EXT")),
-    "users": lambda: {"email": f"{unique('user')}@acme.test", "firstName": "Ada",
-                      "lastName": "Lovelace"},
     "account_codes": lambda: {"code": unique("6"), "description": "Travel"},
     "catalog_items": lambda: {"name": unique("Item"), "currency": 1, "custom_fields": []},
 }
@@ -78,7 +106,7 @@ def test_create_then_update(sandbox: Sandbox, session: ProcurifySession, resourc
     assert created.status == "created", created.error
     assert created.id is not None
     changed = {**record, "id": created.id}
-    changed_field = next(name for name in ("name", "description", "firstName") if name in record)
+    changed_field = next(name for name in ("name", "description") if name in record)
     changed[changed_field] = "Renamed"
     [updated] = write(session, {"resource": resource, "operation": "update"}, [changed])
     assert (updated.status, updated.id) == ("updated", created.id), updated.error
@@ -132,23 +160,16 @@ def test_payment_method_create_reports_the_real_id(
     assert isinstance(created.id, int)
 
 
-def test_requisition_create(sandbox: Sandbox, session: ProcurifySession) -> None:
-    record = {
-        "required_date": "2026-09-30",
-        "location_name": "Head Office",
-        "department_name": "Finance",
-        "line_items": [{"item_name": "Paper", "vendor_name": "Northwind Paper Corp.",
-                        "account_code": "6000", "unit_price": "4.50", "quantity": "10",
-                        "unit": "box", "currency_code": "USD",
-                        "custom_fields": [{"custom_field_name": "Project code",
-                                           "custom_field_value": "P-1"}]}],
-    }
+def test_requisition_create_reports_its_uuid(sandbox: Sandbox, session: ProcurifySession) -> None:
+    if not answers_as_the_contract(session, "/api/v3/requisitions", requisition(), "uuid"):
+        pytest.skip("this sandbox does not answer a requisition with its uuid")
     created_before = sandbox.created("requisitions")
-    [created] = write(session, {"resource": "requisitions", "operation": "create"}, [record])
+    [created] = write(session, {"resource": "requisitions", "operation": "create"},
+                      [requisition()])
     assert created.status == "created", created.error
-    assert created.id is not None
+    assert isinstance(created.id, str)
     assert sandbox.created("requisitions") == created_before + 1
-    assert created.id in {r["id"] for r in stored(sandbox, "requisitions")}
+    assert created.id in {r.get("uuid") for r in stored(sandbox, "requisitions")}
 
 
 def test_requisition_create_refused_by_procurify_is_rejected(session: ProcurifySession) -> None:
@@ -191,33 +212,52 @@ def purchase_order_update(procurify_po: int, version: int) -> dict[str, Any]:
     return record
 
 
-def test_purchase_order_update(sandbox: Sandbox, session: ProcurifySession) -> None:
+@pytest.mark.parametrize(("operation", "path"), [
+    ("update", "/api/v3/purchase-orders/{}"),
+    ("revise", "/api/v2/purchase_order/revise/{}"),  # deprecated by Procurify, still served
+])
+def test_purchase_order_update(
+    sandbox: Sandbox, session: ProcurifySession, operation: str, path: str
+) -> None:
     [current] = stored(sandbox, "purchase_orders")[:1]
     procurify_po = current["procurify_PO"]
     record = purchase_order_update(procurify_po, current["version"])
-    [updated] = write(session, {"resource": "purchase_orders", "operation": "update"}, [record])
+    [updated] = write(session, {"resource": "purchase_orders", "operation": operation},
+                      [record])
     assert (updated.status, updated.id) == ("updated", procurify_po), updated.error
-    assert len(sandbox.requests_to(f"/api/v3/purchase-orders/{procurify_po}",
-                                   method="PUT")) == 1
+    assert len(sandbox.requests_to(path.format(procurify_po), method="PUT")) == 1
     [found] = [r for r in stored(sandbox, "purchase_orders")
                if r["procurify_PO"] == procurify_po]
     assert (found["comment"], found["buyer_city"]) == ("Deliver to the loading dock",
                                                        "Vancouver")
 
 
-def test_user_create_and_update_report_the_same_id(
+def test_a_user_invitation_then_update_report_the_same_id(
     sandbox: Sandbox, session: ProcurifySession
 ) -> None:
-    email = f"{unique('grace')}@acme.test"
-    record = {"email": email, "firstName": "Grace", "lastName": "Hopper"}
+    if not answers_as_the_contract(session, "/api/v3/users", [invitation()], "id"):
+        pytest.skip("this sandbox does not take user invitations as a list")
+    record = {**invitation(), "first_name": "Grace", "last_name": "Hopper"}
+    posts_before = len(sandbox.requests_to("/api/v3/users", method="POST"))
     [created] = write(session, {"resource": "users", "operation": "create"}, [record])
     assert created.status == "created", created.error
-    [updated] = write(session, {"resource": "users", "operation": "update"},
-                      [{**record, "id": created.id, "position": "Rear Admiral"}])
+    assert len(sandbox.requests_to("/api/v3/users", method="POST")) == posts_before + 1
+    profile = {"id": created.id, "email": record["email"], "firstName": "Grace",
+               "lastName": "Hopper", "location": None, "department": None,
+               "position": "Rear Admiral"}
+    [updated] = write(session, {"resource": "users", "operation": "update"}, [profile])
     assert (updated.status, updated.id) == ("updated", created.id), updated.error
     found = sandbox.record("users", created.id)
     assert found is not None
-    assert (found["email"], found["position"]) == (email, "Rear Admiral")
+    assert (found["email"], found["position"]) == (record["email"], "Rear Admiral")
+
+
+def test_a_user_is_deactivated(sandbox: Sandbox, session: ProcurifySession) -> None:
+    user_id = first_id(sandbox, "users")
+    [result] = write(session, {"resource": "users", "operation": "deactivate"},
+                     [{"id": user_id}])
+    assert (result.status, result.id) == ("updated", user_id), result.error
+    assert len(sandbox.requests_to(f"/api/v3/users/{user_id}", method="DELETE")) == 1
 
 
 def test_vendor_patch_changes_only_the_fields_sent(
@@ -313,14 +353,15 @@ def test_a_commit_that_loses_its_answer_creates_exactly_one(
 def test_a_dropped_commit_without_lookup_is_failed_not_repeated(
     sandbox: Sandbox, session: ProcurifySession
 ) -> None:
-    users_before = len(sandbox.records("users"))
-    sandbox.inject(Fault("commit_then_drop", method="POST", path="/api/v3/users"))
-    [result] = write(session, {"resource": "users", "operation": "create"},
-                     [CREATES["users"]()])
+    created_before = sandbox.created("requisitions")
+    posts_before = len(sandbox.requests_to("/api/v3/requisitions", method="POST"))
+    sandbox.inject(Fault("commit_then_drop", method="POST", path="/api/v3/requisitions"))
+    [result] = write(session, {"resource": "requisitions", "operation": "create"},
+                     [requisition()])
     assert result.status == "failed"
     assert "may have been created" in (result.error or "")
-    assert len(sandbox.requests_to("/api/v3/users", method="POST")) == 1
-    assert len(sandbox.records("users")) == users_before + 1
+    assert len(sandbox.requests_to("/api/v3/requisitions", method="POST")) == posts_before + 1
+    assert sandbox.created("requisitions") == created_before + 1
 
 
 def test_an_uncertain_create_of_an_existing_key_is_rejected_and_changes_nothing(

@@ -11,7 +11,9 @@ from test_sandbox_lists import Client, paging
 
 from nexla_procurify.sandbox import Fault, Sandbox
 
-VENDOR = {"name": "Globex Paper", "email": ["ap@globex.example"], "type": 3}
+# overall_score is required (and nullable) in Procurify's OptimizedVendorRequest.
+VENDOR = {"name": "Globex Paper", "email": ["ap@globex.example"], "type": 3,
+          "overall_score": None}
 
 
 @pytest.fixture
@@ -74,9 +76,7 @@ class TestCreate:
 
     @pytest.mark.parametrize(
         ("path", "body"),
-        [("/api/v3/users", {"email": "new.person@example.com", "firstName": "New",
-                            "lastName": "Person"}),
-         ("/api/v3/departments", {"branch": 1, "name": "Robotics"}),
+        [("/api/v3/departments", {"branch": 1, "name": "Robotics"}),
          ("/api/v3/account-codes", {"code": "9999", "description": "Robots"}),
          ("/api/v3/requisitions", {"required_date": "2026-01-01", "location_name": "HQ",
                                    "department_name": "IT", "line_items": []})],

@@ -113,8 +113,9 @@ OUTAGE_MEMORY = 1024  # input positions remembered for that (far more than are i
 # record comes close; validating or encoding thousands of levels exhausts the stack).
 MAX_NESTING_DEPTH = 64
 MAX_SHOWN_VALUE = 40
-# An id goes into a URL path: only plain tokens, never '/', '..', '?' or '#'.
-SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
+# An id goes into a URL path: digits only (Procurify's ids are integers), never '/', '..',
+# '?' or '#'.
+SAFE_ID = re.compile(r"[0-9]{1,18}")
 JSON_HEADERS = {"Content-Type": "application/json"}
 MAY_HAVE_BEEN_CREATED = (
     "The record may have been created in Procurify: check before writing it again"
@@ -497,15 +498,16 @@ class _RecordWriter:
                 f"{self.config.operation}"
             )
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            problems.setdefault(id_field, []).append("must be a whole number or an id text")
-            return None
-        if isinstance(value, str) and not SAFE_ID.match(value):
-            problems.setdefault(id_field, []).append(
-                "must be a plain id (letters, digits, '-', '_' or '.')"
-            )
-            return None
-        return value
+        # Every id in Procurify's write paths is an integer (the contract's path parameters);
+        # digits as text (from a CSV) are the same id. Nothing else goes into a URL path.
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str) and SAFE_ID.fullmatch(value):
+            return value
+        problems.setdefault(id_field, []).append(
+            "must be a whole number (Procurify's id of the record)"
+        )
+        return None
 
     def _upsert_key_value(self, record: Mapping[str, Any], problems: FieldProblems) -> str | None:
         if self.config.operation != UPSERT:

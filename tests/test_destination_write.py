@@ -647,8 +647,8 @@ def test_update_puts_to_the_record_id_without_the_id_in_the_body(fake: FakeProcu
 
 @pytest.mark.parametrize(
     ("record_id", "reason"),
-    [(None, "is required"), ("../users/1", "plain id"), (True, "whole number"),
-     ([7], "whole number")],
+    [(None, "is required"), ("../users/1", "whole number"), (True, "whole number"),
+     ([7], "whole number"), ("V-7", "whole number"), (-1, "whole number")],
 )
 def test_update_needs_a_plain_id(fake: FakeProcurify, record_id: Any, reason: str) -> None:
     record = vendor("V-7") if record_id is None else {"id": record_id, **vendor("V-7")}

@@ -5,9 +5,21 @@ Public API: ``parse_config(config) -> DestinationConfig`` and
 
 Decisions where the design is silent (also in the README's destination section):
 
-* ``update``, ``patch`` and the purchase-order actions take the record's id from the operation's
-  ``id_field`` (``id``, or ``procurify_PO`` for purchase orders). The id goes into the path and is
-  left out of the body unless the request schema declares it as a field.
+* ``update``, ``patch``, ``revise`` and the actions (``close``, ``reopen``, ``deactivate``) take
+  the record's id from the operation's ``id_field`` (``id``, or ``procurify_PO`` for purchase
+  orders): a whole number (or its digits as text), as every id in Procurify's write paths is an
+  integer. The id goes into the path and is left out of the body unless the request schema
+  declares it as a field. What is sent (not the record with its path id) is what is validated.
+* Request schemas are Procurify's (generated from the contract), and refuse undeclared fields.
+  An operation's ``defaults`` fill fields Procurify requires but computes (a vendor's
+  ``overall_score``: ``null``) when the record leaves them out; such a field is never compared
+  with, nor patched onto, an existing record by an upsert.
+* A users ``create`` is one invitation: ``POST /api/v3/users`` takes a list, so each record is
+  sent as ``[record]`` and the answer's ``data`` list must hold exactly the one new user.
+* ``deactivate`` (``DELETE /api/v3/users/{id}``) reports ``updated``: the user is deactivated,
+  not deleted, and the status vocabulary has nothing closer. ``revise`` (Procurify's older
+  purchase-order update, deprecated in favour of ``update``) works like ``update`` and logs a
+  warning.
 * ``upsert`` validates the record against the resource's ``create`` schema (an upsert must be able
   to create) and needs the upsert key. A single match is changed with ``PATCH`` where the resource
   has it (only the fields sent change, which is what an upsert of a partial record means) and
@@ -39,7 +51,10 @@ Decisions where the design is silent (also in the README's destination section):
   record found whose fields equal every field sent means the POST created it. A record found
   with other values already held that key (the POST would have been refused as a duplicate):
   the record is ``rejected``, naming the existing record's id, and never sent again. Not found
-  means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times in all. Without a lookup the
+  means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times in all, but only when the lookup
+  is ``conclusive`` (an exact filter): users are found by a free-text ``search`` on their email,
+  so a user found as sent is ``created`` and one not found is ``failed`` with "may have been
+  created", never invited again. Without a lookup (requisitions, payment methods, ...) the
   record is ``failed`` with "may have been created". The same uncertainty on a purchase-order
   action is ``failed`` with "may have taken effect". A re-sent ``POST`` refused with 400 (such
   as "duplicate external_id": the first one did commit) is looked up once more and reported
@@ -54,8 +69,10 @@ Decisions where the design is silent (also in the README's destination section):
   (POST, PUT, PATCH) was actually attempted for the record; otherwise "it was not written".
 * A key lookup reads every page of its answer, up to ``MAX_LOOKUP_PAGES``; an answer with more
   pages (the filter seems ignored) makes the record ``failed`` as a lookup too broad.
-* A create's answer is usually ``{"data": record}``; payment methods answer the bare record
-  (whose own ``data`` field holds payment details). The id is read from whichever holds it.
+* A create's answer holds the record where the operation's ``answer`` says, as Procurify's
+  contract shapes it: ``{"data": record}`` (most), ``{"data": [record]}`` (user invitations) or
+  the bare record (payment methods, whose own ``data`` field holds payment details). The id is
+  the resource's key there: ``uuid`` for requisitions (whose answer has no ``id``).
 """
 
 from __future__ import annotations

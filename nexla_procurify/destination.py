@@ -751,9 +751,11 @@ class _RecordWriter:
             raise ProcurifyError(
                 f"Procurify listed the matching {self.resource.title} record without an id."
             )
-        assert self.update_operation is not None
-        return self._replace(index, self.update_operation,
-                             _Prepared(prepared.given, target_id=found_id))
+        update = self.update_operation
+        assert update is not None
+        # A PATCH changes only the record's own fields; a PUT replaces, so it needs them all.
+        body = prepared.given if update.method == "PATCH" else prepared.body
+        return self._replace(index, update, _Prepared(body, target_id=found_id))
 
     # ---- lookups
 

@@ -4,7 +4,9 @@ computed overall_score, user deactivation and the deprecated purchase-order revi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +15,9 @@ import requests
 import requests_mock as requests_mock_module
 from test_contract_writes import purchase_order_update
 from test_destination_write import VENDORS, FakeProcurify, run, vendor, writes
+
+from nexla_procurify import destination
+from nexla_procurify.resources import catalogue
 
 BASE_URL = "https://acme.procurify.com"
 USERS = "/api/v3/users"
@@ -247,3 +252,24 @@ def test_revise_puts_to_procurify_older_path_and_warns_it_is_deprecated(
     assert writes(requests_mock) == [("PUT", path)]
     assert "procurify_PO" not in (requests_mock.last_request.json())
     assert "prefer operation 'update'" in caplog.text
+
+
+def test_an_upsert_that_must_put_sends_the_computed_field_too(
+    fake: FakeProcurify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without PATCH, an upsert replaces the found record: PUT needs every required field,
+    the computed one included."""
+    full = catalogue()
+    vendors = full.resources["vendors"]
+    without_patch = dataclasses.replace(vendors, operations=MappingProxyType(
+        {name: op for name, op in vendors.operations.items() if name != "patch"}))
+    patched = dataclasses.replace(full, resources=MappingProxyType(
+        {**full.resources, "vendors": without_patch}))
+    monkeypatch.setattr(destination, "catalogue", lambda: patched)
+    upsert = {"resource": "vendors", "operation": "upsert", "concurrency": 1}
+    [created] = run(upsert, [vendor("V-1")])
+    [changed] = run(upsert, [vendor("V-1", city="Oslo")])
+    assert (created.status, changed.status) == ("created", "updated")
+    [put] = [call.json() for call in fake.mocker.request_history if call.method == "PUT"]
+    assert put["overall_score"] is None
+    assert put["city"] == "Oslo"

@@ -273,7 +273,7 @@ def expected_id(resource: Resource, name: str, record: Mapping[str, Any]) -> Any
 
 
 @pytest.mark.parametrize(("resource_name", "operation_name"), WRITES)
-@settings(max_examples=15, deadline=None,
+@settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
 @given(data=st.data())

@@ -273,3 +273,36 @@ def test_an_upsert_that_must_put_sends_the_computed_field_too(
     [put] = [call.json() for call in fake.mocker.request_history if call.method == "PUT"]
     assert put["overall_score"] is None
     assert put["city"] == "Oslo"
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+def test_a_decimal_with_too_many_places_says_how_many_are_allowed(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    record = requisition()
+    record["line_items"][0]["quantity"] = "10.123456"  # Procurify takes 5 decimal places
+    [result] = run({"resource": "requisitions", "operation": "create"}, [record])
+    assert result.status == "rejected"
+    assert result.details == {"line_items.0.quantity": (
+        "must be a decimal number written as text, with at most 10 digits before the point "
+        "and 5 after",)}
+
+
+def test_a_long_list_of_choices_is_counted_not_spelled_out(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    address = {"name": "HQ", "addressLineOne": "1 Main St", "city": "Oslo",
+               "postalCode": "0150", "country": "Norway"}
+    location = {"name": "Oslo", "currency": "NOK", "phoneOne": "22000000",
+                "primary_billing_address": address, "primary_shipping_address": address,
+                "shipping_addresses": [], "locationTimezone": "Mars/Olympus_Mons"}
+    [result] = run({"resource": "locations", "operation": "create"}, [location])
+    assert result.status == "rejected"
+    [message] = result.details["locationTimezone"]
+    assert message.startswith("must be one of 439 accepted values (such as \"Africa/Abidjan\"")
+    assert message.endswith(', ...) or one of "" or null')
+    assert len(result.error or "") < 500

@@ -104,7 +104,13 @@ from nexla_procurify.errors import (
     RateLimitError,
     TransientError,
 )
-from nexla_procurify.http import json_body, post_outcome_unknown, raise_for_response
+from nexla_procurify.http import (
+    describe_field_errors,
+    error_for_response,
+    json_body,
+    post_outcome_unknown,
+    raise_for_response,
+)
 from nexla_procurify.messages import WriteResult
 from nexla_procurify.resources import Operation, Resource, catalogue
 from nexla_procurify.validation import FieldProblems, describe, schema_problems, validator
@@ -643,7 +649,12 @@ class _RecordWriter:
         if post_outcome_unknown(response.status_code):
             response.close()
             return f"HTTP {response.status_code}"
-        raise_for_response(response, action)
+        if response.status_code >= 300:
+            refusal = error_for_response(response, action)
+            response.close()
+            if self.operation.body == "array" and isinstance(refusal, ApiError):
+                raise _without_list_position(refusal, action)
+            raise refusal
         return response
 
     def _confirm_creation(
@@ -824,6 +835,23 @@ class _MaybeCreated(ProcurifyError):
 
 class _NotCreated(TransientError):
     """Every POST attempt had an unknown outcome and the record was never found."""
+
+
+def _without_list_position(error: ApiError, action: str) -> ApiError:
+    """Procurify's field errors for a list body (``[{"email": [...]}]``, flattened to
+    ``0.email``) named as the fields of the one record sent (``email``)."""
+    if not error.field_errors:
+        return error
+    details = {
+        ("non_field_errors" if name == "0" else name.removeprefix("0.")): messages
+        for name, messages in error.field_errors.items()
+    }
+    return ApiError(
+        f"Procurify refused the request to {action} (HTTP {error.status}): "
+        f"{describe_field_errors(details)}",
+        status=error.status,
+        field_errors=details,
+    )
 
 
 def _circuit_cause(error: BaseException) -> BaseException:

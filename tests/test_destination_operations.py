@@ -306,3 +306,16 @@ def test_a_long_list_of_choices_is_counted_not_spelled_out(
     assert message.startswith("must be one of 439 accepted values (such as \"Africa/Abidjan\"")
     assert message.endswith(', ...) or one of "" or null')
     assert len(result.error or "") < 500
+
+
+def test_procurify_field_errors_for_the_invitation_list_name_the_record_fields(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.post(BASE_URL + USERS, status_code=400,
+                       json=[{"email": ["User with this email already exists."]}])
+    [result] = run(INVITE, [invitation()])
+    assert result.status == "rejected"
+    assert result.details == {"email": ("User with this email already exists.",)}
+    assert "email: User with this email already exists." in (result.error or "")
+    assert "0.email" not in (result.error or "")

@@ -130,7 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     _credential_option(write)
     write.add_argument("--config", type=Path, metavar="FILE",
                        help="destination configuration JSON (flags below override it)")
-    write.add_argument("--operation", help="create, update, patch, upsert, close, reopen")
+    write.add_argument("--operation", help="create, update, patch, upsert, revise, close, "
+                       "reopen, deactivate (what the resource supports)")
     write.add_argument("--key", help="upsert key, e.g. external_id")
     write.add_argument("--dry-run", action="store_true", default=None,
                        help="validate and report, write nothing")

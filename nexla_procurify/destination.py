@@ -5,9 +5,21 @@ Public API: ``parse_config(config) -> DestinationConfig`` and
 
 Decisions where the design is silent (also in the README's destination section):
 
-* ``update``, ``patch`` and the purchase-order actions take the record's id from the operation's
-  ``id_field`` (``id``, or ``procurify_PO`` for purchase orders). The id goes into the path and is
-  left out of the body unless the request schema declares it as a field.
+* ``update``, ``patch``, ``revise`` and the actions (``close``, ``reopen``, ``deactivate``) take
+  the record's id from the operation's ``id_field`` (``id``, or ``procurify_PO`` for purchase
+  orders): a whole number (or its digits as text), as every id in Procurify's write paths is an
+  integer. The id goes into the path and is left out of the body unless the request schema
+  declares it as a field. What is sent (not the record with its path id) is what is validated.
+* Request schemas are Procurify's (generated from the contract), and refuse undeclared fields.
+  An operation's ``defaults`` fill fields Procurify requires but computes (a vendor's
+  ``overall_score``: ``null``) when the record leaves them out; such a field is never compared
+  with, nor patched onto, an existing record by an upsert.
+* A users ``create`` is one invitation: ``POST /api/v3/users`` takes a list, so each record is
+  sent as ``[record]`` and the answer's ``data`` list must hold exactly the one new user.
+* ``deactivate`` (``DELETE /api/v3/users/{id}``) reports ``updated``: the user is deactivated,
+  not deleted, and the status vocabulary has nothing closer. ``revise`` (Procurify's older
+  purchase-order update, deprecated in favour of ``update``) works like ``update`` and logs a
+  warning.
 * ``upsert`` validates the record against the resource's ``create`` schema (an upsert must be able
   to create) and needs the upsert key. A single match is changed with ``PATCH`` where the resource
   has it (only the fields sent change, which is what an upsert of a partial record means) and
@@ -39,7 +51,10 @@ Decisions where the design is silent (also in the README's destination section):
   record found whose fields equal every field sent means the POST created it. A record found
   with other values already held that key (the POST would have been refused as a duplicate):
   the record is ``rejected``, naming the existing record's id, and never sent again. Not found
-  means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times in all. Without a lookup the
+  means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times in all, but only when the lookup
+  is ``conclusive`` (an exact filter): users are found by a free-text ``search`` on their email,
+  so a user found as sent is ``created`` and one not found is ``failed`` with "may have been
+  created", never invited again. Without a lookup (requisitions, payment methods, ...) the
   record is ``failed`` with "may have been created". The same uncertainty on a purchase-order
   action is ``failed`` with "may have taken effect". A re-sent ``POST`` refused with 400 (such
   as "duplicate external_id": the first one did commit) is looked up once more and reported
@@ -54,8 +69,10 @@ Decisions where the design is silent (also in the README's destination section):
   (POST, PUT, PATCH) was actually attempted for the record; otherwise "it was not written".
 * A key lookup reads every page of its answer, up to ``MAX_LOOKUP_PAGES``; an answer with more
   pages (the filter seems ignored) makes the record ``failed`` as a lookup too broad.
-* A create's answer is usually ``{"data": record}``; payment methods answer the bare record
-  (whose own ``data`` field holds payment details). The id is read from whichever holds it.
+* A create's answer holds the record where the operation's ``answer`` says, as Procurify's
+  contract shapes it: ``{"data": record}`` (most), ``{"data": [record]}`` (user invitations) or
+  the bare record (payment methods, whose own ``data`` field holds payment details). The id is
+  the resource's key there: ``uuid`` for requisitions (whose answer has no ``id``).
 """
 
 from __future__ import annotations
@@ -87,7 +104,13 @@ from nexla_procurify.errors import (
     RateLimitError,
     TransientError,
 )
-from nexla_procurify.http import json_body, post_outcome_unknown, raise_for_response
+from nexla_procurify.http import (
+    describe_field_errors,
+    error_for_response,
+    json_body,
+    post_outcome_unknown,
+    raise_for_response,
+)
 from nexla_procurify.messages import WriteResult
 from nexla_procurify.resources import Operation, Resource, catalogue
 from nexla_procurify.validation import FieldProblems, describe, schema_problems, validator
@@ -98,7 +121,6 @@ OnError = Literal["continue", "abort"]
 CONFIG_KEYS = ("resource", "operation", "key", "dry_run", "concurrency", "on_error")
 ON_ERROR_CHOICES: tuple[OnError, ...] = ("continue", "abort")
 UPSERT = "upsert"
-ACTIONS = frozenset({"close", "reopen"})
 DESTINATION_SCHEMA = "destination.schema.json"
 
 MAX_CREATE_ATTEMPTS = 3
@@ -114,8 +136,9 @@ OUTAGE_MEMORY = 1024  # input positions remembered for that (far more than are i
 # record comes close; validating or encoding thousands of levels exhausts the stack).
 MAX_NESTING_DEPTH = 64
 MAX_SHOWN_VALUE = 40
-# An id goes into a URL path: only plain tokens, never '/', '..', '?' or '#'.
-SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
+# An id goes into a URL path: digits only (Procurify's ids are integers), never '/', '..',
+# '?' or '#'.
+SAFE_ID = re.compile(r"[0-9]{1,18}")
 JSON_HEADERS = {"Content-Type": "application/json"}
 MAY_HAVE_BEEN_CREATED = (
     "The record may have been created in Procurify: check before writing it again"
@@ -314,11 +337,20 @@ def _is_refusal(status: int) -> bool:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A validated record: what to send, and where."""
+    """A validated record: what to send, and where. ``defaulted`` names the fields the
+    connector added (Procurify computes them); they are not the user's and are never
+    compared with, or patched onto, an existing record."""
 
     body: dict[str, Any]
     target_id: str | int | None = None
     key_value: str | None = None
+    defaulted: frozenset[str] = frozenset()
+
+    @property
+    def given(self) -> dict[str, Any]:
+        """The fields the record itself gave."""
+        return {name: value for name, value in self.body.items()
+                if name not in self.defaulted}
 
 
 class _RecordWriter:
@@ -338,6 +370,12 @@ class _RecordWriter:
         self.update_operation = self._upsert_update_operation()
         schema_path = self.operation.request_schema
         self.validator = validator(schema_path) if schema_path else None
+        if self.operation.deprecated_for is not None:
+            log.warning(
+                "Procurify deprecates %s %s (%s %s): prefer operation %r.",
+                self.resource.name, self.operation.name, self.operation.method,
+                self.operation.path, self.operation.deprecated_for,
+            )
         self._stopped: str | None = None
         # Recent input positions that failed because Procurify was unavailable.
         self._outages: set[int] = set()
@@ -446,7 +484,7 @@ class _RecordWriter:
             return WriteResult(index, "validated", id=prepared.target_id)
         if operation == "create":
             return self._create(index, prepared)
-        if operation in ACTIONS:
+        if self.operation.request_schema is None:
             return self._act(index, prepared)
         return self._replace(index, self.operation, prepared)
 
@@ -460,16 +498,17 @@ class _RecordWriter:
             )
         _check_nesting(record)
         try:
-            problems = schema_problems(self.validator, record) if self.validator else {}
+            body, defaulted = self._body(record)
+            problems = schema_problems(self.validator, body) if self.validator else {}
             target_id = self._target_id(record, problems)
             key_value = self._upsert_key_value(record, problems)
             if problems:
                 raise _rejected_for_fields(problems)
-            body = self._body(record)
             _check_json(body)
         except RecursionError:
             raise _too_deep("record") from None
-        return _Prepared(body=body, target_id=target_id, key_value=key_value)
+        return _Prepared(body=body, target_id=target_id, key_value=key_value,
+                         defaulted=defaulted)
 
     def _target_id(self, record: Mapping[str, Any], problems: FieldProblems) -> str | int | None:
         id_field = self.operation.id_field
@@ -482,15 +521,16 @@ class _RecordWriter:
                 f"{self.config.operation}"
             )
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            problems.setdefault(id_field, []).append("must be a whole number or an id text")
-            return None
-        if isinstance(value, str) and not SAFE_ID.match(value):
-            problems.setdefault(id_field, []).append(
-                "must be a plain id (letters, digits, '-', '_' or '.')"
-            )
-            return None
-        return value
+        # Every id in Procurify's write paths is an integer (the contract's path parameters);
+        # digits as text (from a CSV) are the same id. Nothing else goes into a URL path.
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        if isinstance(value, str) and SAFE_ID.fullmatch(value):
+            return value
+        problems.setdefault(id_field, []).append(
+            "must be a whole number (Procurify's id of the record)"
+        )
+        return None
 
     def _upsert_key_value(self, record: Mapping[str, Any], problems: FieldProblems) -> str | None:
         if self.config.operation != UPSERT:
@@ -505,18 +545,21 @@ class _RecordWriter:
             return None
         return value
 
-    def _body(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """The record as sent: without the id field unless the schema declares it; an action
-        (close, reopen) sends no body."""
+    def _body(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
+        """The record as sent (what is validated): without the id field unless the schema
+        declares it, with the operation's defaults for the fields it leaves out (and their
+        names); an action (close, reopen, deactivate) sends no body."""
         if self.operation.request_schema is None:
-            return {}
+            return {}, frozenset()
         body = dict(record)
         id_field = (self.update_operation or self.operation).id_field
         schema = self.validator.schema if self.validator else None
         declared = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
         if id_field is not None and id_field not in declared:
             body.pop(id_field, None)
-        return body
+        defaulted = frozenset(name for name in self.operation.defaults if name not in body)
+        body.update({name: self.operation.defaults[name] for name in defaulted})
+        return body, defaulted
 
     # ---- operations
 
@@ -526,7 +569,7 @@ class _RecordWriter:
         uncertainty = ""
         for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
             try:
-                outcome = self._post(path, prepared.body, action)
+                outcome = self._post(path, self._payload(prepared), action)
             except ApiError as refusal:
                 if attempt == 1 or refusal.status != 400:
                     raise
@@ -569,7 +612,7 @@ class _RecordWriter:
         """The record found by its key after an uncertain POST: created by it when it holds
         what was sent; otherwise the key already belonged to another record."""
         found_id = self._id_of(found)
-        if _already_as_sent(prepared.body, found):
+        if self._as_sent(prepared, found):
             return WriteResult(index, "created", id=found_id)
         field_name = self._lookup_field()
         shown = str(found_id)[:MAX_SHOWN_VALUE]
@@ -580,7 +623,22 @@ class _RecordWriter:
             {field_name: (f"already belongs to the {self.resource.title} record {shown}",)},
         )
 
-    def _post(self, path: str, body: Mapping[str, Any], action: str) -> requests.Response | str:
+    def _payload(self, prepared: _Prepared) -> Any:
+        """The request body: the record, or a list holding it (``POST /api/v3/users`` takes
+        a list of invitations: one record is one invitation)."""
+        return [prepared.body] if self.operation.body == "array" else prepared.body
+
+    def _as_sent(self, prepared: _Prepared, existing: Mapping[str, Any]) -> bool:
+        """Whether ``existing`` holds every field the record gave (under the record field
+        the lookup's ``compare`` names, where request and record differ)."""
+        given = prepared.given
+        lookup = self.resource.lookup
+        if lookup is None or lookup.compare is None:
+            return _already_as_sent(given, existing)
+        return all(_same(given[name], existing.get(stored))
+                   for name, stored in lookup.compare.items() if name in given)
+
+    def _post(self, path: str, body: Any, action: str) -> requests.Response | str:
         """The answer, or why it is unknown whether the POST took effect."""
         try:
             response = self._send_write("POST", path, data=_encode(body), headers=JSON_HEADERS)
@@ -591,7 +649,12 @@ class _RecordWriter:
         if post_outcome_unknown(response.status_code):
             response.close()
             return f"HTTP {response.status_code}"
-        raise_for_response(response, action)
+        if response.status_code >= 300:
+            refusal = error_for_response(response, action)
+            response.close()
+            if self.operation.body == "array" and isinstance(refusal, ApiError):
+                raise _without_list_position(refusal, action)
+            raise refusal
         return response
 
     def _confirm_creation(
@@ -614,13 +677,20 @@ class _RecordWriter:
             raise _MaybeCreated(
                 f"{MAY_HAVE_BEEN_CREATED}: {len(matches)} records now have this {lookup.field}."
             )
+        if not matches and not lookup.conclusive:
+            # A free-text search that finds nothing proves nothing: never sent again.
+            raise _MaybeCreated(
+                f"{MAY_HAVE_BEEN_CREATED} (Procurify: {uncertainty}; a search by "
+                f"{lookup.field} did not find it, which does not prove it was not created)."
+            )
         return matches[0] if matches else None
 
     def _created_record(self, response: requests.Response) -> Mapping[str, Any] | None:
-        """The record in a create's answer: most answer ``{"data": record, "metadata": ...}``,
-        but some (payment methods) answer the bare record, whose own ``data`` field holds
-        other details. An envelope never has the id at its top level, so a body that does
-        is the record itself."""
+        """The record in a create's answer, where the operation's ``answer`` says it is:
+        ``{"data": record, "metadata": ...}`` (most), ``{"data": [record]}`` (user
+        invitations: one sent, so exactly one expected) or the bare record (payment methods,
+        whose own ``data`` field holds payment details). ``None`` when it is not there with
+        its id (the resource's key: ``uuid`` for requisitions)."""
         try:
             body = json_body(response, "read the created record")
         except ProcurifyError:
@@ -629,15 +699,16 @@ class _RecordWriter:
             response.close()
         if not isinstance(body, Mapping):
             return None
-        if self._holds_id(body):
-            return body
-        data = body.get("data")
-        if isinstance(data, Mapping) and self._holds_id(data):
-            return data
+        answer = self.operation.answer
+        record: object = body
+        if answer == "data":
+            record = body.get("data")
+        elif answer == "data_list":
+            data = body.get("data")
+            record = data[0] if isinstance(data, list) and len(data) == 1 else None
+        if isinstance(record, Mapping) and self._id_of(record) is not None:
+            return record
         return None
-
-    def _holds_id(self, record: Mapping[str, Any]) -> bool:
-        return any(record.get(name) is not None for name in (self._id_field(), "id"))
 
     def _replace(self, index: int, operation: Operation, prepared: _Prepared) -> WriteResult:
         assert prepared.target_id is not None
@@ -659,10 +730,10 @@ class _RecordWriter:
         except ConnectionFailedError as error:
             if not error.request_sent:
                 raise
-            return _maybe_acted(index, action, error.message)
+            return self._maybe_acted(index, action, error.message)
         if post_outcome_unknown(response.status_code):
             response.close()
-            return _maybe_acted(index, action, f"HTTP {response.status_code}")
+            return self._maybe_acted(index, action, f"HTTP {response.status_code}")
         raise_for_response(response, action)
         response.close()
         return WriteResult(index, "updated", id=prepared.target_id)
@@ -683,7 +754,7 @@ class _RecordWriter:
             return self._create(index, prepared)
         existing = matches[0]
         found_id = self._id_of(existing)
-        if _already_as_sent(prepared.body, existing):
+        if self._as_sent(prepared, existing):
             return WriteResult(index, "unchanged", id=found_id)
         if self.config.dry_run:
             return WriteResult(index, "validated", id=found_id)
@@ -691,9 +762,11 @@ class _RecordWriter:
             raise ProcurifyError(
                 f"Procurify listed the matching {self.resource.title} record without an id."
             )
-        assert self.update_operation is not None
-        return self._replace(index, self.update_operation,
-                             _Prepared(prepared.body, target_id=found_id))
+        update = self.update_operation
+        assert update is not None
+        # A PATCH changes only the record's own fields; a PUT replaces, so it needs them all.
+        body = prepared.given if update.method == "PATCH" else prepared.body
+        return self._replace(index, update, _Prepared(body, target_id=found_id))
 
     # ---- lookups
 
@@ -745,7 +818,15 @@ class _RecordWriter:
     def _id_of(self, record: Mapping[str, Any] | None) -> Any:
         if not isinstance(record, Mapping):
             return None
-        return record.get(self._id_field(), record.get("id"))
+        return record.get(self._id_field())
+
+    def _maybe_acted(self, index: int, action: str, uncertainty: str) -> WriteResult:
+        return WriteResult(
+            index,
+            "failed",
+            error=f"Procurify may have carried out the request to {action} ({uncertainty}): "
+            f"check the {self.resource.title.lower()} record in Procurify before trying again.",
+        )
 
 
 class _MaybeCreated(ProcurifyError):
@@ -756,6 +837,23 @@ class _NotCreated(TransientError):
     """Every POST attempt had an unknown outcome and the record was never found."""
 
 
+def _without_list_position(error: ApiError, action: str) -> ApiError:
+    """Procurify's field errors for a list body (``[{"email": [...]}]``, flattened to
+    ``0.email``) named as the fields of the one record sent (``email``)."""
+    if not error.field_errors:
+        return error
+    details = {
+        ("non_field_errors" if name == "0" else name.removeprefix("0.")): messages
+        for name, messages in error.field_errors.items()
+    }
+    return ApiError(
+        f"Procurify refused the request to {action} (HTTP {error.status}): "
+        f"{describe_field_errors(details)}",
+        status=error.status,
+        field_errors=details,
+    )
+
+
 def _circuit_cause(error: BaseException) -> BaseException:
     """The rate limit or outage behind ``error`` (such as a lookup that checked a POST)."""
     seen: BaseException | None = error
@@ -764,15 +862,6 @@ def _circuit_cause(error: BaseException) -> BaseException:
             return seen
         seen = seen.__cause__
     return error
-
-
-def _maybe_acted(index: int, action: str, uncertainty: str) -> WriteResult:
-    return WriteResult(
-        index,
-        "failed",
-        error=f"Procurify may have carried out the request to {action} ({uncertainty}): "
-        "check the purchase order in Procurify before trying again.",
-    )
 
 
 def _fill(operation: Operation, target_id: str | int) -> str:

@@ -4,7 +4,7 @@ paths, filters, cursors, keys and write operations."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
 from typing import Any, Literal
@@ -14,6 +14,11 @@ from nexla_procurify.errors import ConfigurationError
 
 Pagination = Literal["page", "none", "single"]
 Granularity = Literal["date", "date-time"]
+# How a request carries its record: the object itself, or a list holding it (user invitations).
+BodyShape = Literal["object", "array"]
+# Where a create's 2xx answer holds the created record: ``{"data": record}``, ``{"data":
+# [record]}`` (user invitations), or the bare record (payment methods).
+AnswerShape = Literal["data", "data_list", "record"]
 
 
 @dataclass(frozen=True)
@@ -37,14 +42,28 @@ class Operation:
     path: str
     request_schema: str | None
     id_field: str | None
+    body: BodyShape = "object"
+    answer: AnswerShape = "data"
+    # Fields Procurify requires but computes itself (a vendor's ``overall_score``): sent with
+    # this value when the record leaves them out.
+    defaults: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # The operation Procurify recommends instead of this deprecated one.
+    deprecated_for: str | None = None
 
 
 @dataclass(frozen=True)
 class Lookup:
-    """How to find an existing record by a natural key: ``GET <list>?<filter>=<value>``."""
+    """How to find an existing record by a natural key: ``GET <list>?<filter>=<value>``.
+
+    ``conclusive`` says the filter is an exact match, so that "not found" proves the record
+    does not exist; a free-text ``search`` is not, and only a record found counts. ``compare``
+    maps a request field to the record field that holds it, for the fields that tell whether a
+    found record is the one sent (default: every field sent, under the same name)."""
 
     field: str
     filter: str
+    conclusive: bool = True
+    compare: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,10 @@ def _resource(data: Mapping[str, Any]) -> Resource:
             path=spec["path"],
             request_schema=spec.get("request_schema"),
             id_field=spec.get("id_field"),
+            body=spec.get("body", "object"),
+            answer=spec.get("answer", "data"),
+            defaults=MappingProxyType(dict(spec.get("defaults", {}))),
+            deprecated_for=spec.get("deprecated_for"),
         )
     incremental = data.get("incremental")
     lookup = data.get("lookup")
@@ -128,7 +151,17 @@ def _resource(data: Mapping[str, Any]) -> Resource:
         stream_schema=data.get("stream_schema"),
         operations=MappingProxyType(operations),
         upsert_key=upsert_key,
-        lookup=Lookup(**lookup) if lookup else None,
+        lookup=_lookup(lookup) if lookup else None,
+    )
+
+
+def _lookup(data: Mapping[str, Any]) -> Lookup:
+    compare = data.get("compare")
+    return Lookup(
+        field=data["field"],
+        filter=data["filter"],
+        conclusive=data.get("conclusive", True),
+        compare=MappingProxyType(dict(compare)) if compare is not None else None,
     )
 
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -24,6 +25,10 @@ TYPE_WORDS = {
 }
 
 FieldProblems = dict[str, list[str]]
+# Longer lists of choices (a location's time zones) are counted, with a few shown.
+MAX_CHOICES_SHOWN = 12
+# Procurify's decimals are text with bounded digits: ``^\d{0,13}(?:\.\d{0,8})?$``.
+_DECIMAL_PATTERN = re.compile(r"\^\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$")
 
 
 @cache
@@ -78,7 +83,7 @@ def _reason(error: ValidationError, root: Mapping[str, Any]) -> str:
     if kind == "type":
         return "must be " + _type_phrase(expected)
     if kind == "enum" and isinstance(expected, list):
-        return "must be one of " + ", ".join(json.dumps(choice) for choice in expected)
+        return "must be " + _choices(expected)
     if kind in ("anyOf", "oneOf") and isinstance(expected, list):
         return _alternatives_reason(expected, root)
     if kind == "format":
@@ -92,8 +97,20 @@ def _reason(error: ValidationError, root: Mapping[str, Any]) -> str:
     if kind in ("minItems", "maxItems"):
         return f"has the wrong number of entries ({kind} {expected})"
     if kind == "pattern":
+        decimal = _DECIMAL_PATTERN.fullmatch(str(expected))
+        if decimal is not None:
+            before, after = decimal.groups()
+            return (f"must be a decimal number written as text, with at most {before} digits "
+                    f"before the point and {after} after")
         return "does not have the expected form"
     return f"is not valid ({kind})"
+
+
+def _choices(values: Sequence[object]) -> str:
+    shown = ", ".join(json.dumps(choice) for choice in values[:MAX_CHOICES_SHOWN])
+    if len(values) <= MAX_CHOICES_SHOWN:
+        return "one of " + shown
+    return f"one of {len(values)} accepted values (such as {shown}, ...)"
 
 
 def _type_phrase(expected: object) -> str:
@@ -108,7 +125,7 @@ def _alternatives_reason(alternatives: list[Mapping[str, Any]], root: Mapping[st
     for alternative in alternatives:
         resolved = _resolve(alternative, root)
         if "enum" in resolved:
-            phrase = "one of " + ", ".join(json.dumps(choice) for choice in resolved["enum"])
+            phrase = _choices(resolved["enum"])
         elif "type" in resolved:
             phrase = _type_phrase(resolved["type"])
         else:

@@ -72,7 +72,7 @@ def test_a_missing_resource_is_reported() -> None:
 def test_an_unsupported_operation_lists_the_supported_ones() -> None:
     message = config_error({"resource": "users", "operation": "patch"})
     assert "does not support operation 'patch'" in message
-    assert "supported: create, update." in message
+    assert "supported: create, update, deactivate." in message
 
 
 def test_a_missing_operation_lists_the_supported_ones() -> None:

@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     read.add_argument("--concurrency", type=int)
     read.add_argument("--start-date", metavar="DATE", help="incremental resources: first run")
     read.add_argument("--role", help="purchase_orders: purchased or receivable")
-    read.add_argument("--status", help="purchase_orders: all, open, partial, closed, cancelled")
+    read.add_argument("--status",
+                      help="purchase_orders: all, open, partial, closed, cancelled, paid")
     read.add_argument("--state", type=Path, metavar="FILE",
                       help="state from an earlier run (its last STATE value)")
     read.add_argument("--limit", type=int, metavar="N", help="stop after N records")
@@ -276,11 +277,16 @@ def _source_config(args: argparse.Namespace) -> dict[str, Any]:
     config = _config(args, SOURCE_FLAGS)
     if args.filter:
         filters = dict(config.get("filters") or {})
+        given: dict[str, list[str]] = {}
         for item in args.filter:
             name, sep, raw = item.partition("=")
             if not sep or not name:
                 raise ConfigurationError(f"--filter takes NAME=VALUE, got {item!r}")
-            filters[name] = raw  # typed by the resource's filter definition
+            given.setdefault(name, []).append(raw)
+        # Typed by the resource's filter definition; a name given again is a list
+        # (``--filter locations=1 --filter locations=2``), which only list filters accept.
+        filters.update({name: raws[0] if len(raws) == 1 else raws
+                        for name, raws in given.items()})
         config["filters"] = filters
     return config
 

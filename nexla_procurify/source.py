@@ -53,11 +53,15 @@ SERVER_TIME_MARGIN = timedelta(minutes=5)
 DATE_FILTER_ALLOWANCE = timedelta(days=1)
 
 
+# A filter's value as sent: one text, or the texts of a filter Procurify takes repeated.
+FilterValue = str | tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     resource: Resource
     page_size: int
-    filters: Mapping[str, str]
+    filters: Mapping[str, FilterValue]
     path_values: Mapping[str, str]
     start: datetime | None
     concurrency: int
@@ -182,10 +186,10 @@ def _bounded_int(config: Mapping[str, Any], key: str, default: int, maximum: int
     return value
 
 
-def _filters(resource: Resource, filters: object) -> dict[str, str]:
+def _filters(resource: Resource, filters: object) -> dict[str, FilterValue]:
     if not isinstance(filters, Mapping):
         raise ConfigurationError("'filters' must be an object of query parameters.")
-    query: dict[str, str] = {}
+    query: dict[str, FilterValue] = {}
     for name, value in filters.items():
         if resource.incremental is not None and name == resource.incremental.filter:
             raise ConfigurationError(
@@ -198,8 +202,23 @@ def _filters(resource: Resource, filters: object) -> dict[str, str]:
             raise ConfigurationError(
                 f"Unknown filter {name!r} for resource {resource.name!r}. Valid filters: {valid}."
             )
-        query[name] = _filter_value(name, value, spec)
+        if spec.get("type") == "array":
+            query[name] = _list_filter(name, value, spec.get("items", {}))
+        elif isinstance(value, list | tuple):
+            raise ConfigurationError(f"Filter {name!r} takes one value, not a list.")
+        else:
+            query[name] = _filter_value(name, value, spec)
     return query
+
+
+def _list_filter(name: str, value: object, items: Mapping[str, Any]) -> tuple[str, ...]:
+    """A filter Procurify takes repeated (``?locations=1&locations=2``): a list of values, or
+    one value alone; each item is checked against the item type."""
+    values = value if isinstance(value, list | tuple) else [value]
+    if not values:
+        raise ConfigurationError(f"Filter {name!r} needs at least one value.")
+    return tuple(_filter_value(f"{name}[{index}]", item, items)
+                 for index, item in enumerate(values))
 
 
 def _filter_value(name: str, value: object, spec: Mapping[str, Any]) -> str:
@@ -497,7 +516,7 @@ class _Reader:
             yield Record(self.resource.name, record)
         yield Checkpoint(ReadState(self.resource.name, None, None).to_dict())
 
-    def _params(self) -> dict[str, str]:
+    def _params(self) -> dict[str, FilterValue]:
         params = dict(self.config.filters)
         params["page_size"] = str(self.config.page_size)
         if self.resource.order_by:
@@ -525,7 +544,7 @@ class _Reader:
         values = tuple(record.get(name) for name in self.resource.key)
         return None if all(value is None for value in values) else values
 
-    def _pages(self, first: Page, params: dict[str, str]) -> Iterator[Page]:
+    def _pages(self, first: Page, params: dict[str, FilterValue]) -> Iterator[Page]:
         """Pages in order; the ones after ``first`` are prefetched by a bounded pool, or, with
         ``concurrency`` 1, fetched one after the other on the reading thread."""
         yield first
@@ -559,7 +578,7 @@ class _Reader:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _sequential_pages(self, number: int, last_page: int, params: dict[str, str]
+    def _sequential_pages(self, number: int, last_page: int, params: dict[str, FilterValue]
                           ) -> Iterator[Page]:
         while number <= last_page:
             page = self._fetch(number, params)
@@ -570,13 +589,13 @@ class _Reader:
             yield page
             number += 1
 
-    def _fetch_first(self, params: dict[str, str]) -> Page:
+    def _fetch_first(self, params: dict[str, FilterValue]) -> Page:
         """Page 1, for a resumed read whose page is gone (the selection shrank)."""
         page = self._fetch(1, params)
         assert page is not None  # _fetch raises for a missing page 1
         return page
 
-    def _fetch(self, number: int, params: dict[str, str]) -> Page | None:
+    def _fetch(self, number: int, params: dict[str, FilterValue]) -> Page | None:
         """The page, or ``None`` past the end (Procurify answers 404 "Invalid page")."""
         path = self.resource.list_path(self.config.path_values)
         action = f"read {self.resource.name} page {number}"
@@ -601,7 +620,7 @@ class _Reader:
         )
 
     def _request(
-        self, path: str, params: dict[str, str], action: str
+        self, path: str, params: dict[str, FilterValue], action: str
     ) -> tuple[requests.Response, Any]:
         try:
             return self.session.request_json(

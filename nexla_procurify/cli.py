@@ -490,8 +490,7 @@ def _run_demo() -> int:
             orders, state = _demo_read(host, session, config)
             print(f"4. Read {len(orders)} purchase orders, for example:")
             for order in orders[:3]:
-                print(f"     {order['number']:<10} {order['vendor_name']:<32} "
-                      f"{order['total']:>12} {order['purchased_currency']['name']}")
+                print(f"     {_po_line(order)}")
             print(f"   Saved state for the next incremental run: {json.dumps(state)}")
             sandbox.edit("purchase_orders", 3)
             changed, _ = _demo_read(host, session, config, state)
@@ -528,6 +527,15 @@ def _demo_read(
         else:
             last_state = dict(message.value)
     return records, last_state
+
+
+def _po_line(order: Mapping[str, Any]) -> str:
+    """A purchase order in one line; the contract lets ``vendor_name`` be null (the vendor is
+    then the preferred vendor record) and ``number`` be absent."""
+    number = order.get("number") or order.get("procurify_PO") or "?"
+    vendor = order.get("vendor_name") or (order.get("pref_vendor") or {}).get("name") or "?"
+    currency = (order.get("purchased_currency") or {}).get("name") or ""
+    return f"{number!s:<10} {vendor!s:<32} {order.get('total') or '':>12} {currency}"
 
 
 def _vendor_request(vendor: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,15 @@ from nexla_procurify.resources import catalogue
 from nexla_procurify.sandbox import Sandbox
 
 READABLE = [r for r in catalogue().resources.values() if r.readable]
+# The stream schemas now come from Procurify's contract, which catches two bugs of the sandbox
+# on main that issue 7 names: quantities with six decimals where the contract's pattern allows
+# five (order items), and a hard-coded `role` and a null `location` in users/me. The sandbox
+# branch, rebuilt on the contract, fixes them: strict, so that these marks fail once it does.
+SANDBOX_DATA_BUGS = {
+    "order_items": "quantities have six decimals; the contract allows five",
+    "global_order_items": "quantities have six decimals; the contract allows five",
+    "me": "users/me role is hard-coded and its location null",
+}
 
 
 class Client:
@@ -70,7 +79,12 @@ def paging(body: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize("resource", READABLE, ids=lambda r: r.name)
+@pytest.mark.parametrize("resource", [
+    pytest.param(resource, marks=pytest.mark.xfail(
+        strict=True, reason=SANDBOX_DATA_BUGS[resource.name]))
+    if resource.name in SANDBOX_DATA_BUGS else resource
+    for resource in READABLE
+], ids=lambda r: r.name)
 def test_every_record_is_valid_against_its_stream_schema(client: Client, resource: Any) -> None:
     assert resource.stream_schema is not None
     schema = manifest.load_json(resource.stream_schema)

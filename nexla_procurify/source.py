@@ -25,10 +25,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -425,21 +425,33 @@ class AdaptiveLimit:
                 self._clean = 0
 
 
+class PoolFactory(Protocol):
+    """Makes the worker pool of a read (``ThreadPoolExecutor``, or a test's own)."""
+
+    def __call__(self, *, max_workers: int, thread_name_prefix: str) -> Executor: ...
+
+
 def read(
-    session: ProcurifySession, config: Mapping[str, Any], state: Mapping[str, Any] | None
+    session: ProcurifySession,
+    config: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
+    *,
+    pools: PoolFactory = ThreadPoolExecutor,
 ) -> Iterator[Record | Checkpoint]:
     """``Record`` and ``Checkpoint`` messages; configuration problems raise before any request."""
     parsed = parse_config(config)
     saved = parse_state(state, parsed)
-    return _Reader(session, parsed, saved).messages()
+    return _Reader(session, parsed, saved, pools).messages()
 
 
 class _Reader:
-    def __init__(self, session: ProcurifySession, config: SourceConfig, state: ReadState) -> None:
+    def __init__(self, session: ProcurifySession, config: SourceConfig, state: ReadState,
+                 pools: PoolFactory = ThreadPoolExecutor) -> None:
         self.session = session
         self.config = config
         self.state = state
         self.resource = config.resource
+        self.pools = pools
         self.limit = AdaptiveLimit(config.concurrency)
         earlier = state.position.count if state.position else None
         self.selection = SelectionWatch(earlier_count=earlier)
@@ -470,12 +482,16 @@ class _Reader:
         for page in self._pages(first, params):
             scope_shrank = self._noticed_shrinking(scope_shrank)
             keys = set()
+            fresh = []
             for record in page.records:
                 key = self._key(record)
                 keys.add(key)
                 if key is None or key not in previous_keys:
-                    yield Record(stream, record)
+                    fresh.append(record)
             previous_keys = keys
+            # A detail stream emits each record's detail; the page's checkpoint follows them.
+            for record in self._with_details(fresh):
+                yield Record(stream, record)
             position = self._position(page.number, next_cursor, scope_shrank)
             state = ReadState(stream, self.state.cursor, position, self.config.query_fingerprint)
             yield Checkpoint(state.to_dict())
@@ -551,12 +567,14 @@ class _Reader:
         last_page = first.num_pages
         if first.number >= last_page:
             return
-        if self.config.concurrency == 1:
+        if self.config.concurrency == 1 or self.resource.detail is not None:
+            # A detail stream spends its concurrency on the details: one detail request per
+            # record, against one list request per page.
             yield from self._sequential_pages(first.number + 1, last_page, params)
             return
         in_flight: deque[tuple[int, Future[Page | None]]] = deque()
         next_number = first.number + 1
-        pool = ThreadPoolExecutor(
+        pool = self.pools(
             max_workers=self.config.concurrency, thread_name_prefix=f"read-{self.resource.name}"
         )
         try:
@@ -577,6 +595,64 @@ class _Reader:
             for _, future in in_flight:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _with_details(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """``records`` themselves, or for a detail stream their details, in the same order;
+        up to ``concurrency`` detail requests in flight (fewer while Procurify answers 429)."""
+        if self.resource.detail is None:
+            yield from records
+            return
+        if self.config.concurrency == 1 or len(records) <= 1:
+            for record in records:
+                found = self._fetch_detail(record)
+                if found is not None:
+                    yield found
+            return
+        pending = deque(records)
+        in_flight: deque[Future[dict[str, Any] | None]] = deque()
+        pool = self.pools(max_workers=self.config.concurrency,
+                          thread_name_prefix=f"read-{self.resource.name}")
+        try:
+            while True:
+                while pending and len(in_flight) < self.limit.current:
+                    in_flight.append(pool.submit(self._fetch_detail, pending.popleft()))
+                if not in_flight:
+                    return
+                found = in_flight.popleft().result()
+                if found is not None:
+                    yield found
+        finally:
+            for future in in_flight:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _fetch_detail(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A list record's detail, or ``None`` when it was deleted since the list was read."""
+        detail = self.resource.detail
+        assert detail is not None
+        path = detail.path_for(record)
+        if path is None:
+            raise TransientError(
+                f"A {detail.of} record from Procurify has no {detail.id_field!r}, so its detail "
+                f"cannot be read; the read of {self.resource.name} stopped rather than skip it. "
+                "Try again later, or read the list resource instead."
+            )
+        action = f"read {self.resource.name} record {record[detail.id_field]}"
+        response, body = self._request(path, {}, action)
+        if response.status_code == 404:
+            # Deleted between the list and now: it is no longer there to lose.
+            log.info("%s: gone since the list was read", action)
+            return None
+        if response.status_code >= 300:
+            raise error_for_response(response, action)
+        self.limit.on_success()
+        data = body.get("data") if isinstance(body, Mapping) else None
+        if not isinstance(data, dict):
+            raise TransientError(
+                f"Procurify's answer while trying to {action} had no record: nothing was "
+                "skipped; try again later."
+            )
+        return data
 
     def _sequential_pages(self, number: int, last_page: int, params: dict[str, FilterValue]
                           ) -> Iterator[Page]:
@@ -620,7 +696,7 @@ class _Reader:
         )
 
     def _request(
-        self, path: str, params: dict[str, FilterValue], action: str
+        self, path: str, params: Mapping[str, FilterValue], action: str
     ) -> tuple[requests.Response, Any]:
         try:
             return self.session.request_json(

@@ -48,7 +48,16 @@ def ids(records: list[dict[str, Any]]) -> list[Any]:
     return [record["id"] for record in records]
 
 
-@pytest.mark.parametrize("name", catalogue().names("source"))
+# The sandbox on main serves no detail GET (issue 7); the sandbox branch, built on the contract,
+# does: strict, so that these marks fail once it lands.
+NOT_SERVED = "the sandbox on main does not serve GET /api/v2/ap/bills/{id} or /purchase_orders/{id}"
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NOT_SERVED))
+    if catalogue().resources[name].detail is not None else name
+    for name in catalogue().names("source")
+])
 def test_every_resource_reads_end_to_end(session: ProcurifySession, sandbox: Sandbox,
                                          name: str) -> None:
     records, states = run(session, {"resource": name, "page_size": 7})

@@ -14,6 +14,7 @@ import math
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -503,3 +504,16 @@ def test_answers_built_from_the_contract_are_valid_per_the_contract() -> None:
             assert schema is not None
             errors = [e.message for e in doc.validator(schema).iter_errors(body)]
             assert errors == [], (answered.name, errors[:3])
+
+
+# ---------------------------------------------------------------- coverage
+
+
+def test_every_read_of_the_contract_is_a_stream_or_named_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    used = {r.path for r in READABLE} | {r.detail.path for r in READABLE if r.detail}
+    for operation in contract().operations:
+        if operation.method == "GET" and operation.path not in used:
+            assert f"| `GET {operation.path}` |" in readme, operation.name
+    for resource in READABLE:
+        assert f"| `{resource.name}` |" in readme, resource.name

@@ -12,6 +12,10 @@ read is under way. It rests on four facts:
 - the next cursor is the server's time when the read started (its ``Date`` header, less a
   margin), so whatever changed during or after the read is inside the next run's filter;
 - date-granular filters are sent a day early, so that no time zone can hide a record.
+
+A detail stream (``bill_details``, ...) is its list read exactly so, each page's records then
+read again from their detail GET, in the list's order; the page's checkpoint follows its
+details, so the same facts hold for it.
 """
 
 from __future__ import annotations

@@ -48,17 +48,17 @@ NOT_A_FILTER = {"format"}
 # ---------------------------------------------------------------- answers from the contract
 
 
-def example(schema: Mapping[str, Any], doc: Contract) -> Any:
-    """The smallest instance of a contract schema: required fields only, each the simplest
-    value its type, enum, format and pattern allow."""
+def example(schema: Mapping[str, Any], doc: Contract, *, full: bool = False) -> Any:
+    """An instance of a contract schema: the required fields only (every declared field when
+    ``full``), each the simplest value its type, enum, format and pattern allow."""
     schema = doc.resolve(schema)
     for key in ("oneOf", "anyOf"):
         if key in schema:
-            return example(schema[key][0], doc)
+            return example(schema[key][0], doc, full=full)
     if "allOf" in schema:
         merged: dict[str, Any] = {}
         for part in schema["allOf"]:
-            value = example(part, doc)
+            value = example(part, doc, full=full)
             if isinstance(value, dict):
                 merged.update(value)
         return merged
@@ -71,10 +71,12 @@ def example(schema: Mapping[str, Any], doc: Contract) -> Any:
         (k for k in kinds or ("object",) if k != "null"), "null")
     if kind == "object" or (kinds is None and "properties" in schema):
         properties = schema.get("properties", {})
-        return {name: example(properties[name], doc) for name in schema.get("required", ())
+        names = properties if full else schema.get("required", ())
+        return {name: example(properties[name], doc, full=full) for name in names
                 if name in properties}
     if kind == "array":
-        return []
+        items = schema.get("items")
+        return [example(items, doc, full=full)] if full and isinstance(items, Mapping) else []
     if kind == "integer":
         return max(1, schema.get("minimum", 1))
     if kind == "number":
@@ -112,9 +114,10 @@ def _with_key(record: dict[str, Any], schema: Mapping[str, Any], doc: Contract,
 class FakeProcurify:
     """Answers every request from the contract, and notes what is wrong with each request."""
 
-    def __init__(self, records: int = RECORDS) -> None:
+    def __init__(self, records: int = RECORDS, *, full: bool = False) -> None:
         self.doc = contract()
         self.records = records
+        self.full = full  # records with every declared field, or only the required ones
         self.problems: list[str] = []
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
 
@@ -143,7 +146,7 @@ class FakeProcurify:
         body = example(schema, self.doc)
         data_schema = self.doc.resolve(self.doc.resolve(schema)["properties"]["data"])
         if data_schema.get("type") != "array":  # one record: users/me or a detail
-            record = body["data"]
+            record = body["data"] = example(data_schema, self.doc, full=self.full)
             if "id" in args:
                 key = unquote(args["id"])
                 field = "id" if "id" in self.doc.resolve(data_schema).get("properties", {}) \
@@ -185,21 +188,22 @@ class FakeProcurify:
         return None
 
     def item(self, schema: Mapping[str, Any], number: int) -> dict[str, Any]:
-        item = example(schema, self.doc)
+        item = example(schema, self.doc, full=self.full)
         inner = self.doc.resolve(schema).get("properties", {}).get("data")
         if "id" not in self.doc.resolve(schema).get("properties", {}) and inner is not None \
                 and self.doc.resolve(inner).get("type") == "array":
             # An item wrapping its own list of records (locations).
             record_schema = self.doc.resolve(inner)["items"]
-            item["data"] = [_with_key(example(record_schema, self.doc), record_schema,
+            item["data"] = [_with_key(example(record_schema, self.doc, full=self.full),
+                                      record_schema,
                                       self.doc, number)]
             return item
         return _with_key(item, schema, self.doc, number)
 
 
-@pytest.fixture
-def fake() -> FakeProcurify:
-    return FakeProcurify()
+@pytest.fixture(params=[False, True], ids=["required-fields", "every-field"])
+def fake(request: pytest.FixtureRequest) -> FakeProcurify:
+    return FakeProcurify(full=request.param)
 
 
 @pytest.fixture
@@ -485,8 +489,9 @@ def test_an_undocumented_path_fails_the_check(
     assert any("path status: 'lost' is not a valid choice" in p for p in fake.problems)
 
 
-def test_answers_built_from_the_contract_are_valid_per_the_contract() -> None:
-    fake = FakeProcurify()
+@pytest.mark.parametrize("full", [False, True])
+def test_answers_built_from_the_contract_are_valid_per_the_contract(full: bool) -> None:
+    fake = FakeProcurify(full=full)
     doc = contract()
     for resource in READABLE:
         operation = list_operation(resource)

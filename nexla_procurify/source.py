@@ -644,8 +644,10 @@ class _Reader:
         action = f"read {self.resource.name} record {record[detail.id_field]}"
         response, body = self._request(path, {}, action)
         if response.status_code == 404:
-            # Deleted between the list and now: it is no longer there to lose.
-            log.info("%s: gone since the list was read", action)
+            # Deleted between the list and now: it is no longer there to lose. Said aloud, so
+            # that a detail path that stopped taking the list's key cannot pass unnoticed.
+            log.warning("Could not %s: Procurify no longer has it (deleted since the list was "
+                        "read?); it is not emitted.", action)
             return None
         if response.status_code >= 300:
             raise error_for_response(response, action)

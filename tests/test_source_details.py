@@ -200,8 +200,9 @@ def test_purchase_order_details_use_the_list_path_and_each_orders_uuid(
     assert all(record["order_items"] == [{"id": 1}] for record in records)
 
 
-def test_a_bill_deleted_between_the_list_and_its_detail_is_not_emitted(
-    fake_session: ProcurifySession, requests_mock: requests_mock.Mocker
+def test_a_bill_deleted_between_the_list_and_its_detail_is_not_emitted_and_said(
+    fake_session: ProcurifySession, requests_mock: requests_mock.Mocker,
+    caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeBills(3)
     fake.serve(requests_mock)
@@ -209,6 +210,9 @@ def test_a_bill_deleted_between_the_list_and_its_detail_is_not_emitted(
     records, _ = split(messages_of(fake_session, {"resource": "bill_details",
                                                   "concurrency": 1}, None))
     assert [record["id"] for record in records] == [1, 3]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["Could not read bill_details record 2: Procurify no longer has it "
+                        "(deleted since the list was read?); it is not emitted."]
 
 
 def test_a_detail_error_stops_the_read_naming_the_record(

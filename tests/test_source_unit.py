@@ -283,6 +283,9 @@ def test_records_repeated_across_a_page_boundary_are_emitted_once(
         ({"resource": "vendors", "concurrency": 0}, "'concurrency' must be a whole number"),
         ({"resource": "vendors", "role": "purchased"}, "Unknown source configuration key"),
         ({"resource": "purchase_orders", "status": "lost"}, "'status' must be one of"),
+        ({"resource": "bills", "status": "paid"}, "Unknown source configuration key"),
+        ({"resource": "vendor_details", "start_date": "2026-01-01"},
+         "only to incremental resources"),
         ({"resource": "requisitions"}, "Unknown source resource"),
         ("vendors", "must be a JSON object"),
     ],
@@ -453,6 +456,12 @@ def test_the_source_schema_lists_exactly_the_catalogue() -> None:
                    if resource.incremental]
     assert schema["allOf"][1]["if"]["properties"]["resource"]["not"]["enum"] == incremental
     assert schema["properties"]["page_size"]["maximum"] == catalogue().max_page_size
+    with_path = [name for name, resource in catalogue().resources.items()
+                 if resource.readable and resource.path_params]
+    assert schema["allOf"][0]["if"]["properties"]["resource"]["not"]["enum"] == with_path
+    for param in catalogue().resources["purchase_orders"].path_params:
+        assert schema["properties"][param.name]["enum"] == list(param.choices)
+        assert schema["properties"][param.name]["default"] == param.default
 
 
 @pytest.mark.parametrize(
@@ -463,6 +472,9 @@ def test_the_source_schema_lists_exactly_the_catalogue() -> None:
         {"resource": "purchase_orders", "role": "receivable", "status": "open",
          "filters": {"pref_vendor": 3}, "concurrency": 16},
         {"resource": "bills", "start_date": "2026-01-01T08:00:00Z"},
+        {"resource": "bill_details", "start_date": "2026-01-01", "filters": {"vendor": 4}},
+        {"resource": "purchase_order_details", "role": "receivable", "status": "paid"},
+        {"resource": "vendor_details", "filters": {"type": 2}},
     ],
 )
 def test_configs_the_connector_accepts_pass_the_shipped_schema(config: dict[str, Any]) -> None:

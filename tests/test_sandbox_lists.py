@@ -25,7 +25,7 @@ READABLE = [r for r in catalogue().resources.values() if r.readable and r.detail
 SANDBOX_DATA_BUGS = {
     "order_items": "quantities have six decimals; the contract allows five",
     "global_order_items": "quantities have six decimals; the contract allows five",
-    "me": "users/me role is hard-coded and its location null",
+    "me": "users/me has a null department and a hard-coded role object",
 }
 
 

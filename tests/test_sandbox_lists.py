@@ -15,12 +15,12 @@ from nexla_procurify import manifest
 from nexla_procurify.resources import catalogue
 from nexla_procurify.sandbox import Sandbox
 
-# Detail streams (bill_details, purchase_order_details) read the detail GETs; this file checks
-# the list answers.
+# Detail streams (bill_details, purchase_order_details, vendor_details) read the detail GETs;
+# this file checks the list answers.
 READABLE = [r for r in catalogue().resources.values() if r.readable and r.detail is None]
 # The stream schemas now come from Procurify's contract, which catches two bugs of the sandbox
 # on main that issue 7 names: quantities with six decimals where the contract's pattern allows
-# five (order items), and a hard-coded `role` and a null `location` in users/me. The sandbox
+# five (order items), and users/me's hard-coded `role` and null `department`. The sandbox
 # branch, rebuilt on the contract, fixes them: strict, so that these marks fail once it does.
 SANDBOX_DATA_BUGS = {
     "order_items": "quantities have six decimals; the contract allows five",

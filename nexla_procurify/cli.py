@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     read.add_argument("--concurrency", type=int)
     read.add_argument("--start-date", metavar="DATE", help="incremental resources: first run")
     read.add_argument("--role", help="purchase_orders: purchased or receivable")
-    read.add_argument("--status", help="purchase_orders: all, open, partial, closed, cancelled")
+    read.add_argument("--status",
+                      help="purchase_orders: all, open, partial, closed, cancelled, paid")
     read.add_argument("--state", type=Path, metavar="FILE",
                       help="state from an earlier run (its last STATE value)")
     read.add_argument("--limit", type=int, metavar="N", help="stop after N records")
@@ -277,11 +278,16 @@ def _source_config(args: argparse.Namespace) -> dict[str, Any]:
     config = _config(args, SOURCE_FLAGS)
     if args.filter:
         filters = dict(config.get("filters") or {})
+        given: dict[str, list[str]] = {}
         for item in args.filter:
             name, sep, raw = item.partition("=")
             if not sep or not name:
                 raise ConfigurationError(f"--filter takes NAME=VALUE, got {item!r}")
-            filters[name] = raw  # typed by the resource's filter definition
+            given.setdefault(name, []).append(raw)
+        # Typed by the resource's filter definition; a name given again is a list
+        # (``--filter locations=1 --filter locations=2``), which only list filters accept.
+        filters.update({name: raws[0] if len(raws) == 1 else raws
+                        for name, raws in given.items()})
         config["filters"] = filters
     return config
 
@@ -485,8 +491,7 @@ def _run_demo() -> int:
             orders, state = _demo_read(host, session, config)
             print(f"4. Read {len(orders)} purchase orders, for example:")
             for order in orders[:3]:
-                print(f"     {order['number']:<10} {order['vendor_name']:<32} "
-                      f"{order['total']:>12} {order['purchased_currency']['name']}")
+                print(f"     {_po_line(order)}")
             print(f"   Saved state for the next incremental run: {json.dumps(state)}")
             sandbox.edit("purchase_orders", 3)
             changed, _ = _demo_read(host, session, config, state)
@@ -523,6 +528,15 @@ def _demo_read(
         else:
             last_state = dict(message.value)
     return records, last_state
+
+
+def _po_line(order: Mapping[str, Any]) -> str:
+    """A purchase order in one line; the contract lets ``vendor_name`` be null (the vendor is
+    then the preferred vendor record) and ``number`` be absent."""
+    number = order.get("number") or order.get("procurify_PO") or "?"
+    vendor = order.get("vendor_name") or (order.get("pref_vendor") or {}).get("name") or "?"
+    currency = (order.get("purchased_currency") or {}).get("name") or ""
+    return f"{number!s:<10} {vendor!s:<32} {order.get('total') or '':>12} {currency}"
 
 
 def _vendor_request(vendor: Mapping[str, Any]) -> dict[str, Any]:

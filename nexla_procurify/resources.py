@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
 from typing import Any, Literal
+from urllib.parse import quote
 
 from nexla_procurify import manifest
 from nexla_procurify.errors import ConfigurationError
@@ -33,6 +34,23 @@ class PathParam:
     name: str
     default: str
     choices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A stream of detail records: each record of the list ``of`` read again from ``path``
+    (``GET /api/v2/ap/bills/{id}``), ``{id}`` taken from the list record's ``id_field``."""
+
+    of: str
+    path: str
+    id_field: str
+
+    def path_for(self, record: Mapping[str, Any]) -> str | None:
+        """The detail path of a list record, or ``None`` when the record has no usable id."""
+        value = record.get(self.id_field)
+        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+            return None
+        return self.path.replace("{id}", quote(str(value), safe=""))
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,7 @@ class Resource:
     operations: Mapping[str, Operation]
     upsert_key: str | None
     lookup: Lookup | None
+    detail: Detail | None = None
 
     @property
     def readable(self) -> bool:
@@ -112,7 +131,15 @@ class Resource:
         return tuple(names)
 
 
-def _resource(data: Mapping[str, Any]) -> Resource:
+# What a detail stream takes from the list it reads the details of.
+LIST_KEYS = ("path", "pagination", "order_by", "filters", "incremental", "path_params")
+
+
+def _resource(data: Mapping[str, Any], specs: Mapping[str, Mapping[str, Any]]) -> Resource:
+    detail = data.get("detail")
+    if detail is not None:
+        listed = specs[detail["of"]]
+        data = {**data, **{key: listed[key] for key in LIST_KEYS if key in listed}}
     operations: dict[str, Operation] = {}
     upsert_key: str | None = None
     for name, spec in data.get("operations", {}).items():
@@ -152,6 +179,7 @@ def _resource(data: Mapping[str, Any]) -> Resource:
         operations=MappingProxyType(operations),
         upsert_key=upsert_key,
         lookup=_lookup(lookup) if lookup else None,
+        detail=Detail(**detail) if detail else None,
     )
 
 
@@ -190,9 +218,11 @@ class Catalogue:
 def catalogue() -> Catalogue:
     data = manifest.connector_manifest()
     source, destination = data["source"], data["destination"]
+    specs = {spec["name"]: spec for spec in data["resources"]}
     return Catalogue(
         # Read-only views: the catalogue is cached and shared by every caller.
-        resources=MappingProxyType({spec["name"]: _resource(spec) for spec in data["resources"]}),
+        resources=MappingProxyType({spec["name"]: _resource(spec, specs)
+                                    for spec in data["resources"]}),
         max_page_size=source["max_page_size"],
         default_page_size=source["default_page_size"],
         default_read_concurrency=source["default_concurrency"],

@@ -12,6 +12,10 @@ read is under way. It rests on four facts:
 - the next cursor is the server's time when the read started (its ``Date`` header, less a
   margin), so whatever changed during or after the read is inside the next run's filter;
 - date-granular filters are sent a day early, so that no time zone can hide a record.
+
+A detail stream (``bill_details``, ...) is its list read exactly so, each page's records then
+read again from their detail GET, in the list's order; the page's checkpoint follows its
+details, so the same facts hold for it.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -53,11 +57,15 @@ SERVER_TIME_MARGIN = timedelta(minutes=5)
 DATE_FILTER_ALLOWANCE = timedelta(days=1)
 
 
+# A filter's value as sent: one text, or the texts of a filter Procurify takes repeated.
+FilterValue = str | tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     resource: Resource
     page_size: int
-    filters: Mapping[str, str]
+    filters: Mapping[str, FilterValue]
     path_values: Mapping[str, str]
     start: datetime | None
     concurrency: int
@@ -182,10 +190,10 @@ def _bounded_int(config: Mapping[str, Any], key: str, default: int, maximum: int
     return value
 
 
-def _filters(resource: Resource, filters: object) -> dict[str, str]:
+def _filters(resource: Resource, filters: object) -> dict[str, FilterValue]:
     if not isinstance(filters, Mapping):
         raise ConfigurationError("'filters' must be an object of query parameters.")
-    query: dict[str, str] = {}
+    query: dict[str, FilterValue] = {}
     for name, value in filters.items():
         if resource.incremental is not None and name == resource.incremental.filter:
             raise ConfigurationError(
@@ -198,8 +206,23 @@ def _filters(resource: Resource, filters: object) -> dict[str, str]:
             raise ConfigurationError(
                 f"Unknown filter {name!r} for resource {resource.name!r}. Valid filters: {valid}."
             )
-        query[name] = _filter_value(name, value, spec)
+        if spec.get("type") == "array":
+            query[name] = _list_filter(name, value, spec.get("items", {}))
+        elif isinstance(value, list | tuple):
+            raise ConfigurationError(f"Filter {name!r} takes one value, not a list.")
+        else:
+            query[name] = _filter_value(name, value, spec)
     return query
+
+
+def _list_filter(name: str, value: object, items: Mapping[str, Any]) -> tuple[str, ...]:
+    """A filter Procurify takes repeated (``?locations=1&locations=2``): a list of values, or
+    one value alone; each item is checked against the item type."""
+    values = value if isinstance(value, list | tuple) else [value]
+    if not values:
+        raise ConfigurationError(f"Filter {name!r} needs at least one value.")
+    return tuple(_filter_value(f"{name}[{index}]", item, items)
+                 for index, item in enumerate(values))
 
 
 def _filter_value(name: str, value: object, spec: Mapping[str, Any]) -> str:
@@ -406,21 +429,33 @@ class AdaptiveLimit:
                 self._clean = 0
 
 
+class PoolFactory(Protocol):
+    """Makes the worker pool of a read (``ThreadPoolExecutor``, or a test's own)."""
+
+    def __call__(self, *, max_workers: int, thread_name_prefix: str) -> Executor: ...
+
+
 def read(
-    session: ProcurifySession, config: Mapping[str, Any], state: Mapping[str, Any] | None
+    session: ProcurifySession,
+    config: Mapping[str, Any],
+    state: Mapping[str, Any] | None,
+    *,
+    pools: PoolFactory = ThreadPoolExecutor,
 ) -> Iterator[Record | Checkpoint]:
     """``Record`` and ``Checkpoint`` messages; configuration problems raise before any request."""
     parsed = parse_config(config)
     saved = parse_state(state, parsed)
-    return _Reader(session, parsed, saved).messages()
+    return _Reader(session, parsed, saved, pools).messages()
 
 
 class _Reader:
-    def __init__(self, session: ProcurifySession, config: SourceConfig, state: ReadState) -> None:
+    def __init__(self, session: ProcurifySession, config: SourceConfig, state: ReadState,
+                 pools: PoolFactory = ThreadPoolExecutor) -> None:
         self.session = session
         self.config = config
         self.state = state
         self.resource = config.resource
+        self.pools = pools
         self.limit = AdaptiveLimit(config.concurrency)
         earlier = state.position.count if state.position else None
         self.selection = SelectionWatch(earlier_count=earlier)
@@ -451,12 +486,16 @@ class _Reader:
         for page in self._pages(first, params):
             scope_shrank = self._noticed_shrinking(scope_shrank)
             keys = set()
+            fresh = []
             for record in page.records:
                 key = self._key(record)
                 keys.add(key)
                 if key is None or key not in previous_keys:
-                    yield Record(stream, record)
+                    fresh.append(record)
             previous_keys = keys
+            # A detail stream emits each record's detail; the page's checkpoint follows them.
+            for record in self._with_details(fresh):
+                yield Record(stream, record)
             position = self._position(page.number, next_cursor, scope_shrank)
             state = ReadState(stream, self.state.cursor, position, self.config.query_fingerprint)
             yield Checkpoint(state.to_dict())
@@ -497,7 +536,7 @@ class _Reader:
             yield Record(self.resource.name, record)
         yield Checkpoint(ReadState(self.resource.name, None, None).to_dict())
 
-    def _params(self) -> dict[str, str]:
+    def _params(self) -> dict[str, FilterValue]:
         params = dict(self.config.filters)
         params["page_size"] = str(self.config.page_size)
         if self.resource.order_by:
@@ -525,19 +564,21 @@ class _Reader:
         values = tuple(record.get(name) for name in self.resource.key)
         return None if all(value is None for value in values) else values
 
-    def _pages(self, first: Page, params: dict[str, str]) -> Iterator[Page]:
+    def _pages(self, first: Page, params: dict[str, FilterValue]) -> Iterator[Page]:
         """Pages in order; the ones after ``first`` are prefetched by a bounded pool, or, with
         ``concurrency`` 1, fetched one after the other on the reading thread."""
         yield first
         last_page = first.num_pages
         if first.number >= last_page:
             return
-        if self.config.concurrency == 1:
+        if self.config.concurrency == 1 or self.resource.detail is not None:
+            # A detail stream spends its concurrency on the details: one detail request per
+            # record, against one list request per page.
             yield from self._sequential_pages(first.number + 1, last_page, params)
             return
         in_flight: deque[tuple[int, Future[Page | None]]] = deque()
         next_number = first.number + 1
-        pool = ThreadPoolExecutor(
+        pool = self.pools(
             max_workers=self.config.concurrency, thread_name_prefix=f"read-{self.resource.name}"
         )
         try:
@@ -559,7 +600,67 @@ class _Reader:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _sequential_pages(self, number: int, last_page: int, params: dict[str, str]
+    def _with_details(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """``records`` themselves, or for a detail stream their details, in the same order;
+        up to ``concurrency`` detail requests in flight (fewer while Procurify answers 429)."""
+        if self.resource.detail is None:
+            yield from records
+            return
+        if self.config.concurrency == 1 or len(records) <= 1:
+            for record in records:
+                found = self._fetch_detail(record)
+                if found is not None:
+                    yield found
+            return
+        pending = deque(records)
+        in_flight: deque[Future[dict[str, Any] | None]] = deque()
+        pool = self.pools(max_workers=self.config.concurrency,
+                          thread_name_prefix=f"read-{self.resource.name}")
+        try:
+            while True:
+                while pending and len(in_flight) < self.limit.current:
+                    in_flight.append(pool.submit(self._fetch_detail, pending.popleft()))
+                if not in_flight:
+                    return
+                found = in_flight.popleft().result()
+                if found is not None:
+                    yield found
+        finally:
+            for future in in_flight:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _fetch_detail(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A list record's detail, or ``None`` when it was deleted since the list was read."""
+        detail = self.resource.detail
+        assert detail is not None
+        path = detail.path_for(record)
+        if path is None:
+            raise TransientError(
+                f"A {detail.of} record from Procurify has no {detail.id_field!r}, so its detail "
+                f"cannot be read; the read of {self.resource.name} stopped rather than skip it. "
+                "Try again later, or read the list resource instead."
+            )
+        action = f"read {self.resource.name} record {record[detail.id_field]}"
+        response, body = self._request(path, {}, action)
+        if response.status_code == 404:
+            # Deleted between the list and now: it is no longer there to lose. Said aloud, so
+            # that a detail path that stopped taking the list's key cannot pass unnoticed.
+            log.warning("Could not %s: Procurify no longer has it (deleted since the list was "
+                        "read?); it is not emitted.", action)
+            return None
+        if response.status_code >= 300:
+            raise error_for_response(response, action)
+        self.limit.on_success()
+        data = body.get("data") if isinstance(body, Mapping) else None
+        if not isinstance(data, dict):
+            raise TransientError(
+                f"Procurify's answer while trying to {action} had no record: nothing was "
+                "skipped; try again later."
+            )
+        return data
+
+    def _sequential_pages(self, number: int, last_page: int, params: dict[str, FilterValue]
                           ) -> Iterator[Page]:
         while number <= last_page:
             page = self._fetch(number, params)
@@ -570,13 +671,13 @@ class _Reader:
             yield page
             number += 1
 
-    def _fetch_first(self, params: dict[str, str]) -> Page:
+    def _fetch_first(self, params: dict[str, FilterValue]) -> Page:
         """Page 1, for a resumed read whose page is gone (the selection shrank)."""
         page = self._fetch(1, params)
         assert page is not None  # _fetch raises for a missing page 1
         return page
 
-    def _fetch(self, number: int, params: dict[str, str]) -> Page | None:
+    def _fetch(self, number: int, params: dict[str, FilterValue]) -> Page | None:
         """The page, or ``None`` past the end (Procurify answers 404 "Invalid page")."""
         path = self.resource.list_path(self.config.path_values)
         action = f"read {self.resource.name} page {number}"
@@ -601,7 +702,7 @@ class _Reader:
         )
 
     def _request(
-        self, path: str, params: dict[str, str], action: str
+        self, path: str, params: Mapping[str, FilterValue], action: str
     ) -> tuple[requests.Response, Any]:
         try:
             return self.session.request_json(

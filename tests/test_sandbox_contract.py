@@ -320,6 +320,15 @@ class TestData:
             assert "id" not in records[0]
             assert len({r["uuid"] for r in records}) == 25
 
+    def test_a_purchase_order_detail_by_po_number_or_uuid(self, fresh: Client) -> None:
+        # the SDK documents the {id} of /api/v2/purchase_orders/{id} as "Procurify PO or UUID"
+        record = fresh.sandbox.records("purchase_orders")[6]
+        by_number = fresh.call("GET", f"/api/v2/purchase_orders/{record['procurify_PO']}")
+        by_uuid = fresh.call("GET", f"/api/v2/purchase_orders/{record['uuid']}")
+        assert by_number.status_code == by_uuid.status_code == 200
+        assert by_number.json() == by_uuid.json()
+        assert fresh.call("GET", "/api/v2/purchase_orders/no-such-po").status_code == 404
+
     def test_the_sandbox_imports_nothing_of_the_connector(self) -> None:
         folder = Path(sandbox_package.__file__).parent
         for source in folder.glob("*.py"):

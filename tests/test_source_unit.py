@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from nexla_procurify import manifest, source
+from nexla_procurify import cli, manifest, source
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import ConfigurationError, PermissionDeniedError, TransientError
@@ -283,6 +283,9 @@ def test_records_repeated_across_a_page_boundary_are_emitted_once(
         ({"resource": "vendors", "concurrency": 0}, "'concurrency' must be a whole number"),
         ({"resource": "vendors", "role": "purchased"}, "Unknown source configuration key"),
         ({"resource": "purchase_orders", "status": "lost"}, "'status' must be one of"),
+        ({"resource": "bills", "status": "paid"}, "Unknown source configuration key"),
+        ({"resource": "vendor_details", "start_date": "2026-01-01"},
+         "only to incremental resources"),
         ({"resource": "requisitions"}, "Unknown source resource"),
         ("vendors", "must be a JSON object"),
     ],
@@ -453,6 +456,12 @@ def test_the_source_schema_lists_exactly_the_catalogue() -> None:
                    if resource.incremental]
     assert schema["allOf"][1]["if"]["properties"]["resource"]["not"]["enum"] == incremental
     assert schema["properties"]["page_size"]["maximum"] == catalogue().max_page_size
+    with_path = [name for name, resource in catalogue().resources.items()
+                 if resource.readable and resource.path_params]
+    assert schema["allOf"][0]["if"]["properties"]["resource"]["not"]["enum"] == with_path
+    for param in catalogue().resources["purchase_orders"].path_params:
+        assert schema["properties"][param.name]["enum"] == list(param.choices)
+        assert schema["properties"][param.name]["default"] == param.default
 
 
 @pytest.mark.parametrize(
@@ -463,6 +472,9 @@ def test_the_source_schema_lists_exactly_the_catalogue() -> None:
         {"resource": "purchase_orders", "role": "receivable", "status": "open",
          "filters": {"pref_vendor": 3}, "concurrency": 16},
         {"resource": "bills", "start_date": "2026-01-01T08:00:00Z"},
+        {"resource": "bill_details", "start_date": "2026-01-01", "filters": {"vendor": 4}},
+        {"resource": "purchase_order_details", "role": "receivable", "status": "paid"},
+        {"resource": "vendor_details", "filters": {"type": 2}},
     ],
 )
 def test_configs_the_connector_accepts_pass_the_shipped_schema(config: dict[str, Any]) -> None:
@@ -641,3 +653,78 @@ def test_concurrency_one_reads_on_the_calling_thread_without_a_pool(
     list(messages)
     assert threads == {threading.current_thread().name}
     assert fake.pages_served == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [([1, "2", 3], ["1", "2", "3"]), ("7", ["7"]), (7, ["7"])],
+)
+def test_a_list_filter_is_sent_as_the_parameter_repeated(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, given: Any,
+    sent: list[str]
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/departments", json=FakeList([]))
+    config = {"resource": "departments", "filters": {"locations": given}}
+    list(source.read(session, config, None))
+    assert requests_mock.last_request is not None
+    assert requests_mock.last_request.qs["locations"] == sent
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"locations": [1, "two"]}, "Filter 'locations[1]' must be a whole number"),
+        ({"locations": [1, True]}, "Filter 'locations[1]' must be a whole number"),
+        ({"locations": []}, "Filter 'locations' needs at least one value"),
+        ({"search": ["a", "b"]}, "Filter 'search' takes one value, not a list"),
+    ],
+)
+def test_list_filters_check_each_item_and_other_filters_take_one_value(
+    filters: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        source.parse_config({"resource": "departments", "filters": filters})
+
+
+def test_list_filters_in_another_order_are_another_selection() -> None:
+    first = source.parse_config({"resource": "departments", "filters": {"locations": [1, 2]}})
+    same = source.parse_config({"resource": "departments", "filters": {"locations": [1, 2]}})
+    other = source.parse_config({"resource": "departments", "filters": {"locations": [1]}})
+    assert first.query_fingerprint == same.query_fingerprint != other.query_fingerprint
+
+
+def test_purchase_orders_can_be_read_by_the_paid_status(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v2/purchase_orders/purchased/paid",
+                      json=FakeList([{"uuid": "p"}]))
+    records, _ = split(source.read(session, {"resource": "purchase_orders", "status": "paid"},
+                                   None))
+    assert records == [{"uuid": "p"}]
+
+
+@pytest.mark.parametrize(
+    ("argv", "filters"),
+    [
+        (["--filter", "locations=1", "--filter", "locations=2", "--filter", "search=a=b"],
+         {"locations": ["1", "2"], "search": "a=b"}),
+        (["--filter", "locations=4"], {"locations": "4"}),
+    ],
+)
+def test_the_command_line_repeats_a_filter_to_give_a_list(
+    argv: list[str], filters: dict[str, Any]
+) -> None:
+    args = cli._parser().parse_args(["read", "departments", *argv])
+    config = cli._source_config(args)
+    assert config["filters"] == filters
+    parsed = source.parse_config(config)
+    assert parsed.filters["locations"] == tuple(
+        [filters["locations"]] if isinstance(filters["locations"], str) else filters["locations"]
+    )
+
+
+def test_a_list_filter_passes_the_shipped_schema() -> None:
+    config = {"resource": "departments", "filters": {"locations": [1, 2]}}
+    source.parse_config(config)
+    validator = Draft202012Validator(manifest.schema("source.schema.json"))
+    assert list(validator.iter_errors(config)) == []

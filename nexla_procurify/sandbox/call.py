@@ -41,12 +41,18 @@ class Call:
         """The position of the record the path addresses (``{id}``, ``{procurify_PO}``)."""
         table = database.table(self.collection)
         for name, value in self.args.items():
-            field = PATH_FIELDS.get(name)
-            if field is None and name == "id":
-                field = ID_FIELDS.get(self.collection, "id")
-            if field is not None:
+            fields: tuple[str, ...] = ()
+            if name in PATH_FIELDS:
+                fields = (PATH_FIELDS[name],)
+            elif name == "id":
+                fields = ID_FIELDS.get(self.collection, ("id",))
+            for field in fields:
                 with table.lock:
-                    return table.position_of(field, value)
+                    position = table.position_of(field, value)
+                if position is not None:
+                    return position
+            if fields:
+                return None
         return None
 
     def data_schema(self, database: Database) -> Schema:

@@ -103,8 +103,11 @@ ROUTES: Mapping[str, tuple[str, Action]] = MappingProxyType({
 })
 # path parameters that address a record by another field than the collection's key
 PATH_FIELDS: Mapping[str, str] = MappingProxyType({"procurify_PO": "procurify_PO"})
-# purchase orders: the ``id`` of /api/v2/purchase_orders/{id} is the PO number procurify_PO
-ID_FIELDS: Mapping[str, str] = MappingProxyType({"purchase_orders": "procurify_PO"})
+# what an ``{id}`` path parameter may be, in the order tried: a purchase order's is "Procurify PO
+# or UUID" (the SDK's words for /api/v2/purchase_orders/{id})
+ID_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"purchase_orders": ("procurify_PO", "uuid")}
+)
 
 # purchase-order state codes (PurchaseOrderStateEnum)
 PURCHASED, CANCELLED, CLOSED, PAID, REOPENED = 0, 1, 3, 4, 5

@@ -3,13 +3,12 @@ stricter in one way only (undeclared fields refused), regenerated here and compa
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from devtools import tool
 from jsonschema import Draft202012Validator
 
 from nexla_procurify import manifest
@@ -19,17 +18,8 @@ from nexla_procurify.sandbox.contract import contract
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("request_schemas",
-                                                  ROOT / "tools" / "request_schemas.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TOOL = load_tool()
+TOOL = tool("request_schemas")
+render = tool("schema_files").render
 
 
 def generated() -> dict[str, Any]:
@@ -45,7 +35,7 @@ def test_every_shipped_request_schema_is_the_generated_one() -> None:
     assert shipped == set(schemas), "run: python3 tools/request_schemas.py"
     for relative, schema in schemas.items():
         text = (ROOT / relative).read_text(encoding="utf-8")
-        assert text == TOOL.render(schema), f"{relative} is stale: run tools/request_schemas.py"
+        assert text == render(schema), f"{relative} is stale: run tools/request_schemas.py"
 
 
 def test_every_operation_with_a_body_has_its_schema() -> None:

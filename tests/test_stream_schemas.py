@@ -3,13 +3,12 @@ shipped files must be what the generator makes of today's contract and catalogue
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from devtools import tool
 from jsonschema import Draft202012Validator
 
 from nexla_procurify import manifest
@@ -19,17 +18,8 @@ from nexla_procurify.sandbox.contract import contract
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("stream_schemas",
-                                                  REPO / "tools" / "stream_schemas.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TOOL = _tool()
+TOOL = tool("stream_schemas")
+render = tool("schema_files").render
 
 
 def generated() -> dict[str, Any]:
@@ -45,7 +35,7 @@ def test_every_readable_resource_has_a_generated_schema() -> None:
 @pytest.mark.parametrize("path", sorted(generated()))
 def test_the_shipped_stream_schema_is_the_generated_one(path: str) -> None:
     shipped = (REPO / path).read_text(encoding="utf-8")
-    assert shipped == TOOL.render(generated()[path]), (
+    assert shipped == render(generated()[path]), (
         f"{path} is stale: run python3 tools/stream_schemas.py"
     )
 

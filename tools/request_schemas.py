@@ -26,13 +26,12 @@ operations in ``connector.json``::
 from __future__ import annotations
 
 import argparse
-import json
-import pathlib
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from schema_files import load, sync
+
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 COMPOSITIONS = ("allOf", "anyOf", "oneOf")
 
@@ -114,39 +113,13 @@ def _strict(schema: Any) -> Any:
     return out
 
 
-def render(schema: Any) -> str:
-    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-
-
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare, write nothing")
     args = parser.parse_args()
-    contract = json.loads((ROOT / "contract" / "procurify.json").read_text(encoding="utf-8"))
-    manifest = json.loads((ROOT / "connector.json").read_text(encoding="utf-8"))
-    generated = generate(contract, manifest)
-    stale = []
-    for relative, schema in sorted(generated.items()):
-        path = ROOT / relative
-        text = render(schema)
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(relative)
-        if not args.check:
-            path.write_text(text, encoding="utf-8")
-    orphans = sorted(
-        str(path.relative_to(ROOT)) for path in (ROOT / "schemas" / "requests").glob("*.json")
-        if str(path.relative_to(ROOT)) not in generated
-    )
-    for relative in orphans:
-        stale.append(relative)
-        if not args.check:
-            (ROOT / relative).unlink()
-    verb = "differ" if args.check else "rewritten"
-    print(f"{len(stale)} of {len(generated)} request schemas {verb}: {', '.join(stale) or '-'}")
-    if args.check and stale:
-        sys.exit(1)
+    generated = generate(load("contract/procurify.json"), load("connector.json"))
+    return sync(generated, "schemas/requests", check=args.check)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

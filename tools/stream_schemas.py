@@ -18,13 +18,12 @@ into the schema's own ``$defs``, so every file stands alone.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from schema_files import load, sync
+
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 Schema = dict[str, Any]
 
@@ -141,39 +140,13 @@ def _referenced(schema: Schema, defs: Mapping[str, Schema]) -> set[str]:
     return found
 
 
-def render(schema: Schema) -> str:
-    """The text a schema file holds (the repository's JSON style)."""
-    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-
-
-def _load(relative: str) -> Any:
-    return json.loads((REPO / relative).read_text(encoding="utf-8"))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="report stale stream schemas instead of writing them")
     args = parser.parse_args(argv)
-    generated = generate(_load("contract/procurify.json"), _load("connector.json"))
-    stale = []
-    for relative, schema in generated.items():
-        path = REPO / relative
-        text = render(schema)
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
-            continue
-        stale.append(relative)
-        if not args.check:
-            path.write_text(text, encoding="utf-8")
-    orphans = sorted(
-        str(path.relative_to(REPO)) for path in (REPO / "schemas" / "streams").glob("*.json")
-        if str(path.relative_to(REPO)) not in generated
-    )
-    for relative in stale:
-        print(("stale: " if args.check else "wrote: ") + relative)
-    for relative in orphans:
-        print(f"no readable resource uses {relative}")
-    return 1 if args.check and (stale or orphans) else 0
+    generated = generate(load("contract/procurify.json"), load("connector.json"))
+    return sync(generated, "schemas/streams", check=args.check)
 
 
 if __name__ == "__main__":

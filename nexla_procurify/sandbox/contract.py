@@ -24,6 +24,7 @@ __all__ = [
     "Operation",
     "QueryParam",
     "contract",
+    "resolve",
     "undeclared_fields",
 ]
 
@@ -106,10 +107,8 @@ class Contract:
         return [op for op in self.operations if op.match(op.method, path) is not None]
 
     def resolve(self, schema: Schema) -> Schema:
-        """``schema`` with a top-level ``$ref`` followed."""
-        while "$ref" in schema:
-            schema = self.defs[str(schema["$ref"]).rsplit("/", 1)[1]]
-        return schema
+        """``schema`` with its top-level ``$ref`` followed and ``allOf`` parts merged."""
+        return resolve(schema, self.defs)
 
     def validator(self, schema: Schema) -> Draft202012Validator:
         return _validator(self, json.dumps(schema, sort_keys=True))
@@ -191,6 +190,19 @@ class Contract:
     def undeclared(self, schema: Schema, instance: Any) -> list[str]:
         """JSON paths of fields in ``instance`` that ``schema`` does not declare."""
         return undeclared_fields(schema, instance, self.defs)
+
+
+def resolve(schema: Schema, defs: Mapping[str, Schema]) -> Schema:
+    """``schema`` with its top-level ``$ref`` followed (into ``defs``) and its ``allOf`` parts
+    merged into one schema."""
+    while "$ref" in schema:
+        schema = defs[str(schema["$ref"]).rsplit("/", 1)[1]]
+    if "allOf" not in schema:
+        return schema
+    merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+    for part in schema["allOf"]:
+        merged.update(resolve(part, defs))
+    return merged
 
 
 def undeclared_fields(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nexla_procurify.sandbox import words
+from nexla_procurify.sandbox.contract import resolve
 from nexla_procurify.sandbox.words import iso, iso_date, mix, salt
 
 Record = dict[str, Any]
@@ -93,14 +94,7 @@ class Compiler:
     # -- schema helpers -------------------------------------------------------------------------
 
     def resolve(self, schema: Schema) -> Schema:
-        while "$ref" in schema:
-            schema = self.defs[str(schema["$ref"]).rsplit("/", 1)[1]]
-        if "allOf" in schema:
-            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-            for part in schema["allOf"]:
-                merged.update(self.resolve(part))
-            return merged
-        return schema
+        return resolve(schema, self.defs)
 
     def branch(self, schema: Schema) -> tuple[Schema | None, bool]:
         """(the first non-null branch, whether null is allowed)."""

@@ -33,13 +33,7 @@ class Shaper:
         return found[1]
 
     def resolve(self, schema: Schema) -> Schema:
-        schema = self.contract.resolve(schema)
-        if "allOf" in schema:
-            merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
-            for part in schema["allOf"]:
-                merged.update(self.resolve(part))
-            return merged
-        return schema
+        return self.contract.resolve(schema)
 
     def properties(self, schema: Schema) -> dict[str, Schema] | None:
         """The properties ``schema`` declares (over its branches); None for a free object."""

@@ -305,12 +305,15 @@ def test_any_interleaving_gives_every_detail_once_in_order_with_checkpoints_afte
 # A bill read already is deleted before the next page: the page's first bill moves back.
 @example(count=6, page_size=2, concurrency=1, deletions={2: 1}, stop_after=10, picks=[])
 @example(count=6, page_size=2, concurrency=2, deletions={5: 1}, stop_after=1, picks=[1, 0])
+# A bill deleted during the last run planned: the run after it must still come.
+@example(count=16, page_size=1, concurrency=1, deletions={1: 1, 6: 2, 33: 3}, stop_after=0,
+         picks=[])
 def test_no_bill_is_lost_across_an_interrupted_read_its_resume_and_the_next_run(
     count: int, page_size: int, concurrency: int, deletions: dict[int, int],
     stop_after: int, picks: list[int]
 ) -> None:
     """Bills deleted at drawn moments (which shift the pages under the read), the read stopped
-    after a drawn checkpoint and resumed from it, then the next incremental run: every bill
+    after a drawn checkpoint and resumed from it, then the next incremental runs: every bill
     that was never deleted is emitted, with its detail, by one of them; none twice in a run."""
     pool = DrawnOrder(picks)
     fake = FakeBills(count)
@@ -330,12 +333,18 @@ def test_no_bill_is_lost_across_an_interrupted_read_its_resume_and_the_next_run(
                 stopped += 1
                 if stopped > stop_after:
                     break  # the host stops here and resumes from this checkpoint
-        for run in range(2):  # the resumed run, then the next incremental run
+        # The resumed run, then next incremental runs until one has started after the last
+        # deletion: a run that sees bills leave promises them to the run after it.
+        last_deletion = max(deletions, default=0)
+        for run in range(12):
+            started_after_deletions = fake.requests >= last_deletion
             records, states = split(messages_of(session, config, state, pool))
             keys = [record["id"] for record in records]
             assert len(keys) == len(set(keys)), f"run {run + 1} emitted a bill twice"
             seen.extend(records)
             state = states[-1]
+            if run >= 1 and started_after_deletions:
+                break
     survivors = set(fake.bills)
     emitted = {record["id"] for record in seen}
     assert survivors <= emitted

@@ -293,8 +293,9 @@ def test_a_resent_post_refused_as_duplicate_is_found_and_reported_created(
         {"status_code": 400,
          "json": {"external_id": ["vendor with this external id already exists."]}},
     ])
-    requests_mock.get(BASE_URL + VENDORS, [
-        {"json": {"data": [], "metadata": {"pagination": {"count": 0, "num_pages": 1}}}},
+    requests_mock.get(BASE_URL + VENDORS, [  # not found by any lookup of the first check
+        *[{"json": {"data": [], "metadata": {"pagination": {"count": 0, "num_pages": 1}}}}]
+        * len(destination.LOOKUP_PAUSES),
         {"json": {"data": [{"id": 41, **vendor("V-1")}],
                   "metadata": {"pagination": {"count": 1, "num_pages": 1}}}},
     ])
@@ -445,7 +446,7 @@ def test_a_resent_post_refused_finding_another_record_is_rejected_as_existing(
          "json": {"external_id": ["vendor with this external id already exists."]}},
     ])
     requests_mock.get(BASE_URL + VENDORS, [
-        {"json": {"data": []}},
+        *[{"json": {"data": []}}] * len(destination.LOOKUP_PAUSES),
         {"json": {"data": [{"id": 41, **vendor("V-1", name="Someone else")}]}},
     ])
     [result] = run(CREATE, [vendor("V-1")])

@@ -307,9 +307,15 @@ def _shown(value: object) -> str:
     return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."
 
 
-# ----------------------------------------------------------------------------- validation
+# ----------------------------------------------------------------------------- input
 
 
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """An input record its reader could not read (such as a damaged line of a file): its
+    result is ``rejected`` with ``reason``, and it is never sent."""
+
+    reason: str
 
 
 # ----------------------------------------------------------------------------- results
@@ -499,6 +505,8 @@ class _RecordWriter:
     # ---- preparation
 
     def _prepare(self, record: object) -> _Prepared:
+        if isinstance(record, UnreadableRecord):
+            raise _RecordRejected(record.reason, {"record": ("could not be read",)})
         if not isinstance(record, Mapping):
             raise _RecordRejected(
                 f"The record must be a JSON object, not {_json_kind(record)}.",
@@ -1100,4 +1108,4 @@ def _concurrent(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator
         raise input_error
 
 
-__all__ = ["DestinationConfig", "parse_config", "write"]
+__all__ = ["DestinationConfig", "UnreadableRecord", "parse_config", "write"]

@@ -241,7 +241,9 @@ def _read(args: argparse.Namespace) -> int:
     progress = Progress(resource.name, sys.stderr)
     last_state: str | None = None
     try:
-        with _signals(_raise_stop), host.authenticate(CONNECTOR, credential) as session, \
+        with _signals(_raise_stop, "ending the read after the last page printed",
+                      "resume from the last STATE line printed."), \
+                host.authenticate(CONNECTOR, credential) as session, \
                 _closed_after(host.read(CONNECTOR, session, config, state)) as messages:
             print(json.dumps(source.schema_message(resource).to_dict()), file=out)
             for message in messages:
@@ -359,7 +361,8 @@ def _write(args: argparse.Namespace) -> int:
         records = InputRecords(stream, args.max_line_bytes)
         # Installed before anything is sent, removed after the summary: a first SIGINT or
         # SIGTERM only stops the input, so every record sent is finished and reported.
-        with _signals(records.stop):
+        with _signals(records.stop, "finishing and reporting the records already sent",
+                      "check the records that were in flight in Procurify."):
             with host.authenticate(CONNECTOR, credential) as session:
                 for result in host.write(CONNECTOR, session, config, records):
                     counts[result.status] += 1
@@ -437,22 +440,22 @@ class InputRecords:
 
 
 @contextlib.contextmanager
-def _signals(on_first: Callable[[int], None]) -> Iterator[None]:
-    """SIGINT (Ctrl-C) and SIGTERM (how hosts and schedulers stop a job): the first one calls
-    ``on_first(signum)``; a second one (either) ends the process at once, with 128 + its
-    number, without waiting for anything in flight."""
+def _signals(on_first: Callable[[int], None], stopping: str, abandoned: str
+             ) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM (how hosts and schedulers stop a job): the first one says
+    ``stopping`` and calls ``on_first(signum)``; a second one (either) says ``abandoned`` and
+    ends the process at once, with 128 + its number, without waiting for anything in flight."""
     received: list[int] = []
 
     def on_signal(signum: int, frame: object) -> None:
         if received:
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
-            print("Stopped at once: check the records in flight in Procurify.",
-                  file=sys.stderr, flush=True)
+            print(f"Stopped at once: {abandoned}", file=sys.stderr, flush=True)
             os._exit(128 + signum)  # workers may be waiting out retries: do not join them
         received.append(signum)
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        print(f"Stopping ({name}): finishing what is under way (signal again to abandon it).",
+        print(f"Stopping ({name}): {stopping} (signal again to stop at once).",
               file=sys.stderr, flush=True)
         on_first(signum)
 

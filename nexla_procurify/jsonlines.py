@@ -23,6 +23,7 @@ from nexla_procurify.destination import MAX_NESTING_DEPTH, UnreadableRecord
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # the default largest input line
 DISCARD_CHUNK = 1024 * 1024  # the rest of a line too long is dropped this much at a time
+MAX_INTEGER_DIGITS = 4000  # below Python's own limit on converting digits to an int
 
 
 class _TooLong:
@@ -74,7 +75,7 @@ def decode_line(raw: bytes | _TooLong, number: int, limit: int) -> Any:
             "save the input as UTF-8."
         )
     try:
-        return json.loads(text, parse_constant=_not_finite, parse_float=_finite)
+        return _parse(text)
     except RecursionError:
         return UnreadableRecord(_too_deep(where))
     except json.JSONDecodeError as error:
@@ -95,7 +96,7 @@ def load_object(text: str, where: str) -> dict[str, Any]:
     """The JSON object in the ``text`` of a file (named ``where``, such as ``"credential file
     c.json"``); a ``ValueError`` whose message says what is wrong otherwise."""
     try:
-        loaded = json.loads(text, parse_constant=_not_finite, parse_float=_finite)
+        loaded = _parse(text)
     except RecursionError:
         raise ValueError(_too_deep(where)) from None
     except json.JSONDecodeError as error:
@@ -108,6 +109,12 @@ def load_object(text: str, where: str) -> dict[str, Any]:
     if _depth_exceeds(loaded, MAX_NESTING_DEPTH):
         raise ValueError(_too_deep(where))
     return loaded
+
+
+def _parse(text: str) -> Any:
+    """JSON with every number usable: finite, and an integer Python can convert."""
+    return json.loads(text, parse_constant=_not_finite, parse_float=_finite,
+                      parse_int=_integer)
 
 
 def _too_deep(where: str) -> str:
@@ -128,6 +135,12 @@ def _finite(text: str) -> float:
         shown = text if len(text) <= 40 else text[:37] + "..."
         raise ValueError(f"holds a number too large to use ({shown})")
     return value
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"holds a number too large to use ({len(text)} digits)")
+    return int(text)
 
 
 def _not_finite(text: str) -> Any:

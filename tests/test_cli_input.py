@@ -68,6 +68,7 @@ def test_lines_are_cut_at_the_limit(data: bytes, expected: list[Any]) -> None:
     (DEEP_OBJECT.encode(), "is nested too deeply"),
     (b'{"overall_score": 1e400}', "holds a number too large to use (1e400)"),
     (b'{"overall_score": NaN}', "holds NaN"),
+    (b'{"type": ' + b"9" * 5000 + b"}", "holds a number too large to use (5000 digits)"),
 ])
 def test_each_damaged_line_says_what_is_wrong(raw: bytes, phrase: str) -> None:
     decoded = jsonlines.decode_line(raw, 7, 1000)
@@ -149,6 +150,7 @@ def test_the_largest_line_must_be_positive(
     ('{"a":' * 70 + "1" + "}" * 70, "is nested too deeply"),
     ('{"name": 1e400}', "holds a number too large to use (1e400)"),
     ('{"name": -Infinity}', "holds -Infinity"),
+    ('{"page": ' + "1" * 5000 + "}", "holds a number too large to use (5000 digits)"),
 ])
 @pytest.mark.parametrize("what", ["credential", "state", "config"])
 def test_hostile_json_files_end_in_one_line(

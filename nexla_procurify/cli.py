@@ -12,11 +12,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, get_args
 
-from nexla_procurify import __version__, destination, plugin, source
+from nexla_procurify import __version__, destination, jsonlines, plugin, source
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema
 from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
 from nexla_procurify.host import Host
@@ -35,6 +35,8 @@ ENV_FIELDS = {
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 WRITE_STATUSES: tuple[str, ...] = get_args(WriteStatus)
 
 
@@ -138,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="validate and report, write nothing")
     write.add_argument("--concurrency", type=int)
     write.add_argument("--on-error", choices=("continue", "abort"))
+    write.add_argument("--max-line-bytes", type=int, default=jsonlines.MAX_LINE_BYTES,
+                       metavar="N", help="largest input line; a longer one is rejected, "
+                       f"not read (default {jsonlines.MAX_LINE_BYTES}, 16 MiB)")
     write.set_defaults(run=_write)
 
     demo = commands.add_parser("demo", help="run the connector against an in-process sandbox")
@@ -234,21 +239,50 @@ def _read(args: argparse.Namespace) -> int:
     resource = source.parse_config(config).resource
     out = sys.stdout
     progress = Progress(resource.name, sys.stderr)
-    with host.authenticate(CONNECTOR, credential) as session, _closed_after(
-        host.read(CONNECTOR, session, config, state)
-    ) as messages:
-        print(json.dumps(source.schema_message(resource).to_dict()), file=out)
-        for message in messages:
-            if isinstance(message, Record):
-                if args.limit is not None and progress.records >= args.limit:
-                    break
-                progress.record()
-            elif "in_progress" in message.value:
-                progress.page()
-            out.write(json.dumps(message.to_dict(), separators=(",", ":")) + "\n")
+    last_state: str | None = None
+    try:
+        with _signals(_raise_stop, "ending the read after the last page printed",
+                      "resume from the last STATE line printed."), \
+                host.authenticate(CONNECTOR, credential) as session, \
+                _closed_after(host.read(CONNECTOR, session, config, state)) as messages:
+            print(json.dumps(source.schema_message(resource).to_dict()), file=out)
+            for message in messages:
+                if isinstance(message, Record):
+                    if args.limit is not None and progress.records >= args.limit:
+                        break
+                    progress.record()
+                else:
+                    if "in_progress" in message.value:
+                        progress.page()
+                line = json.dumps(message.to_dict(), separators=(",", ":")) + "\n"
+                out.write(line)
+                if not isinstance(message, Record):
+                    last_state = line
+    except _Stop as stop:
+        # The last STATE line comes last, so that `tail -n 1` is where the next run resumes.
+        if last_state is not None:
+            out.write(last_state)
+        out.flush()
+        progress.finish()
+        print("Interrupted: resume from the last STATE line printed (--state FILE).",
+              file=sys.stderr)
+        return 128 + stop.signum
     out.flush()
     progress.finish()
     return EXIT_OK
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by a first SIGINT or SIGTERM during ``read``: a
+    ``BaseException``, so that nothing on the way mistakes it for an error to handle."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum: int) -> None:
+    raise _Stop(signum)
 
 
 @contextlib.contextmanager
@@ -304,37 +338,44 @@ def _load_state(path: Path | None) -> dict[str, Any] | None:
 
 def _load_json_object(path: Path, what: str) -> dict[str, Any]:
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigurationError(f"cannot read {what} file {path}: {error.strerror}") from error
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{what} file {path} is not UTF-8 text") from None
+    try:
+        return jsonlines.load_object(text, f"{what} file {path}")
     except ValueError as error:
-        raise ConfigurationError(f"{what} file {path} is not valid JSON") from error
-    if not isinstance(loaded, dict):
-        raise ConfigurationError(f"{what} file {path} must hold a JSON object")
-    return loaded
+        raise ConfigurationError(str(error)) from None
 
 
 def _write(args: argparse.Namespace) -> int:
     config = _config(args, DESTINATION_FLAGS)
     destination.parse_config(config)
+    if args.max_line_bytes < 1:
+        raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
     credential = load_credential(args.credential)
     host = _host()
     counts: Counter[str] = Counter()
-    with contextlib.ExitStack() as stack:
-        records = InputRecords(stack.enter_context(_open_input(args.input)))
-        session = stack.enter_context(host.authenticate(CONNECTOR, credential))
-        stack.enter_context(_interrupts_stop(records))
-        for result in host.write(CONNECTOR, session, config, records):
-            counts[result.status] += 1
-            print(json.dumps(result.to_dict()), flush=False)
-    sys.stdout.flush()
-    summary = ", ".join(f"{counts[status]} {status}" for status in WRITE_STATUSES)
-    print(f"{args.resource} {config.get('operation')}: {sum(counts.values())} records: "
-          f"{summary}.", file=sys.stderr)
-    if records.stopped.is_set():
-        print("Interrupted: the records above were handled; the rest of the input was not read.",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with _open_input(args.input) as stream:
+        records = InputRecords(stream, args.max_line_bytes)
+        # Installed before anything is sent, removed after the summary: a first SIGINT or
+        # SIGTERM only stops the input, so every record sent is finished and reported.
+        with _signals(records.stop, "finishing and reporting the records already sent",
+                      "check the records that were in flight in Procurify."):
+            with host.authenticate(CONNECTOR, credential) as session:
+                for result in host.write(CONNECTOR, session, config, records):
+                    counts[result.status] += 1
+                    print(json.dumps(result.to_dict()), flush=False)
+            sys.stdout.flush()
+            summary = ", ".join(f"{counts[status]} {status}" for status in WRITE_STATUSES)
+            print(f"{args.resource} {config.get('operation')}: {sum(counts.values())} "
+                  f"records: {summary}.", file=sys.stderr)
+            signum = records.stopped_by
+            if signum is not None:
+                print("Interrupted: the records above were handled; the rest of the input "
+                      "was not read.", file=sys.stderr)
+                return 128 + signum
     return EXIT_FAILED if counts["rejected"] or counts["failed"] else EXIT_OK
 
 
@@ -352,67 +393,81 @@ def _open_input(path: Path | None) -> Iterator[BinaryIO]:
 
 
 class _InputStopped(Exception):
-    """Raised into a blocked read of the input by the first Ctrl-C."""
+    """Raised into a blocked read of the input by the first SIGINT or SIGTERM."""
 
 
 class InputRecords:
-    """Records from JSON lines, lazily, until ``stop()``. A line that is not JSON (or not
-    UTF-8) is passed on as text, so that it comes back ``rejected`` instead of ending the run."""
+    """Records from JSON lines, lazily, until ``stop()``. Lines are read at most
+    ``max_line_bytes`` at a time; a line that cannot be read as a record (too long, not UTF-8,
+    not JSON, ...) is passed on as an ``UnreadableRecord`` saying why, so that it comes back
+    ``rejected`` instead of ending the run."""
 
-    def __init__(self, lines: Iterable[bytes]) -> None:
-        self._lines = iter(lines)
-        self.stopped = threading.Event()
+    def __init__(self, stream: BinaryIO, max_line_bytes: int = jsonlines.MAX_LINE_BYTES
+                 ) -> None:
+        self._lines = jsonlines.bounded_lines(stream, max_line_bytes)
+        self._limit = max_line_bytes
+        self.stopped_by: int | None = None  # the signal that stopped the input before its end
         self._reading = False
+        self._exhausted = False
 
-    def stop(self) -> None:
-        """No more input (called by the Ctrl-C handler, on the thread reading the input)."""
-        self.stopped.set()
+    def stop(self, signum: int) -> None:
+        """No more input (called by the signal handler, on the thread reading the input).
+        Once the whole input was read there is nothing to stop: the run ends by itself."""
+        if self._exhausted:
+            return
+        if self.stopped_by is None:
+            self.stopped_by = signum
         if self._reading:
             raise _InputStopped  # the input may never send another line: stop waiting
 
     def __iter__(self) -> Iterator[Any]:
         number = 0
-        while not self.stopped.is_set():
+        while self.stopped_by is None:
             self._reading = True
             try:
                 raw = next(self._lines)
-            except (StopIteration, _InputStopped):
+            except _InputStopped:
+                return
+            except StopIteration:
+                self._exhausted = True
                 return
             finally:
                 self._reading = False
             number += 1
-            if not raw.strip():
+            if isinstance(raw, bytes) and not raw.strip():
                 continue
-            try:
-                yield json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                yield f"line {number} is not UTF-8 text"
-            except (ValueError, RecursionError):
-                yield raw.decode("utf-8")
+            yield jsonlines.decode_line(raw, number, self._limit)
 
 
 @contextlib.contextmanager
-def _interrupts_stop(records: InputRecords) -> Iterator[None]:
-    """The first Ctrl-C stops taking input, so that the records already sent are finished and
-    reported; a second one ends the process at once (records in flight go unreported)."""
+def _signals(on_first: Callable[[int], None], stopping: str, abandoned: str
+             ) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM (how hosts and schedulers stop a job): the first one says
+    ``stopping`` and calls ``on_first(signum)``; a second one (either) says ``abandoned`` and
+    ends the process at once, with 128 + its number, without waiting for anything in flight."""
+    received: list[int] = []
 
-    def on_interrupt(signum: int, frame: object) -> None:
-        if records.stopped.is_set():
-            sys.stdout.flush()
-            print("Stopped at once: check the records in flight in Procurify.", file=sys.stderr)
-            os._exit(EXIT_INTERRUPTED)  # workers may be waiting out retries: do not join them
-        print("Stopping: finishing the records already sent (Ctrl-C again to abandon them).",
-              file=sys.stderr)
-        records.stop()
+    def on_signal(signum: int, frame: object) -> None:
+        if received:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+            print(f"Stopped at once: {abandoned}", file=sys.stderr, flush=True)
+            os._exit(128 + signum)  # workers may be waiting out retries: do not join them
+        received.append(signum)
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        print(f"Stopping ({name}): {stopping} (signal again to stop at once).",
+              file=sys.stderr, flush=True)
+        on_first(signum)
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may handle signals
         return
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Progress:

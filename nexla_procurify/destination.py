@@ -50,7 +50,11 @@ Decisions where the design is silent (also in the README's destination section):
   after sending) the record is looked up by the resource's lookup key after a short pause. A
   record found whose fields equal every field sent means the POST created it. A record found
   with other values already held that key (the POST would have been refused as a duplicate):
-  the record is ``rejected``, naming the existing record's id, and never sent again. Not found
+  the record is ``rejected``, naming the existing record's id, and never sent again. "Equal"
+  is through Procurify's normalisation (``stored.same``: text trimmed, decimals compared as
+  numbers, e-mails without case), so that our own creation is recognised. Procurify's lists
+  may lag behind a write: a record not found is looked for again after growing pauses
+  (``LOOKUP_PAUSES``) before it counts as not found. Not found
   means it is sent again, at most ``MAX_CREATE_ATTEMPTS`` times in all, but only when the lookup
   is ``conclusive`` (an exact filter): users are found by a free-text ``search`` on their email,
   so a user found as sent is ``created`` and one not found is ``failed`` with "may have been
@@ -113,6 +117,7 @@ from nexla_procurify.http import (
 )
 from nexla_procurify.messages import WriteResult
 from nexla_procurify.resources import Operation, Resource, catalogue
+from nexla_procurify.stored import same
 from nexla_procurify.validation import FieldProblems, describe, schema_problems, validator
 
 log = logging.getLogger("nexla_procurify.destination")
@@ -124,7 +129,10 @@ UPSERT = "upsert"
 DESTINATION_SCHEMA = "destination.schema.json"
 
 MAX_CREATE_ATTEMPTS = 3
-LOOKUP_SETTLE_SECONDS = 0.5
+# Pauses (seconds, times the attempt number) before each lookup that checks an uncertain
+# POST: a record Procurify's list does not show yet is looked for again, for about 7.5 s after
+# the first attempt (15 s after the second), before it counts as not created.
+LOOKUP_PAUSES = (0.5, 1.0, 2.0, 4.0)
 LOOKUP_PAGE_SIZE = 50
 # A key lookup reads at most this many pages; more means the filter matched far too much.
 MAX_LOOKUP_PAGES = 20
@@ -299,9 +307,15 @@ def _shown(value: object) -> str:
     return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."
 
 
-# ----------------------------------------------------------------------------- validation
+# ----------------------------------------------------------------------------- input
 
 
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """An input record its reader could not read (such as a damaged line of a file): its
+    result is ``rejected`` with ``reason``, and it is never sent."""
+
+    reason: str
 
 
 # ----------------------------------------------------------------------------- results
@@ -491,6 +505,8 @@ class _RecordWriter:
     # ---- preparation
 
     def _prepare(self, record: object) -> _Prepared:
+        if isinstance(record, UnreadableRecord):
+            raise _RecordRejected(record.reason, {"record": ("could not be read",)})
         if not isinstance(record, Mapping):
             raise _RecordRejected(
                 f"The record must be a JSON object, not {_json_kind(record)}.",
@@ -633,10 +649,17 @@ class _RecordWriter:
         the lookup's ``compare`` names, where request and record differ)."""
         given = prepared.given
         lookup = self.resource.lookup
-        if lookup is None or lookup.compare is None:
-            return _already_as_sent(given, existing)
-        return all(_same(given[name], existing.get(stored))
-                   for name, stored in lookup.compare.items() if name in given)
+        compare = lookup.compare if lookup is not None else None
+        pairs = compare.items() if compare is not None else ((name, name) for name in given)
+        fields = self._request_fields()
+        return all(same(given[name], existing.get(stored), fields.get(name), name)
+                   for name, stored in pairs if name in given)
+
+    def _request_fields(self) -> Mapping[str, Any]:
+        """The request schema's field schemas (they tell decimals and e-mails apart)."""
+        schema = self.validator.schema if self.validator else None
+        properties = schema.get("properties") if isinstance(schema, Mapping) else None
+        return properties if isinstance(properties, Mapping) else {}
 
     def _post(self, path: str, body: Any, action: str) -> requests.Response | str:
         """The answer, or why it is unknown whether the POST took effect."""
@@ -665,14 +688,20 @@ class _RecordWriter:
         value = prepared.body.get(lookup.field) if lookup else None
         if lookup is None or not isinstance(value, str | int) or value in ("", None):
             raise _MaybeCreated(f"{MAY_HAVE_BEEN_CREATED} (Procurify: {uncertainty}).")
-        self.sleep(LOOKUP_SETTLE_SECONDS * attempt)
-        try:
-            matches = self._find(value)
-        except ProcurifyError as error:
-            raise _MaybeCreated(
-                f"{MAY_HAVE_BEEN_CREATED} (Procurify: {uncertainty}; the check by "
-                f"{lookup.field} failed too: {error.message})"
-            ) from error
+        matches: list[Mapping[str, Any]] = []
+        # Procurify's lists may lag a few seconds behind a write: a record not found at first
+        # is looked for again, with growing pauses, before it counts as not created.
+        for pause in LOOKUP_PAUSES:
+            self.sleep(pause * attempt)
+            try:
+                matches = self._find(value)
+            except ProcurifyError as error:
+                raise _MaybeCreated(
+                    f"{MAY_HAVE_BEEN_CREATED} (Procurify: {uncertainty}; the check by "
+                    f"{lookup.field} failed too: {error.message})"
+                ) from error
+            if matches:
+                break
         if len(matches) > 1:
             raise _MaybeCreated(
                 f"{MAY_HAVE_BEEN_CREATED}: {len(matches)} records now have this {lookup.field}."
@@ -782,9 +811,12 @@ class _RecordWriter:
         path = self.resource.list_path({})
         action = f"look up {self.resource.title} by {lookup.field} (GET {path})"
         matches: dict[Any, Mapping[str, Any]] = {}
+        key_schema = self._request_fields().get(lookup.field)
+        # Procurify stores the key trimmed (DRF's default), so it is looked for trimmed.
+        wanted = value.strip() if isinstance(value, str) else value
         page, num_pages = 1, 1
         while page <= num_pages:
-            params: dict[str, str | int] = {lookup.filter: value, "page_size": LOOKUP_PAGE_SIZE}
+            params: dict[str, str | int] = {lookup.filter: wanted, "page_size": LOOKUP_PAGE_SIZE}
             if page > 1:
                 params["page"] = page
             response, body = self.session.request_json("GET", path, params=params)
@@ -805,7 +837,8 @@ class _RecordWriter:
             # Filtered again here: an ignored filter must not make every record a match.
             # A record seen on two pages (the list shifted meanwhile) counts once.
             for position, item in enumerate(data):
-                if isinstance(item, Mapping) and item.get(lookup.field) == value:
+                if isinstance(item, Mapping) and same(value, item.get(lookup.field),
+                                                      key_schema, lookup.field):
                     found_id = self._id_of(item)
                     seen = found_id if isinstance(found_id, str | int) else (page, position)
                     matches.setdefault(seen, item)
@@ -867,19 +900,6 @@ def _circuit_cause(error: BaseException) -> BaseException:
 def _fill(operation: Operation, target_id: str | int) -> str:
     assert operation.id_field is not None
     return operation.path.replace("{" + operation.id_field + "}", quote(str(target_id), safe=""))
-
-
-def _already_as_sent(body: Mapping[str, Any], existing: Mapping[str, Any]) -> bool:
-    return all(_same(value, existing.get(name)) for name, value in body.items())
-
-
-def _same(sent: Any, stored: Any) -> bool:
-    """Whether a sent value equals Procurify's; a related record may come back expanded."""
-    if sent == stored:
-        return True
-    if isinstance(stored, Mapping) and not isinstance(sent, Mapping) and "id" in stored:
-        return bool(stored["id"] == sent)
-    return False
 
 
 def _encode(body: Mapping[str, Any]) -> bytes:
@@ -1088,4 +1108,4 @@ def _concurrent(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator
         raise input_error
 
 
-__all__ = ["DestinationConfig", "parse_config", "write"]
+__all__ = ["DestinationConfig", "UnreadableRecord", "parse_config", "write"]

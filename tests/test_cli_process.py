@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -147,3 +147,103 @@ def test_a_second_ctrl_c_stops_at_once(
     assert process.returncode == 130
     assert time.monotonic() - started < 10
     assert b"Stopped at once" in err
+
+
+def _spawn(arguments: list[str], sandbox: Sandbox, tmp_path: Path,
+           processes: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    credential = tmp_path / "credential.json"
+    credential.write_text(json.dumps(sandbox.credential()))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nexla_procurify", *arguments, "--credential", str(credential)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, ALLOW_LOOPBACK_ENV: "1"},
+    )
+    processes.append(process)
+    return process
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert process.poll() is None, "the command ended before it was stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stopped_write_reports_every_record_it_created(
+    allow_loopback: None, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
+    signum: int, code: int,
+) -> None:
+    """Stopped as a scheduler stops a job, with four records in flight: every department the
+    sandbox created is in the output as created, with its id; then the summary."""
+    names = [f"Stopped {n}" for n in range(400)]
+    records = tmp_path / "departments.jsonl"
+    records.write_text("".join(json.dumps({"name": name, "branch": 1}) + "\n"
+                               for name in names))
+    with Sandbox(latency=0.02) as sandbox:
+        process = _spawn(["write", "departments", str(records), "--operation", "create",
+                          "--concurrency", "4"], sandbox, tmp_path, processes)
+        _wait_for(lambda: sandbox.created("departments") >= 12, process)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+        created = {record["name"]: record["id"] for record in sandbox.records("departments")
+                   if record["name"] in set(names)}
+    results = [json.loads(line) for line in out.splitlines()]
+    assert process.returncode == code
+    assert [r["index"] for r in results] == list(range(len(results)))
+    assert all(r["status"] == "created" for r in results)
+    assert {names[r["index"]]: r["id"] for r in results} == created
+    assert len(created) < len(names)  # it did stop
+    assert f"departments create: {len(results)} records: {len(results)} created" in err.decode()
+    assert b"Interrupted" in err
+    assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize(("first", "second"), [(signal.SIGTERM, signal.SIGTERM),
+                                               (signal.SIGINT, signal.SIGTERM),
+                                               (signal.SIGTERM, signal.SIGINT)])
+def test_a_second_signal_of_either_kind_stops_at_once(
+    sandbox: Sandbox, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
+    first: int, second: int,
+) -> None:
+    sandbox.inject(Fault("delay", delay=20, method="POST", path="/api/v3/departments"))
+    process = _write_process(sandbox, tmp_path, processes)
+    assert process.stdin is not None
+    process.stdin.write(json.dumps({"name": "Slow", "branch": 1}).encode() + b"\n")
+    process.stdin.flush()
+    _wait_for(lambda: bool(sandbox.requests_to("/api/v3/departments", method="POST")),
+              process)
+    process.send_signal(first)
+    time.sleep(0.3)
+    process.send_signal(second)
+    _, err = process.communicate(timeout=15)  # well before the 20 s the POST is held
+    assert process.returncode == 128 + second
+    assert b"Stopped at once" in err
+
+
+def test_sigterm_ends_a_read_with_the_state_to_resume_from(
+    allow_loopback: None, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with Sandbox(records={"vendors": 300}, latency=0.05) as sandbox:
+        process = _spawn(["read", "vendors", "--page-size", "5", "--concurrency", "2"],
+                         sandbox, tmp_path, processes)
+        _wait_for(lambda: len(sandbox.requests_to("/api/v3/vendors")) >= 6, process)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 143
+        assert b"Interrupted" in err
+        assert b"Traceback" not in err
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert lines[-1]["type"] == "STATE"
+        first = {m["record"]["id"] for m in lines if m["type"] == "RECORD"}
+        assert 0 < len(first) < 300
+        state = tmp_path / "state.json"
+        state.write_text(json.dumps(lines[-1]))
+        credential = tmp_path / "credential.json"
+        assert cli.main(["read", "vendors", "--state", str(state), "--page-size", "5",
+                         "--credential", str(credential)]) == 0
+        rest = {json.loads(line)["record"]["id"] for line in capsys.readouterr().out.splitlines()
+                if json.loads(line)["type"] == "RECORD"}
+    assert first | rest == set(range(1, 301))  # nothing lost by stopping

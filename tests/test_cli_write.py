@@ -6,7 +6,6 @@ import io
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -104,14 +103,15 @@ class InterruptingInput:
     """Standard input that presses Ctrl-C after handing out ``after`` lines."""
 
     def __init__(self, lines: list[bytes], after: int) -> None:
-        self.lines = lines
+        self.lines = iter(lines)
         self.after = after
+        self.given = 0
 
-    def __iter__(self) -> Iterator[bytes]:
-        for number, line in enumerate(self.lines):
-            if number == self.after:
-                os.kill(os.getpid(), signal.SIGINT)
-            yield line
+    def readline(self, size: int = -1) -> bytes:
+        if self.given == self.after:
+            os.kill(os.getpid(), signal.SIGINT)
+        self.given += 1
+        return next(self.lines, b"")
 
 
 def test_the_first_ctrl_c_finishes_and_reports_what_was_sent(

@@ -293,8 +293,9 @@ def test_a_resent_post_refused_as_duplicate_is_found_and_reported_created(
         {"status_code": 400,
          "json": {"external_id": ["vendor with this external id already exists."]}},
     ])
-    requests_mock.get(BASE_URL + VENDORS, [
-        {"json": {"data": [], "metadata": {"pagination": {"count": 0, "num_pages": 1}}}},
+    requests_mock.get(BASE_URL + VENDORS, [  # not found by any lookup of the first check
+        *[{"json": {"data": [], "metadata": {"pagination": {"count": 0, "num_pages": 1}}}}]
+        * len(destination.LOOKUP_PAUSES),
         {"json": {"data": [{"id": 41, **vendor("V-1")}],
                   "metadata": {"pagination": {"count": 1, "num_pages": 1}}}},
     ])
@@ -445,7 +446,7 @@ def test_a_resent_post_refused_finding_another_record_is_rejected_as_existing(
          "json": {"external_id": ["vendor with this external id already exists."]}},
     ])
     requests_mock.get(BASE_URL + VENDORS, [
-        {"json": {"data": []}},
+        *[{"json": {"data": []}}] * len(destination.LOOKUP_PAUSES),
         {"json": {"data": [{"id": 41, **vendor("V-1", name="Someone else")}]}},
     ])
     [result] = run(CREATE, [vendor("V-1")])
@@ -970,3 +971,21 @@ def test_every_record_gets_exactly_one_result_in_order(
     for record, result in zip(records, results, strict=True):
         valid = isinstance(record, dict) and "email" in record
         assert result.status == ("created" if valid else "rejected")
+
+
+def test_records_nested_100000_deep_from_a_host_are_rejected_not_raised(
+    fake: FakeProcurify,
+) -> None:
+    deep_list: list[Any] = []
+    tail = deep_list
+    for _ in range(100_000):
+        tail.append([])
+        tail = tail[0]
+    records = [vendor("V-1", comments=nested(100_000)), deep_list, nested(100_000),
+               vendor("V-2", payment_term_ref=nested(100_000))]
+    for operation in ({**CREATE, "concurrency": 4}, {**UPSERT, "key": "external_id"}):
+        results = run(operation, records)
+        assert [r.status for r in results] == ["rejected"] * 4
+        assert "nested too deeply" in (results[0].error or "")
+        assert "must be a JSON object, not a list" in (results[1].error or "")
+    assert writes(fake.mocker) == []

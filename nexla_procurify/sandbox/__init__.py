@@ -43,17 +43,24 @@ class Sandbox:
         seed: int = 0,
         anchor: float | None = None,
         strict_query: bool = True,
+        normalise: bool = False,
+        list_lag: int = 0,
     ) -> None:
         """``records``: how many seeded records each collection has (an int for all, or a dict
         name -> count, others keeping the default). ``seed`` fixes the data; ``anchor`` (epoch
         seconds, default: the current hour) is the end of the 90-day window the generated
         modified timestamps fall in. ``strict_query``: refuse (400) query parameters the
-        operation does not document; Procurify ignores them (``False``)."""
+        operation does not document; Procurify ignores them (``False``). ``normalise``: store
+        written bodies as Procurify's Django REST framework serializers do (text trimmed,
+        e-mails lower-cased, decimals to their places). ``list_lag``: a record created through
+        the API is missing from the next ``list_lag`` list answers of its resource, as when
+        Procurify's lists lag behind its writes."""
         self.client_id = client_id or "sandbox-" + secrets.token_hex(8)
         self._client_secret = client_secret or secrets.token_urlsafe(32)
         self.faults = FaultPlan()
         self.hooks = PageHooks()
-        self.database = Database(records, seed=seed, anchor=anchor)
+        self.database = Database(records, seed=seed, anchor=anchor, normalise=normalise,
+                                 list_lag=list_lag)
         self.api = ProcurifyApi(
             client_id=self.client_id,
             client_secret=self._client_secret,

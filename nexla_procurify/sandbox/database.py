@@ -32,7 +32,14 @@ class Database:
         seed: int = 0,
         anchor: float | None = None,
         clock: Callable[[], float] = time.time,
+        normalise: bool = False,
+        list_lag: int = 0,
     ) -> None:
+        """``normalise``: store written text, e-mails and decimals as DRF does
+        (``drf.normalised``). ``list_lag``: a record created through the API is left out of
+        that many list answers, as a list lagging behind writes."""
+        self.normalise = normalise
+        self.list_lag = list_lag
         self.contract: Contract = contract()
         self.shaper = Shaper(self.contract)
         self.clock = clock

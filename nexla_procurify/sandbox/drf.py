@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+
+if TYPE_CHECKING:
+    from nexla_procurify.sandbox.shape import Shaper
 
 REQUIRED = "This field is required."
 NOT_NULL = "This field may not be null."
 INVALID_EMAIL = "Enter a valid email address."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PLACES = re.compile(r"\\\.\\d\{0,(\d+)\}")  # the decimal places a pattern allows
+DECIMAL_PLACES = 6  # a DecimalField's places where the contract's pattern does not say
 _TYPE_MESSAGES: Mapping[str, str] = MappingProxyType({
     "string": "Not a valid string.",
     "integer": "A valid integer is required.",
@@ -126,3 +132,35 @@ def _emails_ok(value: Any) -> bool:
     if isinstance(value, list):
         return all(isinstance(item, str) and bool(_EMAIL.match(item)) for item in value)
     return True
+
+
+def normalised(shaper: Shaper, schema: Any, value: Any) -> Any:
+    """``value`` (a valid request body) as DRF's serializer fields store it: text trimmed
+    (``CharField(trim_whitespace=True)``, the default), e-mail addresses lower-cased
+    (``format: email``), decimals reformatted to their places (``format: decimal``:
+    ``"12.5"`` is stored ``"12.500"`` where the contract's pattern allows three places)."""
+    schema = shaper.resolve(schema) if isinstance(schema, Mapping) else {}
+    if isinstance(value, dict):
+        props = shaper.properties(schema) or {}
+        return {key: normalised(shaper, props.get(key), item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = shaper.items(schema)
+        return [normalised(shaper, items, item) for item in value]
+    if not isinstance(value, str):
+        return value
+    if schema.get("format") == "email":
+        return value.strip().lower()
+    if schema.get("format") == "decimal":
+        return _decimal_text(value, str(schema.get("pattern", "")))
+    return value.strip()
+
+
+def _decimal_text(value: str, pattern: str) -> str:
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return value
+    if not number.is_finite():
+        return value
+    places = _PLACES.search(pattern)
+    return f"{number:.{int(places.group(1)) if places else DECIMAL_PLACES}f}"

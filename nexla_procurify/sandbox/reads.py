@@ -32,7 +32,7 @@ def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
     _, schema = call.operation.success()
     top_level = "pagination" in (database.shaper.properties(schema or {}) or {})
     with table.lock:
-        positions = query.select(table, selection)
+        positions = table.listed(query.select(table, selection))
         paging: dict[str, Any] | None = None
         number = 1
         if not collection.paginated:

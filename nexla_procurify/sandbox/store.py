@@ -30,6 +30,8 @@ class Table:
         self._indexed = tuple(indexed)
         self._indexes: dict[str, dict[Hashable, set[int]]] = {}
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        # position -> list answers still to leave it out of (a list lagging behind writes)
+        self._lagging: dict[int, int] = {}
 
     @property
     def plan(self) -> Plan:
@@ -79,6 +81,25 @@ class Table:
             record = build(position)
             self.put(position, record)
             return position, record
+
+    def lag(self, position: int, answers: int) -> None:
+        """Leave ``position`` out of the next ``answers`` list answers."""
+        if answers > 0:
+            with self.lock:
+                self._lagging[position] = answers
+
+    def listed(self, positions: Sequence[int]) -> Sequence[int]:
+        """``positions`` as one list answer shows them: without the lagging ones (each of
+        which has one answer fewer to wait)."""
+        with self.lock:
+            if not self._lagging:
+                return positions
+            hidden = set(self._lagging)
+            for position in hidden:
+                self._lagging[position] -= 1
+                if self._lagging[position] <= 0:
+                    del self._lagging[position]
+            return [position for position in positions if position not in hidden]
 
     def clear(self) -> None:
         with self.lock:

@@ -37,7 +37,11 @@ def _checked(database: Database, call: Call) -> tuple[Any, Response | None]:
         return body, None
     many = database.shaper.resolve(schema).get("type") == "array"
     errors = drf.body_errors(database.shaper.check(schema), body, many)
-    return body, (Response(400, errors) if errors else None)
+    if errors:
+        return body, Response(400, errors)
+    if database.normalise:
+        body = drf.normalised(database.shaper, schema, body)
+    return body, None
 
 
 def _duplicate(database: Database, name: str, body: Mapping[str, Any],
@@ -70,6 +74,7 @@ def _store(database: Database, name: str, body: Mapping[str, Any]) -> tuple[int,
 
     position, record = table.append(build)
     table.creates += 1
+    table.lag(position, database.list_lag)
     return position, record
 
 

@@ -64,6 +64,17 @@ def test_constraints_from_the_sdk_models_are_kept() -> None:
     assert {"location", "department"} <= set(profile["required"])
 
 
+def test_a_nullable_composition_keeps_its_null() -> None:
+    # the SDK's UserProfileMeApprovalDelegatee is ComposedBase + NoneBase: a nullable allOf
+    me = contract().resolve(
+        contract().operation("GET", "/api/v3/users/me").responses["200"] or {}
+    )
+    delegatee = me["properties"]["data"]["properties"]["approval_delegatee"]
+    assert delegatee["anyOf"][1] == {"type": "null"}
+    assert contract().validator(delegatee).is_valid(None)
+    assert not contract().validator(delegatee).is_valid("someone")
+
+
 def test_the_null_enum_correction_is_applied_and_said() -> None:
     assert contract().defs["NullEnum"]["type"] == "null"
     assert "NullEnum" in DOCUMENT["corrections"]

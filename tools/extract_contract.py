@@ -18,8 +18,10 @@ constraint: ``required``, nullability, ``maxLength``/``minLength``, ``pattern``,
 ``enum``, bounds, ``additionalProperties``. Each operation and model records the SDK file it
 comes from.
 
-Two generator slips are corrected, each said in the output's ``corrections``:
-``NullEnum`` (the OpenAPI ``enum: [null]``) is generated as a dict schema; it is ``null`` here.
+One generator slip is corrected, and said in the output's ``corrections``: ``NullEnum`` (the
+OpenAPI ``enum: [null]``) is generated as a dict schema; it is ``null`` here. A nullable
+composition (a class with ``ComposedBase`` and ``NoneBase``, such as a nullable ``allOf`` of one
+model) becomes ``anyOf: [composition, {"type": "null"}]``.
 """
 
 from __future__ import annotations
@@ -239,7 +241,18 @@ class Extractor:
         for attr, key in (("all_of", "allOf"), ("one_of", "oneOf"), ("any_of", "anyOf")):
             if attr in m:
                 out[key] = [self.schema(c) for c in getattr(meta, attr)()]
+        if composed and issubclass(cls, s.NoneBase) and not _admits_null(out):
+            # a nullable composition (``allOf: [$ref]`` with ``nullable: true``): the null is
+            # on the composed class, not in its parts
+            return {"anyOf": [out, {"type": "null"}]}
         return out
+
+
+def _admits_null(schema: dict[str, Any]) -> bool:
+    """Whether a composition already lists a null alternative (``NullEnum``)."""
+    options = [*schema.get("oneOf", ()), *schema.get("anyOf", ())]
+    return any(option == {"$ref": "#/$defs/NullEnum"} or option.get("type") == "null"
+               for option in options)
 
 
 def _number(value: Any) -> Any:

@@ -526,7 +526,7 @@ class _RecordWriter:
         return _Prepared(body=body, target_id=target_id, key_value=key_value,
                          defaulted=defaulted)
 
-    def _target_id(self, record: Mapping[str, Any], problems: FieldProblems) -> str | int | None:
+    def _target_id(self, record: Mapping[str, Any], problems: FieldProblems) -> int | None:
         id_field = self.operation.id_field
         if id_field is None:
             return None
@@ -542,7 +542,7 @@ class _RecordWriter:
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
         if isinstance(value, str) and SAFE_ID.fullmatch(value):
-            return value
+            return int(value)  # results carry the id as Procurify does: a number
         problems.setdefault(id_field, []).append(
             "must be a whole number (Procurify's id of the record)"
         )
@@ -610,7 +610,7 @@ class _RecordWriter:
                         f"found by {self._lookup_field()} afterwards)."
                     )
                 return self._confirmed(index, prepared, found)
-            uncertainty = outcome
+            uncertainty = outcome.rstrip(".")  # it goes inside a sentence
             found = self._confirm_creation(prepared, uncertainty, attempt)
             if found is not None:
                 log.info("Record %d: found by lookup after: %s", index, uncertainty)

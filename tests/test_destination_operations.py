@@ -120,6 +120,7 @@ def test_an_uncertain_invitation_not_found_by_search_may_have_been_created(
     assert result.status == "failed"
     assert "may have been created" in (result.error or "")
     assert "does not prove" in (result.error or "")
+    assert ".;" not in (result.error or "")
     assert len(writes(requests_mock)) == 1
 
 
@@ -215,6 +216,15 @@ def test_deactivate_deletes_the_user_without_a_body(
     assert "id" in results[1].details
     [call] = [c for c in requests_mock.request_history if c.method == "DELETE"]
     assert call.body is None
+
+
+def test_an_id_given_as_digits_comes_back_as_procurifys_number(
+    requests_mock: requests_mock_module.Mocker,
+) -> None:
+    FakeProcurify(requests_mock)
+    requests_mock.delete(BASE_URL + USERS + "/302", status_code=204)
+    [result] = run({"resource": "users", "operation": "deactivate"}, [{"id": "302"}])
+    assert (result.status, result.id) == ("updated", 302)
 
 
 def test_a_deactivation_that_may_have_taken_effect_says_so(

@@ -72,6 +72,8 @@ def valid_body(operation: Operation, tag: int = 0) -> Any:
         for key, value in UNIQUE.items():
             if isinstance(item.get(key), str):
                 item[key] = value.format(f"{tag}{index}")
+        if "role_id" in item:
+            item["role_id"] = 1 + index  # roles are a small fixed set
     return body
 
 

@@ -84,8 +84,8 @@ class Shaper:
                 return _MISSING
             if check.is_valid(number):
                 return number
-        if isinstance(fitted, dict) and check.is_valid(fitted.get("id")):
-            return fitted.get("id")
+        if isinstance(value, dict) and check.is_valid(value.get("id")):
+            return value.get("id")
         return _MISSING
 
     def project(self, record: Mapping[str, Any], schema: Schema,

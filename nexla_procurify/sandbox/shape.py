@@ -18,6 +18,7 @@ from nexla_procurify.sandbox.contract import Contract
 Schema = Mapping[str, Any]
 Record = dict[str, Any]
 _MISSING: Any = object()
+MISSING: Any = _MISSING  # what ``conform`` answers for a value that cannot fit
 
 
 class Shaper:

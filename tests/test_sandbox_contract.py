@@ -340,15 +340,25 @@ class TestData:
             if item["purchase_order"] is not None:
                 assert item["id"] in lines[item["purchase_order"]]
             assert item["orderNum"] is None or item["orderNum"] in orders
-        for summary in fresh.sandbox.records("bills"):
+        bill_lines = {i["id"]: i for i in fresh.sandbox.records("ap_items")}
+        bills = {b["id"]: b for b in fresh.sandbox.records("bills")}
+        for summary in bills.values():
             bill = fresh.call("GET", f"/api/v2/ap/bills/{summary['id']}").json()["data"]
             assert [i["id"] for i in bill["items"]] == summary["items"]
             for line in bill["items"]:
                 assert (line["bill"], line["vendor"]["id"], line["currency"]["id"]) == (
                     bill["id"], bill["vendor"]["id"], bill["currency"]["id"])
+                listed_line = bill_lines.get(line["id"])
+                if listed_line is not None:  # the same item, as the ap/items list shows it
+                    assert (listed_line["description"], listed_line["bill"]) == (
+                        line["description"], bill["id"])
             for cost in bill["costs"]:
                 assert (cost["bill"], cost["currency"]) == (bill["id"], bill["currency"]["id"])
             assert {s["bill"] for s in bill["bill_statuses"]} <= {bill["id"]}
+        for line in bill_lines.values():
+            if line["bill"] is not None:
+                assert line["id"] in bills[line["bill"]]["items"]
+                assert line["vendor"]["id"] == bills[line["bill"]]["vendor"]["id"]
 
     def test_orders_and_purchase_orders_are_keyed_by_uuid(self, fresh: Client) -> None:
         for name in ("orders", "purchase_orders"):

@@ -61,6 +61,8 @@ def linked(database: Database, name: str, plan: Plan) -> Plan:
         overrides.update(_order_item_links(database, plan))
     elif name == "bills":
         overrides["items"] = lambda p, _h: [c + 1 for c in children(p, lines(seed, p))]
+    elif name == "ap_items":
+        overrides.update(_bill_item_links(database, plan))
     fields = tuple((key, overrides.get(key, gen)) for key, gen in plan.fields)
     return Plan(plan.name, plan.seed, fields)
 
@@ -107,6 +109,42 @@ def _order_item_links(database: Database, plan: Plan) -> dict[str, Gen]:
     }
 
 
+def _bill_item_links(database: Database, plan: Plan) -> dict[str, Gen]:
+    bills: Table = database.tables["bills"]
+    pos: Table = database.tables["purchase_orders"]
+    props = database.shaper.properties(database.item_schema("ap_items")) or {}
+    seed = database.seed
+    own = plan.by_name
+
+    def on_bill(p: int) -> int | None:
+        """The bill position item ``p`` is a line of (None: on no bill)."""
+        q, j = divmod(p, SLOTS)
+        return q if q < len(bills) and j < lines(seed, q) else None
+
+    def from_bill(field: str) -> Gen:
+        fallback = own.get(field) or (lambda _p, _h: None)
+        schema = props.get(field)
+
+        def gen(p: int, h: int) -> Any:
+            q = on_bill(p)
+            generated = fallback(p, h)
+            if q is None or schema is None:
+                return generated
+            fitted = _fit(database, bills.value(q, field), schema, generated)
+            return generated if fitted is MISSING else fitted
+        return gen
+
+    def po(p: int, h: int) -> Any:
+        q = on_bill(p)
+        if q is None or q >= len(pos) or "po" not in own:
+            return own["po"](p, h) if "po" in own else None
+        return {"id": pos.value(q, "procurify_PO"), "uuid": pos.value(q, "uuid"),
+                "number": pos.value(q, "number")}
+
+    return {"bill": lambda p, _h: None if on_bill(p) is None else p // SLOTS + 1,
+            "vendor": from_bill("vendor"), "currency": from_bill("currency"), "po": po}
+
+
 def fill_children(database: Database, name: str, answer: Record, position: int,
                   schema: Mapping[str, Any]) -> Record:
     """A detail answer (of ``schema``) whose nested children agree with it."""
@@ -120,10 +158,16 @@ def fill_children(database: Database, name: str, answer: Record, position: int,
     return answer
 
 
-def _fit(database: Database, value: Any, schema: Mapping[str, Any] | None) -> Any:
+def _fit(database: Database, value: Any, schema: Mapping[str, Any] | None,
+         current: Any = None) -> Any:
+    """``value`` fitted to ``schema``; a parent's object that lacks fields the child's schema
+    requires is laid over the child's own (``current``)."""
     if schema is None or value is None:
         return MISSING
-    return database.shaper.conform(value, schema)
+    fitted = database.shaper.conform(value, schema)
+    if fitted is MISSING and isinstance(value, dict) and isinstance(current, dict):
+        fitted = database.shaper.conform({**current, **value}, schema)
+    return fitted
 
 
 def _overlay(database: Database, child: Record, schema: Mapping[str, Any],
@@ -131,7 +175,7 @@ def _overlay(database: Database, child: Record, schema: Mapping[str, Any],
     props = database.shaper.properties(schema) or {}
     for key, value in values.items():
         if key in child:
-            fitted = _fit(database, value, props.get(key))
+            fitted = _fit(database, value, props.get(key), child[key])
             if fitted is not MISSING:
                 child[key] = fitted
     return child
@@ -178,9 +222,15 @@ def _bill_children(database: Database, bill: Record, position: int, field: str,
     plan = database.plan_for("bills." + field, item)
     currency = bill.get("currency")
     pos = database.tables["purchase_orders"]
+    lines_table = database.tables["ap_items"]
     found: list[Record] = []
     for ident in ids:
-        child = plan.record(ident - 1)
+        p = ident - 1
+        if field == "items":  # the same item as the bill items list (ap/items) shows it
+            record = lines_table.get(p) if p < len(lines_table) else lines_table.plan.record(p)
+            child = database.shape("ap_items", record, item, p)
+        else:
+            child = plan.record(p)
         links: dict[str, Any] = {"id": ident, "bill": bill.get("id"), "currency": currency,
                                  "vendor": bill.get("vendor")}
         if field == "items" and position < len(pos):

@@ -246,6 +246,13 @@ class TestReferences:
         department = client.send("POST", "/api/v3/departments",
                                  {"branch": 3, "name": "Robotics"}).json()["data"]
         assert department["branch"]["name"] == branch["name"]
+        vendor, currency = running.record("vendors", 3), running.record("currencies", 2)
+        assert vendor is not None
+        assert currency is not None
+        item = client.send("POST", "/api/v3/catalog-items", {
+            "name": "Bolt", "currency": 2, "custom_fields": [], "pref_vendor": 3}).json()["data"]
+        assert (item["pref_vendor"]["id"], item["pref_vendor"]["name"]) == (3, vendor["name"])
+        assert (item["currency"]["id"], item["currency"]["name"]) == (2, currency["name"])
         method = client.send("POST", "/api/v2/ap/vendor-payment-methods",
                              {"data": {}, "vendor": 3, "currency": 2}).json()
         assert (method["vendor"], method["currency"]) == (3, 2)

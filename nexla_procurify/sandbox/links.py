@@ -166,7 +166,7 @@ def _fit(database: Database, value: Any, schema: Mapping[str, Any] | None,
         return MISSING
     fitted = database.shaper.conform(value, schema)
     if fitted is MISSING and isinstance(value, dict) and isinstance(current, dict):
-        fitted = database.shaper.conform({**current, **value}, schema)
+        fitted = database.shaper.conform(database.shaper.lay(current, value, schema), schema)
     return fitted
 
 

@@ -99,6 +99,18 @@ class Shaper:
             out[name] = fill(name, prop) if value is _MISSING else value
         return out
 
+    def lay(self, current: Mapping[str, Any], value: Mapping[str, Any],
+            schema: Schema) -> Record:
+        """``current`` (an object of ``schema``) with each field of ``value`` that fits."""
+        props = self.properties(schema) or {}
+        out = dict(current)
+        for key, item in value.items():
+            if key in props:
+                fitted = self.conform(item, props[key])
+                if fitted is not _MISSING:
+                    out[key] = fitted
+        return out
+
     def merge(self, base: Mapping[str, Any], body: Mapping[str, Any], schema: Schema,
               protected: Collection[str]) -> Record:
         """``base`` with the body's fields laid over it where they fit ``schema`` (a reference
@@ -112,6 +124,8 @@ class Shaper:
             current = base.get(key)
             if fitted is _MISSING and isinstance(current, dict) and isinstance(value, int):
                 fitted = self.conform({**current, "id": value}, props[key])
+            if fitted is _MISSING and isinstance(current, dict) and isinstance(value, dict):
+                fitted = self.conform(self.lay(current, value, props[key]), props[key])
             if fitted is not _MISSING:
                 record[key] = fitted
         return record

@@ -322,6 +322,8 @@ class TestData:
         for summary in fresh.sandbox.records("purchase_orders"):
             po = fresh.call("GET", f"/api/v2/purchase_orders/{summary['uuid']}").json()["data"]
             assert po["item_count"] == len(po["order_items"]) >= 1
+            assert (po["vendor_name"], po["purchased_currency_rate"]) == (
+                po["pref_vendor"]["name"], po["purchased_currency"]["rate"])
             lines[po["procurify_PO"]] = [line["id"] for line in po["order_items"]]
             for number, line in enumerate(po["order_items"], 1):
                 assert (line["purchase_order"], line["purchase_order_uuid"],
@@ -345,6 +347,9 @@ class TestData:
         for summary in bills.values():
             bill = fresh.call("GET", f"/api/v2/ap/bills/{summary['id']}").json()["data"]
             assert [i["id"] for i in bill["items"]] == summary["items"]
+            assert bill["vendor_name"] == bill["vendor"]["name"]
+            for added in bill["added_purchase_orders"]:
+                assert added["number"] == f"PO-{added['id']:06d}"
             for line in bill["items"]:
                 assert (line["bill"], line["vendor"]["id"], line["currency"]["id"]) == (
                     bill["id"], bill["vendor"]["id"], bill["currency"]["id"])

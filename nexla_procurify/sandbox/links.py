@@ -48,6 +48,9 @@ def linked(database: Database, name: str, plan: Plan) -> Plan:
     overrides: dict[str, Gen] = {}
     if name == "purchase_orders":
         overrides["item_count"] = lambda p, _h: lines(seed, p)
+        overrides.update(_copied(plan, "pref_vendor", VENDOR_FIELDS))
+        overrides.update(_copied(plan, "purchased_currency",
+                                 {"purchased_currency_rate": "rate"}))
     elif name == "orders":
         pos = database.tables["purchase_orders"]
         overrides.update({
@@ -65,6 +68,37 @@ def linked(database: Database, name: str, plan: Plan) -> Plan:
         overrides.update(_bill_item_links(database, plan))
     fields = tuple((key, overrides.get(key, gen)) for key, gen in plan.fields)
     return Plan(plan.name, plan.seed, fields)
+
+
+# a purchase order's or bill's vendor fields, from its vendor object
+VENDOR_FIELDS: Mapping[str, str] = {
+    "vendor_name": "name", "vendor_contact": "contact", "vendor_addressLineOne": "addressLineOne",
+    "vendor_postalCode": "postalCode", "vendor_city": "city",
+    "vendor_state_province": "state_province", "vendor_country": "country",
+    "vendor_address_one": "addressLineOne", "vendor_address_two": "addressLineTwo",
+    "vendor_postal_code": "postalCode", "punchout_supplier_name": "name",
+}
+
+
+def _copied(plan: Plan, source: str, names: Mapping[str, str]) -> dict[str, Gen]:
+    """Generators of fields that repeat a field of the record's ``source`` object."""
+    origin = plan.by_name.get(source)
+    if origin is None:
+        return {}
+    found: dict[str, Gen] = {}
+    for name, key in names.items():
+        own = plan.by_name.get(name)
+        if own is not None:
+            found[name] = _copy(origin, key, own)
+    return found
+
+
+def _copy(origin: Gen, key: str, own: Gen) -> Gen:
+    def gen(p: int, h: int) -> Any:
+        value = origin(p, h)
+        found = value.get(key) if isinstance(value, dict) else None
+        return own(p, h) if found is None else found
+    return gen
 
 
 def _int(value: Any) -> int:
@@ -151,10 +185,27 @@ def fill_children(database: Database, name: str, answer: Record, position: int,
     props = database.shaper.properties(schema) or {}
     if name == "purchase_orders" and "order_items" in answer:
         answer["order_items"] = _po_lines(database, answer, position, props["order_items"])
+    if name in ("bills", "purchase_orders"):
+        vendor = answer.get("vendor" if name == "bills" else "pref_vendor")
+        for field, key in VENDOR_FIELDS.items():
+            value = vendor.get(key) if isinstance(vendor, dict) else None
+            if field in answer and isinstance(value, str) and field in props:
+                fitted = _fit(database, value, props[field])
+                if fitted is not MISSING:
+                    answer[field] = fitted
     if name == "bills":
         for field in ("items", "costs", "bill_statuses"):
             if isinstance(answer.get(field), list) and field in props:
                 answer[field] = _bill_children(database, answer, position, field, props[field])
+        pos = database.tables["purchase_orders"]
+        if isinstance(answer.get("added_purchase_orders"), list) and position < len(pos):
+            currency = answer.get("currency")
+            added = {"id": pos.value(position, "procurify_PO"),
+                     "number": pos.value(position, "number"),
+                     "currency": currency.get("name") if isinstance(currency, dict) else None,
+                     "total_amount": pos.value(position, "total")}
+            fitted = _fit(database, [added], props["added_purchase_orders"])
+            answer["added_purchase_orders"] = [] if fitted is MISSING else fitted
     return answer
 
 

@@ -258,6 +258,12 @@ class TestReferences:
         assert (method["vendor"], method["currency"]) == (3, 2)
         moved = client.send("PUT", "/api/v3/departments/2", {"branch": 4, "name": "Ops"})
         assert moved.json()["data"]["branch"]["id"] == 4
+        user = client.send("PUT", "/api/v3/users/2", {
+            "email": "x@example.com", "firstName": "X", "lastName": "Y", "location": 1,
+            "department": 3}).json()["data"]
+        location = running.record("locations", 1)
+        assert location is not None
+        assert (user["location"]["name"], user["department"]["id"]) == (location["name"], 3)
         refused = client.send("PUT", "/api/v3/users/2", {
             "email": "x@example.com", "firstName": "X", "lastName": "Y", "location": 1,
             "department": 999})

@@ -4,8 +4,10 @@
 position + 1) gives the record, or one field of it, without materialising the table, so any size
 starts instantly and memory stays flat. Every value respects its schema (type, nullability, enum,
 ``maxLength``, decimal patterns, formats); field names and the enclosing object's name make it
-plausible (addresses, currencies, people, products). Nested objects and arrays are drawn from a
-small pool of variants built once per field (shared, never mutated in place).
+plausible (addresses, currencies, people, products); numbers are sized as the contract's
+decimal strings of the same name; a later timestamp (``EARLIER``: an end, a due date) follows
+its earlier one. Nested objects and arrays are drawn from a small pool of variants built once
+per field (shared, never mutated in place); ``links`` makes children agree with their parents.
 """
 
 from __future__ import annotations

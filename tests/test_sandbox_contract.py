@@ -72,6 +72,8 @@ def valid_body(operation: Operation, tag: int = 0) -> Any:
         for key, value in UNIQUE.items():
             if isinstance(item.get(key), str):
                 item[key] = value.format(f"{tag}{index}")
+        if "role_id" in item:
+            item["role_id"] = 1 + index  # roles are a small fixed set
     return body
 
 
@@ -313,6 +315,55 @@ class TestData:
             purchaser = users[po["purchaser"]["id"]]
             assert (po["purchaser"]["firstName"], po["purchaser"]["email"]) == (
                 purchaser["firstName"], purchaser["email"])
+        # detail answers: children carry their parent's keys, count, currency and vendor
+        items = {i["id"]: i for i in fresh.sandbox.records("order_items")}
+        orders = {o["num"] for o in fresh.sandbox.records("orders")}
+        lines: dict[int, list[int]] = {}
+        for summary in fresh.sandbox.records("purchase_orders"):
+            po = fresh.call("GET", f"/api/v2/purchase_orders/{summary['uuid']}").json()["data"]
+            assert po["item_count"] == len(po["order_items"]) >= 1
+            assert (po["vendor_name"], po["purchased_currency_rate"]) == (
+                po["pref_vendor"]["name"], po["purchased_currency"]["rate"])
+            lines[po["procurify_PO"]] = [line["id"] for line in po["order_items"]]
+            for number, line in enumerate(po["order_items"], 1):
+                assert (line["purchase_order"], line["purchase_order_uuid"],
+                        line["purchase_order_number"], line["PO"], line["PO_line_num"]) == (
+                    po["procurify_PO"], po["uuid"], po["number"], [po["procurify_PO"]], number)
+                assert line["currency"] == {k: v for k, v in po["purchased_currency"].items()
+                                            if k in line["currency"]}
+                assert line["pref_vendor"]["id"] == po["pref_vendor"]["id"]
+                assert line["vendor"] == po["pref_vendor"]["name"]
+                assert line["purchaser"]["id"] == po["purchaser"]["id"]
+                listed = items.get(line["id"])
+                if listed is not None:  # the same order item, as the order-items list shows it
+                    assert (listed["name"], listed["purchase_order"], listed["currency"]) == (
+                        line["name"], po["procurify_PO"], po["purchased_currency"]["id"])
+        for item in items.values():
+            if item["purchase_order"] is not None:
+                assert item["id"] in lines[item["purchase_order"]]
+            assert item["orderNum"] is None or item["orderNum"] in orders
+        bill_lines = {i["id"]: i for i in fresh.sandbox.records("ap_items")}
+        bills = {b["id"]: b for b in fresh.sandbox.records("bills")}
+        for summary in bills.values():
+            bill = fresh.call("GET", f"/api/v2/ap/bills/{summary['id']}").json()["data"]
+            assert [i["id"] for i in bill["items"]] == summary["items"]
+            assert bill["vendor_name"] == bill["vendor"]["name"]
+            for added in bill["added_purchase_orders"]:
+                assert added["number"] == f"PO-{added['id']:06d}"
+            for line in bill["items"]:
+                assert (line["bill"], line["vendor"]["id"], line["currency"]["id"]) == (
+                    bill["id"], bill["vendor"]["id"], bill["currency"]["id"])
+                listed_line = bill_lines.get(line["id"])
+                if listed_line is not None:  # the same item, as the ap/items list shows it
+                    assert (listed_line["description"], listed_line["bill"]) == (
+                        line["description"], bill["id"])
+            for cost in bill["costs"]:
+                assert (cost["bill"], cost["currency"]) == (bill["id"], bill["currency"]["id"])
+            assert {s["bill"] for s in bill["bill_statuses"]} <= {bill["id"]}
+        for line in bill_lines.values():
+            if line["bill"] is not None:
+                assert line["id"] in bills[line["bill"]]["items"]
+                assert line["vendor"]["id"] == bills[line["bill"]]["vendor"]["id"]
 
     def test_orders_and_purchase_orders_are_keyed_by_uuid(self, fresh: Client) -> None:
         for name in ("orders", "purchase_orders"):

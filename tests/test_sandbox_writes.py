@@ -171,3 +171,100 @@ class TestKnobs:
         assert seen == []
         client.get("/api/v3/vendors", page=2)
         assert seen == [25]
+
+
+class TestReferences:
+    def test_an_invitation_stores_the_records_it_cites(self, client: Client,
+                                                       running: Sandbox) -> None:
+        response = client.send("POST", "/api/v3/users", [
+            {"email": "cited@example.com", "home_location": 1, "home_department": 2,
+             "role_id": 1}])
+        assert response.status_code == 201, response.text
+        user = response.json()["data"][0]
+        location = running.record("locations", 1)
+        department = running.record("departments", 2)
+        assert location is not None
+        assert department is not None
+        assert (user["location"]["id"], user["location"]["name"]) == (1, location["name"])
+        assert (user["department"]["id"], user["department"]["name"]) == (2, department["name"])
+        assert user["department"]["location"]["id"] == department["branch"]["id"]
+        assert user["role"] == {"id": 1, "name": "Administrator", "type": 0}
+        stored = running.record("users", user["id"])
+        assert stored is not None
+        assert stored["department"]["id"] == 2
+
+    def test_an_invitation_by_email_alone_invents_no_names(self, client: Client) -> None:
+        response = client.send("POST", "/api/v3/users", [{"email": "bare@example.com"}])
+        user = response.json()["data"][0]
+        assert (user["firstName"], user["lastName"], user["phone"], user["position"]) == (
+            "", "", None, None)
+        assert user["department"] is None
+        assert user["role"]["name"] == "Requester"
+
+    def test_an_invitation_takes_its_location_from_locations(self, client: Client) -> None:
+        response = client.send("POST", "/api/v3/users", [
+            {"email": "where@example.com",
+             "locations": [{"id": 3, "all_departments": False, "departments": [{"id": 4}]}]}])
+        user = response.json()["data"][0]
+        assert (user["location"]["id"], user["department"]["id"]) == (3, 4)
+
+    def test_unknown_ids_in_invitations_are_refused(self, client: Client,
+                                                    running: Sandbox) -> None:
+        response = client.send("POST", "/api/v3/users", [
+            {"email": "fine@example.com"},
+            {"email": "lost@example.com", "home_location": 999999, "role_id": 77,
+             "locations": [{"id": 999999, "departments": [{"id": 2}, {"id": 888}]}]}])
+        assert response.status_code == 400
+        assert response.json() == [{}, {
+            "home_location": ['Invalid pk "999999" - object does not exist.'],
+            "role_id": ['Invalid pk "77" - object does not exist.'],
+            "locations.0.id": ['Invalid pk "999999" - object does not exist.'],
+            "locations.0.departments.1.id": ['Invalid pk "888" - object does not exist.']}]
+        assert len(running.records("users")) == 25
+
+    @pytest.mark.parametrize(
+        ("path", "body", "field"),
+        [("/api/v3/departments", {"branch": 99, "name": "Robotics"}, "branch"),
+         ("/api/v3/account-codes", {"code": "9998", "description": "R", "parent": 99}, "parent"),
+         ("/api/v3/catalog-items", {"name": "Bolt", "currency": 1, "custom_fields": [],
+                                    "pref_vendor": 99}, "pref_vendor"),
+         ("/api/v3/vendors", {**VENDOR, "currency": 99}, "currency"),
+         ("/api/v2/ap/company-payment-methods", {"data": {}, "currency": 99}, "currency"),
+         ("/api/v2/ap/vendor-payment-methods", {"data": {}, "vendor": 99, "currency": 1},
+          "vendor")],
+    )
+    def test_unknown_ids_in_creates_are_refused(self, client: Client, path: str,
+                                                body: dict[str, Any], field: str) -> None:
+        response = client.send("POST", path, body)
+        assert response.status_code == 400, response.text
+        assert response.json() == {field: ['Invalid pk "99" - object does not exist.']}
+
+    def test_known_ids_are_stored_as_the_records_they_cite(self, client: Client,
+                                                           running: Sandbox) -> None:
+        branch = running.record("locations", 3)
+        assert branch is not None
+        department = client.send("POST", "/api/v3/departments",
+                                 {"branch": 3, "name": "Robotics"}).json()["data"]
+        assert department["branch"]["name"] == branch["name"]
+        vendor, currency = running.record("vendors", 3), running.record("currencies", 2)
+        assert vendor is not None
+        assert currency is not None
+        item = client.send("POST", "/api/v3/catalog-items", {
+            "name": "Bolt", "currency": 2, "custom_fields": [], "pref_vendor": 3}).json()["data"]
+        assert (item["pref_vendor"]["id"], item["pref_vendor"]["name"]) == (3, vendor["name"])
+        assert (item["currency"]["id"], item["currency"]["name"]) == (2, currency["name"])
+        method = client.send("POST", "/api/v2/ap/vendor-payment-methods",
+                             {"data": {}, "vendor": 3, "currency": 2}).json()
+        assert (method["vendor"], method["currency"]) == (3, 2)
+        moved = client.send("PUT", "/api/v3/departments/2", {"branch": 4, "name": "Ops"})
+        assert moved.json()["data"]["branch"]["id"] == 4
+        user = client.send("PUT", "/api/v3/users/2", {
+            "email": "x@example.com", "firstName": "X", "lastName": "Y", "location": 1,
+            "department": 3}).json()["data"]
+        location = running.record("locations", 1)
+        assert location is not None
+        assert (user["location"]["name"], user["department"]["id"]) == (location["name"], 3)
+        refused = client.send("PUT", "/api/v3/users/2", {
+            "email": "x@example.com", "firstName": "X", "lastName": "Y", "location": 1,
+            "department": 999})
+        assert refused.json() == {"department": ['Invalid pk "999" - object does not exist.']}

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nexla_procurify.sandbox import links
 from nexla_procurify.sandbox.contract import Contract, Operation, contract
 from nexla_procurify.sandbox.generate import MODIFIED_FIELDS, Compiler, Plan, Record
 from nexla_procurify.sandbox.registry import COLLECTIONS, ME_EMAIL, ME_NAMES, Collection
@@ -115,7 +116,11 @@ class Database:
             "metadata" in props or "pagination" in props) else self.shaper.resolve(schema)
 
     def _planner(self, collection: Collection) -> Callable[[], Plan]:
-        return lambda: self.compiler(collection.name).plan(self.item_schema(collection.name))
+        def compile_plan() -> Plan:
+            plan = self.compiler(collection.name).plan(self.item_schema(collection.name))
+            return links.linked(self, collection.name, plan)
+
+        return compile_plan
 
     def plan_for(self, name: str, schema: Schema) -> Plan:
         """The generator of ``schema``'s fields for records of ``name`` (compiled once)."""
@@ -132,7 +137,8 @@ class Database:
               position: int) -> Record:
         """``record`` as an answer of ``schema`` shows it."""
         plan = self.plan_for(name, schema)
-        return self.shaper.project(record, schema, lambda field, _: plan.value(position, field))
+        shaped = self.shaper.project(record, schema, lambda field, _: plan.value(position, field))
+        return links.fill_children(self, name, shaped, position, schema)
 
     def me(self, schema: Schema) -> Record:
         """The user the sandbox's token speaks for, generated from ``schema``."""

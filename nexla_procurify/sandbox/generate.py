@@ -4,8 +4,10 @@
 position + 1) gives the record, or one field of it, without materialising the table, so any size
 starts instantly and memory stays flat. Every value respects its schema (type, nullability, enum,
 ``maxLength``, decimal patterns, formats); field names and the enclosing object's name make it
-plausible (addresses, currencies, people, products). Nested objects and arrays are drawn from a
-small pool of variants built once per field (shared, never mutated in place).
+plausible (addresses, currencies, people, products); numbers are sized as the contract's
+decimal strings of the same name; a later timestamp (``EARLIER``: an end, a due date) follows
+its earlier one. Nested objects and arrays are drawn from a small pool of variants built once
+per field (shared, never mutated in place); ``links`` makes children agree with their parents.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from nexla_procurify.sandbox import words
 from nexla_procurify.sandbox.contract import resolve
+from nexla_procurify.sandbox.registry import ROLES
 from nexla_procurify.sandbox.words import iso, iso_date, mix, salt
 
 Record = dict[str, Any]
@@ -30,6 +34,14 @@ MODIFIED_FIELDS = ("dateModified", "last_modified", "last_modified_datetime", "u
 VARIANTS = 12  # nested values per field: ids 1..12, which exist in any default-sized table
 MAX_DEPTH = 16
 _DECIMAL = re.compile(r"^\^\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
+# later timestamp -> the one it follows (by up to 90 days) in the same object
+EARLIER: Mapping[str, str] = {
+    "end_datetime": "start_datetime", "end_date": "start_date", "expiry_date": "date",
+    "closed_date": "date", "promise_date": "date", "dateRequired": "date",
+    "due_date": "invoice_date", "gl_post_date": "invoice_date", "approved_datetime": "created_at",
+    "dateInvoiced": "created_at", "received_on": "created_at",
+}
+_DATED = re.compile(r"(_date|Date|datetime|_on|_at)$")
 _STIR = 0x2545F4914F6CDD1D
 _LINES = ("item", "line", "cost", "payment_method", "approver", "address", "domain")
 _MASK = (1 << 64) - 1
@@ -85,7 +97,7 @@ class Compiler:
         props: Mapping[str, Schema] = inner.get("properties", {})
         fields = tuple((key, self.gen(prop, key, self.collection, 0))
                        for key, prop in props.items())
-        return Plan(name or self.collection, self.seed, fields)
+        return Plan(name or self.collection, self.seed, self._ordered(fields, props))
 
     def value(self, schema: Schema, name: str, position: int) -> Any:
         """One value for ``schema`` (for a single answer's field the record does not hold)."""
@@ -144,8 +156,34 @@ class Compiler:
 
     def _object(self, schema: Schema, name: str, depth: int) -> Gen:
         props: Mapping[str, Schema] = schema.get("properties", {})
-        gens = tuple((key, self.gen(prop, key, name, depth + 1)) for key, prop in props.items())
+        if name == "role" and "name" in props:
+            return _role(props)
+        gens = self._ordered(tuple((key, self.gen(prop, key, name, depth + 1))
+                                   for key, prop in props.items()), props)
         return lambda p, h: {key: gen(p, h) for key, gen in gens}
+
+    def _ordered(self, gens: tuple[tuple[str, Gen], ...],
+                 props: Mapping[str, Schema]) -> tuple[tuple[str, Gen], ...]:
+        """``gens`` with each later timestamp (``EARLIER``) generated after its earlier one."""
+        found = dict(gens)
+        out: list[tuple[str, Gen]] = []
+        for key, gen in gens:
+            first = EARLIER.get(key)
+            fmt = self._stamped(props[key], key)
+            if first in found and fmt and self._stamped(props[first], first):
+                gen = _after(found[first], gen, fmt, salt("after." + key) | 1)
+            out.append((key, gen))
+        return tuple(out)
+
+    def _stamped(self, schema: Schema, name: str) -> str | None:
+        """The timestamp format of a field (None: not a timestamp)."""
+        inner, _ = self.branch(schema)
+        if inner is None or inner.get("type") != "string":
+            return None
+        fmt = inner.get("format")
+        if fmt in ("date", "date-time"):
+            return str(fmt)
+        return "date-time" if fmt is None and _DATED.search(name) else None
 
     def _array(self, schema: Schema, name: str, depth: int) -> Gen:
         items = schema.get("items")
@@ -177,13 +215,18 @@ class Compiler:
         if kind == "integer":
             return self._integer(schema, name, depth, fsalt)
         if kind == "number":
-            return lambda _p, h: round(pick(h, fsalt, 500000) / 100, 2)
+            # a decimal sized by its name (a score is below 10, a quantity below 100), as the
+            # contract's decimal strings of the same names are
+            text = _decimal({}, name, fsalt)
+            return lambda p, h: float(text(p, h))
         if kind == "boolean":
             if "active" in name.lower():
                 return lambda _p, h: pick(h, fsalt, 10) != 0
             return lambda _p, h: pick(h, fsalt, 4) == 0
         if kind != "string":
             return _const(None)
+        if fmt is None and _DATED.search(name):
+            fmt = "date-time"  # a timestamp the contract types as plain text
         if fmt in ("date-time", "date"):
             return self._timestamp(name, fmt, fsalt)
         if fmt == "uuid" or name.endswith("uuid"):
@@ -221,6 +264,31 @@ class Compiler:
             start, width = self.anchor - CURSOR_WINDOW - HISTORY_WINDOW, HISTORY_WINDOW
         render = iso if fmt == "date-time" else iso_date
         return lambda _p, h: render(start + pick(h, fsalt, int(width)))
+
+
+def _role(props: Mapping[str, Schema]) -> Gen:
+    """A user's role, from the fixed set (``registry.ROLES``)."""
+    def role(p: int, _h: int) -> Any:
+        number, name, kind = ROLES[p % len(ROLES)]
+        found = {"id": number, "name": name, "type": kind}
+        return {key: value for key, value in found.items() if key in props}
+
+    return role
+
+
+def _after(first: Gen, own: Gen, fmt: str, fsalt: int) -> Gen:
+    render = iso if fmt == "date-time" else iso_date
+
+    def later(p: int, h: int) -> Any:
+        begin = first(p, h)
+        if not isinstance(begin, str):
+            return own(p, h)
+        start = datetime.fromisoformat(begin.replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        return render(start.timestamp() + DAY + pick(h, fsalt, 89 * DAY))
+
+    return later
 
 
 def _const(value: Any) -> Gen:

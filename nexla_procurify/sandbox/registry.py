@@ -121,6 +121,27 @@ STATUS_STATES: Mapping[str, frozenset[int] | None] = MappingProxyType({
     "paid": frozenset({PAID}),
     "cancelled": frozenset({CANCELLED}),
 })
+# ids a write body may give for another record: body field -> the collection it cites ("roles":
+# the fixed set below). An unknown id is a 400 naming the field; a known one is stored as the
+# record (as the answer schema shows it).
+REFERENCES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "users": {"home_location": "locations", "home_department": "departments",
+              "role_id": "roles", "location": "locations", "department": "departments"},
+    "departments": {"branch": "locations"},
+    "catalog_items": {"pref_vendor": "vendors", "currency": "currencies",
+                      "account_code": "account_codes", "departments": "departments"},
+    "account_codes": {"parent": "account_codes", "departments": "departments"},
+    "vendors": {"currency": "currencies"},
+    "company_payment_methods": {"currency": "currencies"},
+    "vendor_payment_methods": {"vendor": "vendors", "currency": "currencies"},
+})
+# user roles (a user's ``role``: {id, name, type}); an invitation without ``role_id`` gets the
+# requester's
+ROLES: tuple[tuple[int, str, int], ...] = (
+    (1, "Administrator", 0), (2, "Approver", 1), (3, "Purchaser", 2), (4, "Requester", 3),
+    (5, "Accounts payable", 4),
+)
+DEFAULT_ROLE = 4
 # the identity the sandbox's token speaks for (its users/me and the token's scope)
 ME_EMAIL = "sandy.box@sandbox.example"
 ME_NAMES = ("Sandy", "Box")

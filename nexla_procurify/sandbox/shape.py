@@ -18,6 +18,7 @@ from nexla_procurify.sandbox.contract import Contract
 Schema = Mapping[str, Any]
 Record = dict[str, Any]
 _MISSING: Any = object()
+MISSING: Any = _MISSING  # what ``conform`` answers for a value that cannot fit
 
 
 class Shaper:
@@ -84,8 +85,8 @@ class Shaper:
                 return _MISSING
             if check.is_valid(number):
                 return number
-        if isinstance(fitted, dict) and check.is_valid(fitted.get("id")):
-            return fitted.get("id")
+        if isinstance(value, dict) and check.is_valid(value.get("id")):
+            return value.get("id")
         return _MISSING
 
     def project(self, record: Mapping[str, Any], schema: Schema,
@@ -96,6 +97,18 @@ class Shaper:
         for name, prop in props.items():
             value = self.conform(record[name], prop) if name in record else _MISSING
             out[name] = fill(name, prop) if value is _MISSING else value
+        return out
+
+    def lay(self, current: Mapping[str, Any], value: Mapping[str, Any],
+            schema: Schema) -> Record:
+        """``current`` (an object of ``schema``) with each field of ``value`` that fits."""
+        props = self.properties(schema) or {}
+        out = dict(current)
+        for key, item in value.items():
+            if key in props:
+                fitted = self.conform(item, props[key])
+                if fitted is not _MISSING:
+                    out[key] = fitted
         return out
 
     def merge(self, base: Mapping[str, Any], body: Mapping[str, Any], schema: Schema,
@@ -111,6 +124,8 @@ class Shaper:
             current = base.get(key)
             if fitted is _MISSING and isinstance(current, dict) and isinstance(value, int):
                 fitted = self.conform({**current, "id": value}, props[key])
+            if fitted is _MISSING and isinstance(current, dict) and isinstance(value, dict):
+                fitted = self.conform(self.lay(current, value, props[key]), props[key])
             if fitted is not _MISSING:
                 record[key] = fitted
         return record

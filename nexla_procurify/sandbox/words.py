@@ -7,6 +7,7 @@ within one object; independent fields by the record's hash.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -58,7 +59,25 @@ CURRENCIES = (
 )
 PAYMENT_METHODS = ("Corporate Visa", "Operating account", "Amex", "Wire transfer", "ACH",
                    "Cheque")
+TAXES = ("GST 5%", "VAT 20%", "Sales tax 8%", "HST 13%", "Exempt")
 UNITS = ("each", "box", "case", "hour", "kg")
+# attachments: (mimetype, file stem, extension), chosen together by position
+FILES = (
+    ("application/pdf", "quote", "pdf"), ("image/png", "receipt", "png"),
+    ("image/jpeg", "packing-slip", "jpg"), ("text/csv", "price-list", "csv"),
+    ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "invoice", "xlsx"),
+    ("application/pdf", "invoice", "pdf"),
+)
+NOTES = ("See attached quote", "Approved by finance", "Deliver to reception",
+         "Standard terms apply", "Per annual agreement", "Rush order", "Split across two months",
+         "Replaces damaged unit")
+DISCLAIMERS = ("Prices include all applicable taxes unless stated otherwise.",
+               "Please reference the PO number on every invoice and packing slip.",
+               "Goods remain subject to inspection on receipt.")
+CONFIRMATIONS = ("Confirmed by vendor", "Awaiting vendor confirmation", "Partially confirmed")
+CUSTOM_VALUES = ("PRJ-1042", "CC-310", "NSF-2291", "AT-00017")
+COLORS = ("#E53935", "#43A047", "#1E88E5", "#FDD835", "#8E24AA")
+_MONEY = ("amount", "cost", "price", "total", "subtotal", "balance", "tax")
 # integer fields that refer to another record (nested: ids 1..VARIANTS)
 REFERENCES = frozenset({
     "account", "account_code", "approver", "bill", "branch", "catalog_item", "currency",
@@ -171,9 +190,9 @@ def _namer(collection: str, parent: str) -> Text:
     if "term" in owner:
         return cycled(("Net 30", "Net 45", "Due on receipt"))
     if "tax" in owner:
-        return cycled(("GST 5%", "VAT 20%", "Sales tax 8%"))
+        return lambda p, _h: TAXES[p % len(TAXES)]
     title = owner.replace("_", " ").strip().capitalize() or "Item"
-    return lambda p, _h: f"{title} {p + 1}"
+    return cycled(tuple(f"{title} {word}" for word in ("A", "B", "C", "D")))
 
 
 def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -> Text:
@@ -223,7 +242,8 @@ def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -
     if lower in ("sku", "internalsku"):
         return lambda p, _h: f"SKU-{p + 1:06d}"
     if lower in ("number", "po_num", "invoice_number", "num"):
-        prefix = "PO" if "purchase" in collection or "po" in owner.lower() else owner[:2].upper()
+        prefix = "PO" if "purchase" in collection or "po" in owner.lower() or (
+            "purchase" in owner.lower()) else owner[:2].upper()
         return lambda p, _h: f"{prefix}-{p + 1:06d}"
     if lower in ("unit", "unittype"):
         return choose(UNITS)
@@ -234,7 +254,9 @@ def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -
             return lambda p, _h: company(p)
         if any(w in lower for w in ("method", "payment", "creditcard")):
             return cycled(PAYMENT_METHODS)
-        if any(w in lower for w in ("location",)):
+        if "tax" in lower:
+            return lambda p, _h: TAXES[p % len(TAXES)]
+        if any(w in lower for w in ("location", "branch")):
             return cycled(tuple(f"{city[0]} Office" for city in CITIES))
         if "department" in lower:
             return cycled(DEPARTMENTS)
@@ -250,4 +272,69 @@ def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -
                                                                     "Manager")[p % 3]
     if "terms" in lower or lower.endswith("_term"):
         return choose(("Net 30", "Net 45", "Due on receipt"))
-    return lambda p, _h: f"{owner.replace('_', ' ').capitalize()} {name.replace('_', ' ')} {p + 1}"
+    return _common(lower, fsalt) or choose(NOTES)
+
+
+def _common(lower: str, fsalt: int) -> Text | None:
+    """Realistic text for common field names (None: no rule for ``lower``)."""
+
+    def choose(options: tuple[str, ...]) -> Text:
+        return lambda _p, h: options[((h ^ fsalt) * 0x2545F4914F6CDD1D & _MASK) % len(options)]
+
+    def hexed(p: int) -> str:
+        return hashlib.sha1(f"{fsalt}:{p}".encode(), usedforsecurity=False).hexdigest()
+
+    if lower == "mimetype" or lower.endswith("content_type"):
+        return lambda p, _h: FILES[p % len(FILES)][0]
+    if lower in ("file", "filename", "file_name", "path"):
+        return lambda p, _h: (f"attachments/{FILES[p % len(FILES)][1]}-{p + 1:05d}."
+                              f"{FILES[p % len(FILES)][2]}")
+    if "hash" in lower or lower in ("checksum", "sha1"):
+        return lambda p, _h: hexed(p)
+    if lower == "slack_user_id":
+        return lambda p, _h: "U" + hexed(p)[:10].upper()
+    if lower == "ip_address":
+        return lambda p, _h: f"203.0.113.{p % 254 + 1}"
+    if lower == "address":
+        return lambda p, h: (f"{100 + h % 9900} {STREETS[p % len(STREETS)]}, "
+                             f"{CITIES[p % len(CITIES)][0]}")
+    if lower in ("purchase_order_number", "po_number"):
+        return lambda p, _h: f"PO-{p + 1:06d}"
+    if lower in ("reference_number", "reference", "confirmation_number"):
+        return lambda p, _h: f"REF-{p + 1:06d}"
+    if lower in ("vendor", "merchant", "supplier", "vendor_name", "supplier_name"):
+        return lambda p, _h: company(p)
+    if lower in ("requester", "next_approver", "changed_by", "approver", "created_by",
+                 "updated_by", "user", "buyer"):
+        return lambda p, _h: person(p)
+    if "disclaimer" in lower:
+        return lambda p, _h: DISCLAIMERS[p % len(DISCLAIMERS)]
+    if "confirmation" in lower:
+        return choose(CONFIRMATIONS)
+    if lower.endswith(("description", "comment", "notes", "note", "memo")):
+        return lambda p, _h: f"{PRODUCTS[p % len(PRODUCTS)]} for {DEPARTMENTS[p % 12]}"
+    if lower in ("field_label", "label"):
+        return cycled(("Project code", "Cost center", "Grant", "Asset tag"))
+    if lower in ("value", "default_value"):
+        return lambda p, _h: CUSTOM_VALUES[p % len(CUSTOM_VALUES)]
+    if lower in ("field_choice", "choice", "option"):
+        return choose(("Capital", "Operating", "Grant-funded", "Internal"))
+    if "currency" in lower:
+        return lambda p, _h: CURRENCIES[p % len(CURRENCIES)][0]
+    if "shipping_method" in lower:
+        return choose(("Ground", "Express", "Freight", "Customer pickup"))
+    if lower == "po_pdf_labels":
+        return choose(("Vendor number", "Account number", "Tax ID"))
+    if lower in ("fields_cache", "data", "metadata", "settings"):
+        return lambda _p, _h: "{}"
+    if lower == "color":
+        return choose(COLORS)
+    if lower == "symbol":
+        return choose(("flag", "star", "alert"))
+    if lower == "type":
+        return choose(("goods", "service"))
+    if "score" in lower:
+        return lambda _p, h: f"{((h ^ fsalt) * 0x2545F4914F6CDD1D & _MASK) % 100000 / 1000:.3f}"
+    if any(word in lower for word in _MONEY):
+        return lambda _p, h: f"{((h ^ fsalt) * 0x2545F4914F6CDD1D & _MASK) % 5000000 / 100:.2f}"
+    return None

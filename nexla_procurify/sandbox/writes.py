@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from nexla_procurify.sandbox import drf
+from nexla_procurify.sandbox import drf, references
 from nexla_procurify.sandbox.call import BadBody, Call, not_found
 from nexla_procurify.sandbox.database import Database
 from nexla_procurify.sandbox.generate import Record
@@ -22,8 +22,7 @@ _KEYS = frozenset({"id", "uuid", "procurify_PO", "user"})
 # an invitation's fields, as the user record names them
 _INVITATION: Mapping[str, str] = MappingProxyType({
     "email": "email", "first_name": "firstName", "last_name": "lastName", "phone": "phone",
-    "position": "position", "role_id": "role", "home_location": "location",
-    "home_department": "department"})
+    "position": "position"})
 
 
 def _checked(database: Database, call: Call) -> tuple[Any, Response | None]:
@@ -84,6 +83,9 @@ def create(database: Database, hooks: PageHooks, call: Call) -> Response:
         return refused
     name = call.collection
     table = database.table(name)
+    body, errors = references.expand(database, name, body)
+    if errors:
+        return Response(400, errors)
     with table.lock:
         errors = _duplicate(database, name, body, None)
         if errors:
@@ -119,6 +121,9 @@ def update(database: Database, hooks: PageHooks, call: Call) -> Response:
         return refused
     item = database.item_schema(call.collection)
     revise = call.operation.path.startswith("/api/v2/purchase_order/revise/")
+    body, errors = references.expand(database, call.collection, body)
+    if errors:
+        return Response(400, errors)
 
     def change(current: Record) -> Record:
         record = database.shaper.merge(current, body, item, _KEYS)
@@ -157,17 +162,49 @@ def invite(database: Database, hooks: PageHooks, call: Call) -> Response:
     data = call.data_schema(database)
     item = database.shaper.items(data) or data
     with table.lock:
-        users = [{_INVITATION[k]: v for k, v in invitation.items() if k in _INVITATION}
-                 for invitation in body]
+        invited = [_invited(database, invitation) for invitation in body]
+        users = [user for user, _ in invited]
         emails = [user["email"] for user in users]
-        errors = [_duplicate(database, "users", user, None) or (
+        errors = [cited or _duplicate(database, "users", user, None) or (
             {"email": ["This email is invited twice."]} if emails.count(user["email"]) > 1
-            else {}) for user in users]
+            else {}) for user, cited in invited]
         if any(errors):
             return Response(400, errors)
         stored = [_store(database, "users", {**user, "is_active": True}) for user in users]
     shaped = [database.shape("users", record, item, position) for position, record in stored]
     return call.answer(database, 201, shaped)
+
+
+def _invited(database: Database,
+             invitation: Mapping[str, Any]) -> tuple[Record, references.Errors]:
+    """The user an invitation makes (names empty and phone, position null when not given, as
+    Procurify invents none), and the errors of the records it cites that do not exist."""
+    expanded, errors = references.expand(database, "users", invitation)
+    places: list[Record] = []
+    departments: list[Record] = []
+    for n, place in enumerate(invitation.get("locations") or ()):
+        found = references.cited(database, "locations", place)
+        if found is None:
+            errors[f"locations.{n}.id"] = [references.invalid(place.get("id"))]
+        else:
+            places.append(found)
+        for k, unit in enumerate(place.get("departments") or ()):
+            department = references.cited(database, "departments", unit)
+            if department is None:
+                errors[f"locations.{n}.departments.{k}.id"] = [
+                    references.invalid(unit.get("id"))]
+            else:
+                departments.append(department)
+    user: Record = {"firstName": "", "lastName": "", "phone": None, "position": None,
+                    "is_active": True}
+    user.update({_INVITATION[k]: v for k, v in invitation.items() if k in _INVITATION})
+    user["role"] = expanded.get("role_id") or references.default_role()
+    location = expanded.get("home_location") or (places[0] if places else None)
+    if location is not None:
+        user["location"] = location
+    user["department"] = expanded.get("home_department") or (
+        departments[0] if departments else None)
+    return user, errors
 
 
 def requisition(database: Database, hooks: PageHooks, call: Call) -> Response:

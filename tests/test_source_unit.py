@@ -700,3 +700,115 @@ def test_a_list_filter_passes_the_shipped_schema() -> None:
     source.parse_config(config)
     validator = Draft202012Validator(manifest.schema("source.schema.json"))
     assert list(validator.iter_errors(config)) == []
+
+
+VALID_POSITION = {"page": 2, "page_size": 3, "query": "q", "next_cursor": None,
+                  "through": 6, "held": False, "counts": None}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"page": 1e400}, "in_progress.page"),
+        ({"page": float("nan")}, "in_progress.page"),
+        ({"page": -5}, "in_progress.page"),
+        ({"page": 0}, "in_progress.page"),
+        ({"page": 10**400}, "in_progress.page"),
+        ({"page": True}, "in_progress.page"),
+        ({"page": "3"}, "in_progress.page"),
+        ({"page_size": 2.5}, "in_progress.page_size"),
+        ({"through": [1]}, "in_progress.through"),
+        ({"held": "no"}, "in_progress.held"),
+        ({"counts": [1]}, "in_progress.counts"),
+        ({"next_cursor": 5}, "in_progress.next_cursor"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_damaged_position_is_a_configuration_error_naming_the_field(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, change: dict[str, Any],
+    field: str
+) -> None:
+    state = {"version": 2, "resource": "vendors", "in_progress": {**VALID_POSITION, **change}}
+    with pytest.raises(ConfigurationError, match=re.escape(field)) as raised:
+        source.read(session, {"resource": "vendors"}, state)
+    assert "damaged" in str(raised.value)
+    assert "start without state" in str(raised.value)
+    assert requests_mock.request_history == []
+
+
+@pytest.mark.parametrize(
+    ("state", "field"),
+    [
+        ({"version": 2, "resource": "bills", "cursor": 1e400}, "cursor"),
+        ({"version": 2, "resource": "bills", "cursor": "2026-01-01", "extra": 1}, "extra"),
+        ({"version": 7, "resource": "bills"}, "version"),
+        ({"version": 2, "resource": "bills", "in_progress": [1]}, "in_progress"),
+    ],
+)
+def test_a_damaged_state_names_the_field_and_says_what_to_do(
+    session: ProcurifySession, state: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(field)) as raised:
+        source.read(session, {"resource": "bills"}, state)
+    assert "start without state" in str(raised.value)
+
+
+def test_pages_announced_without_end_but_empty_stop_the_read_at_once(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    def endless(request: Any, context: Any) -> Any:
+        page = int(request.qs["page"][0])
+        data = [{"id": 1}, {"id": 2}] if page == 1 else []
+        return {"data": data, "metadata": {"pagination": {"count": 2 * 10**9,
+                                                          "num_pages": 10**9}}}
+
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=endless)
+    with pytest.raises(TransientError, match=r"vendors page \d+.*was empty"):
+        list(source.read(session, {"resource": "vendors", "page_size": 2}, None))
+    assert len(requests_mock.request_history) < 40
+
+
+def test_a_selection_that_keeps_announcing_more_pages_stops_at_the_extra_page_limit(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    def growing(request: Any, context: Any) -> Any:
+        page = int(request.qs["page"][0])
+        data = [{"id": 2 * page - 1}, {"id": 2 * page}]
+        return {"data": data, "metadata": {"pagination": {"num_pages": page + 1}}}
+
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=growing)
+    config = {"resource": "vendors", "page_size": 2, "max_extra_pages": 5}
+    with pytest.raises(TransientError, match="max_extra_pages"):
+        list(source.read(session, config, None))
+    assert len(requests_mock.request_history) < 40
+
+
+@pytest.mark.parametrize("item", [5, "text", None, [1], True])
+def test_list_items_that_are_not_records_fail_the_page_naming_it(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, item: Any
+) -> None:
+    body = {"data": [{"id": 1}, item], "metadata": {"pagination": {"count": 2, "num_pages": 1}}}
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=body)
+    with pytest.raises(TransientError, match=r"vendors page 1.*item 1 of its list"):
+        list(source.read(session, {"resource": "vendors"}, None))
+
+
+def test_records_without_their_order_key_hold_the_cursor_when_the_count_changes(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    orders = [{"uuid": f"u{n}"} for n in range(6)]
+
+    def joining(request: Any, context: Any) -> Any:
+        page = int(request.qs["page"][0])
+        if page == 2:
+            orders.insert(0, {"uuid": "new"})  # joins low: pages shift, unseen by any key
+        pagination = {"count": len(orders), "num_pages": math.ceil(len(orders) / 2)}
+        context.headers["Date"] = SERVER_DATE
+        return {"data": orders[(page - 1) * 2: page * 2],
+                "metadata": {"pagination": pagination}}
+
+    requests_mock.get(f"{BASE}/api/v2/purchase_orders/purchased/all", json=joining)
+    state = {"version": 2, "resource": "purchase_orders", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "purchase_orders", "page_size": 2, "concurrency": 1}
+    _, states = split(source.read(session, config, state))
+    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again

@@ -812,3 +812,29 @@ def test_records_without_their_order_key_hold_the_cursor_when_the_count_changes(
     config = {"resource": "purchase_orders", "page_size": 2, "concurrency": 1}
     _, states = split(source.read(session, config, state))
     assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again
+
+
+def test_a_page_that_is_not_valid_utf8_fails_rather_than_turning_into_replacement_characters(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    body = (b'{"data": [{"id": 1, "name": "Caf\\u00e9 \xff\xfe"}], '
+            b'"metadata": {"pagination": {"count": 1, "num_pages": 1}}}')
+    requests_mock.get(f"{BASE}/api/v3/vendors", content=body,
+                      headers={"Content-Type": "application/json"})
+    with pytest.raises(TransientError, match=r"vendors page 1.*not valid JSON"):
+        list(source.read(session, {"resource": "vendors"}, None))
+
+
+def test_a_page_in_utf8_with_a_byte_order_mark_or_a_declared_charset_is_read(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    text = '{"data": [{"id": 1, "name": "Café"}], "metadata": {"pagination": {"num_pages": 1}}}'
+    requests_mock.get(f"{BASE}/api/v3/vendors", [
+        {"content": b"\xef\xbb\xbf" + text.encode(), "headers": {"Content-Type":
+                                                               "application/json"}},
+        {"content": text.encode("latin-1"),
+         "headers": {"Content-Type": "application/json; charset=ISO-8859-1"}},
+    ])
+    for _ in range(2):
+        records, _ = split(source.read(session, {"resource": "vendors"}, None))
+        assert records == [{"id": 1, "name": "Café"}]

@@ -122,7 +122,7 @@ class ReadPosition:
     page_size: int
     query: str
     next_cursor: str | None
-    through: int | str | None = None
+    through: int | str | tuple[Any, ...] | None = None  # an id, or a record's key values
     held: bool = False
     counts: tuple[int, int] | None = None  # fewest and most records counted, without keys
 
@@ -145,7 +145,9 @@ class ReadState:
                 "page_size": self.position.page_size,
                 "query": self.position.query,
                 "next_cursor": self.position.next_cursor,
-                "through": self.position.through,
+                "through": (list(self.position.through)
+                            if isinstance(self.position.through, tuple)
+                            else self.position.through),
                 "held": self.position.held,
                 "counts": list(self.position.counts) if self.position.counts else None,
             }
@@ -416,8 +418,13 @@ def _checked_position(progress: Mapping[Any, Any]) -> ReadPosition:
             raise _DamagedState("'in_progress.next_cursor' must be an ISO 8601 date-time") \
                 from None
     through = progress.get("through")
-    if through is not None and (isinstance(through, bool) or not isinstance(through, int | str)):
-        raise _DamagedState("'in_progress.through' must be a record id")
+    if isinstance(through, list) and 0 < len(through) <= 8 and all(
+            value is None or (isinstance(value, int | str) and not isinstance(value, bool))
+            for value in through):
+        through = tuple(through)
+    elif through is not None and (isinstance(through, bool)
+                                  or not isinstance(through, int | str)):
+        raise _DamagedState("'in_progress.through' must be a record id or key")
     held = progress.get("held", False)
     if not isinstance(held, bool):
         raise _DamagedState("'in_progress.held' must be true or false")
@@ -507,6 +514,64 @@ class Coverage:
             last = keys[-1]
             assert last is not None
             self.through = last if through is None or not _at_most(last, through) else through
+        if page.is_last and self.doubt is None:
+            self.complete = True
+        return fresh
+
+
+# A record's identity (the values of the resource's key), for lists whose records do not show
+# the id they are ordered by.
+Identity = tuple[Any, ...]
+
+
+class IdentityCoverage:
+    """``Coverage`` for records that do not show the id they are ordered by (purchase orders):
+    the same argument, with the records themselves as landmarks instead of their ids.
+
+    ``through`` is the last record covered: every record that stayed in the selection and comes
+    no later than it was emitted. An answer that holds that record connects, and everything
+    after it in the answer is new; an answer whose last record lies within the last answer
+    absorbed adds nothing. Otherwise (the landmark left the selection, or too much moved) it
+    does not connect.
+    """
+
+    def __init__(self, identity: Callable[[Mapping[str, Any]], Identity | None],
+                 through: Identity | None = None) -> None:
+        self.identity = identity
+        self.through = through
+        self.window: list[Identity | None] = [through] if through is not None else []
+        self.complete = False
+        self.doubt: str | None = None
+
+    def connects(self, page: Page) -> bool:
+        if self.complete or (self.through is None and page.offset == 0):
+            return True
+        if not page.records or self.through is None:
+            return False
+        keys = [self.identity(record) for record in page.records]
+        return self.through in keys or keys[-1] in self.window
+
+    def absorb(self, page: Page) -> list[dict[str, Any]]:
+        if self.complete:
+            return []
+        keys = [self.identity(record) for record in page.records]
+        if any(key is None for key in keys) or len(set(keys)) != len(keys):
+            self.doubt = "Procurify's records had no key, or the same key twice"
+            self.through = None
+            self.window = []
+            return list(page.records)
+        if self.through is None:
+            fresh = list(page.records)
+        elif self.through in keys:
+            fresh = page.records[keys.index(self.through) + 1:]
+        elif keys and keys[-1] in self.window:
+            fresh = []  # within what the last answer covered
+        else:  # taken without connecting (the read holds): all not just seen
+            fresh = [record for record, key in zip(page.records, keys, strict=True)
+                     if key not in self.window]
+        if (fresh or self.through is None) and keys:
+            self.through = keys[-1]
+            self.window = list(keys)
         if page.is_last and self.doubt is None:
             self.complete = True
         return fresh
@@ -625,12 +690,14 @@ class _Reader:
         self.resource = config.resource
         self.pools = pools
         self.limit = AdaptiveLimit(config.concurrency)
-        # Whether page boundaries are checked by the records' order keys (``Coverage``), or,
-        # for records that do not show them, by the selection's count (``_counted``).
+        # Whether page boundaries are checked by the records' order keys (``Coverage``) or
+        # identities (``IdentityCoverage``), or, for records that show neither, by the
+        # selection's count (``_counted``).
         self.keyed = self.resource.order_by is not None
         position = state.position
         self.counts = position.counts if position else None
         self._ended = False  # whether the last page answered was the selection's last
+        self._ordered = True  # whether records show the id they are ordered by
 
     def messages(self) -> Iterator[Record | Checkpoint]:
         if self.resource.pagination != "page":
@@ -639,7 +706,7 @@ class _Reader:
         first_page = 1
         next_cursor: datetime | None = None
         position = self.state.position
-        coverage = Coverage(self._order_key, position.through if position else None)
+        saved_through = position.through if position else None
         held = False
         if position is not None:
             # Start again at the last emitted page: what it covered is skipped by key.
@@ -649,8 +716,18 @@ class _Reader:
                 next_cursor = _parse_when(position.next_cursor, "state")
         params = self._params()
         first = self._fetch(first_page, params) or self._fetch_first(params)
+        coverage: Coverage | IdentityCoverage = Coverage(self._order_key)
         if any(self._order_key(record) is None for record in first.records):
-            self.keyed = False
+            coverage = IdentityCoverage(self._key)
+            self.keyed = self.keyed and all(self._key(record) is not None
+                                            for record in first.records)
+        self._ordered = isinstance(coverage, Coverage)
+        if isinstance(saved_through, tuple) == isinstance(coverage, IdentityCoverage):
+            coverage.through = saved_through
+            if isinstance(coverage, IdentityCoverage) and isinstance(saved_through, tuple):
+                coverage.window = [saved_through]
+        elif saved_through is not None and first.number != 1:
+            first = self._fetch_first(params)  # the records changed kind: start again
         if next_cursor is None:
             if first.server_time is not None:
                 next_cursor = first.server_time - SERVER_TIME_MARGIN
@@ -711,7 +788,7 @@ class _Reader:
                 fresh.append(record)
         return fresh, keys
 
-    def _settle(self, coverage: Coverage, page: Page, witness: Page | None,
+    def _settle(self, coverage: Coverage | IdentityCoverage, page: Page, witness: Page | None,
                 params: dict[str, FilterValue]) -> list[dict[str, Any]]:
         """The records to emit for ``page``: first those of the looks across its boundary with
         what is covered (records that moved there while the pages were answered), then its own
@@ -731,8 +808,8 @@ class _Reader:
                               "looked at from inside wider answers")
         return fresh + coverage.absorb(page)
 
-    def _close(self, coverage: Coverage, last_number: int, params: dict[str, FilterValue]
-               ) -> list[dict[str, Any]]:
+    def _close(self, coverage: Coverage | IdentityCoverage, last_number: int,
+               params: dict[str, FilterValue]) -> list[dict[str, Any]]:
         """Look at the end of the selection until an answer that connects is its last."""
         fresh: list[dict[str, Any]] = []
         boundary = last_number * self.config.page_size
@@ -747,7 +824,7 @@ class _Reader:
             coverage.doubt = "the end of the selection moved while it was read"
         return fresh
 
-    def _doubted(self, coverage: Coverage, held: bool) -> bool:
+    def _doubted(self, coverage: Coverage | IdentityCoverage, held: bool) -> bool:
         """Whether the read must hold its cursor (said once, in the log)."""
         if held or coverage.doubt is None:
             return held
@@ -796,7 +873,7 @@ class _Reader:
                 params[incremental.filter] = _iso(since)
         return params
 
-    def _position(self, page: int, next_cursor: datetime, through: OrderKey | None,
+    def _position(self, page: int, next_cursor: datetime, through: OrderKey | Identity | None,
                   held: bool) -> ReadPosition:
         return ReadPosition(
             page=page,
@@ -808,8 +885,10 @@ class _Reader:
             counts=self.counts,
         )
 
-    def _key(self, record: Mapping[str, Any]) -> Any:
+    def _key(self, record: Mapping[str, Any]) -> Identity | None:
         values = tuple(record.get(name) for name in self.resource.key)
+        if any(isinstance(value, dict | list) for value in values):
+            return None
         return None if all(value is None for value in values) else values
 
     def _order_key(self, record: Mapping[str, Any]) -> OrderKey | None:
@@ -873,7 +952,7 @@ class _Reader:
         if page is None:
             return None
         witness = None
-        if self.keyed and not _dense(page, self._order_key):
+        if self.keyed and not (self._ordered and _dense(page, self._order_key)):
             witness = self._probe(page.offset, WITNESS_REACH, params)
         return page, witness
 

@@ -717,7 +717,8 @@ VALID_POSITION = {"page": 2, "page_size": 3, "query": "q", "next_cursor": None,
         ({"page": True}, "in_progress.page"),
         ({"page": "3"}, "in_progress.page"),
         ({"page_size": 2.5}, "in_progress.page_size"),
-        ({"through": [1]}, "in_progress.through"),
+        ({"through": {"id": 1}}, "in_progress.through"),
+        ({"through": [[1]]}, "in_progress.through"),
         ({"held": "no"}, "in_progress.held"),
         ({"counts": [1]}, "in_progress.counts"),
         ({"next_cursor": 5}, "in_progress.next_cursor"),
@@ -793,21 +794,47 @@ def test_list_items_that_are_not_records_fail_the_page_naming_it(
         list(source.read(session, {"resource": "vendors"}, None))
 
 
-def test_records_without_their_order_key_hold_the_cursor_when_the_count_changes(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    orders = [{"uuid": f"u{n}"} for n in range(6)]
+class JoiningOrders:
+    """Purchase orders (records without the id they are ordered by); one joins at the start of
+    the selection just before page 2 of the read is answered."""
 
-    def joining(request: Any, context: Any) -> Any:
-        page = int(request.qs["page"][0])
-        if page == 2:
-            orders.insert(0, {"uuid": "new"})  # joins low: pages shift, unseen by any key
-        pagination = {"count": len(orders), "num_pages": math.ceil(len(orders) / 2)}
+    def __init__(self, orders: list[dict[str, Any]]) -> None:
+        self.orders = orders
+        self.joined = False
+
+    def __call__(self, request: Any, context: Any) -> Any:
+        page, size = int(request.qs["page"][0]), int(request.qs["page_size"][0])
+        if page == 2 and not self.joined:
+            self.joined = True
+            self.orders.insert(0, {"uuid": "new", "n": -1})
+        pagination = {"count": len(self.orders),
+                      "num_pages": max(1, math.ceil(len(self.orders) / size))}
         context.headers["Date"] = SERVER_DATE
-        return {"data": orders[(page - 1) * 2: page * 2],
+        if page > pagination["num_pages"]:
+            context.status_code = 404
+            return {"detail": "Invalid page."}
+        return {"data": self.orders[(page - 1) * size: page * size],
                 "metadata": {"pagination": pagination}}
 
-    requests_mock.get(f"{BASE}/api/v2/purchase_orders/purchased/all", json=joining)
+
+def test_records_without_their_order_key_are_checked_by_their_own_key(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = JoiningOrders([{"uuid": f"u{n}", "n": n} for n in range(6)])
+    requests_mock.get(f"{BASE}/api/v2/purchase_orders/purchased/all", json=fake)
+    state = {"version": 2, "resource": "purchase_orders", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "purchase_orders", "page_size": 2, "concurrency": 1}
+    records, states = split(source.read(session, config, state))
+    # u1 slid onto page 2 and u2 was seen there: every order is read once, the cursor moves.
+    assert [record["uuid"] for record in records] == [f"u{n}" for n in range(6)]
+    assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"
+
+
+def test_records_without_any_key_hold_the_cursor_when_the_count_changes(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = JoiningOrders([{"n": n} for n in range(6)])
+    requests_mock.get(f"{BASE}/api/v2/purchase_orders/purchased/all", json=fake)
     state = {"version": 2, "resource": "purchase_orders", "cursor": "2026-11-20T10:00:00Z"}
     config = {"resource": "purchase_orders", "page_size": 2, "concurrency": 1}
     _, states = split(source.read(session, config, state))

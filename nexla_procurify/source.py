@@ -27,11 +27,16 @@ are emitted at most once per read, resumes included: a resume starts at the last
 and skips what ``through`` covers. Date-granular filters are sent a day early, so that no time
 zone can hide a record.
 
-Limits: the premises are Procurify's; that ids never change and that every change stamps the
-cursor field. Lists whose records do not show the id they are ordered by (purchase orders,
-orders) cannot be checked this way: for them the read holds its cursor when the count changed
-in either direction or a page was gone, and a record leaving while another joins between the
-same two answers goes unseen. A list without ``order_by`` (custom fields) has no guarantee.
+Lists whose records do not show the id they are ordered by (purchase orders, orders) are
+checked the same way with the records themselves as landmarks (``IdentityCoverage``): an answer
+connects when it holds the last record covered. When that record leaves the selection during
+the read, nothing can be proved and the read holds (and may emit a few records twice).
+
+Limits: the premises are Procurify's: that ids never change, and that every change stamps the
+cursor field. Records showing neither their id nor a key fall back to the count: the read holds
+its cursor when the count changed in either direction or a page was gone, and a record leaving
+while another joins between the same two answers goes unseen. A list without ``order_by``
+(custom fields) has no guarantee.
 
 A detail stream (``bill_details``, ...) is its list read exactly so, each page's records then
 read again from their detail GET, in the list's order; the page's checkpoint follows its

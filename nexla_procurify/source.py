@@ -703,6 +703,7 @@ class _Reader:
         self.counts = position.counts if position else None
         self._ended = False  # whether the last page answered was the selection's last
         self._ordered = True  # whether records show the id they are ordered by
+        self._doubtful = False  # whether the coverage gave up (no more looks across boundaries)
 
     def messages(self) -> Iterator[Record | Checkpoint]:
         if self.resource.pagination != "page":
@@ -755,7 +756,7 @@ class _Reader:
             position = self._position(page.number, next_cursor, coverage.through, held)
             state = ReadState(stream, self.state.cursor, position, self.config.query_fingerprint)
             yield Checkpoint(state.to_dict())
-        if self.keyed and not coverage.complete:
+        if self.keyed and not coverage.complete and coverage.doubt is None:
             # The last page was gone, or not the last when it was answered: look at the end.
             fresh = self._close(coverage, last_number, params)
             held = self._doubted(coverage, held)
@@ -799,6 +800,8 @@ class _Reader:
         what is covered (records that moved there while the pages were answered), then its own
         not yet covered. When no look connects, the page is taken anyway and the read holds
         its cursor."""
+        if coverage.doubt is not None:  # the read holds already: nothing left to prove
+            return coverage.absorb(page)
         fresh: list[dict[str, Any]] = []
         if not coverage.connects(page) and witness is not None and coverage.connects(witness):
             fresh += coverage.absorb(witness)
@@ -831,6 +834,8 @@ class _Reader:
 
     def _doubted(self, coverage: Coverage | IdentityCoverage, held: bool) -> bool:
         """Whether the read must hold its cursor (said once, in the log)."""
+        if coverage.doubt is not None:
+            self._doubtful = True
         if held or coverage.doubt is None:
             return held
         if self.resource.incremental is None:
@@ -957,7 +962,8 @@ class _Reader:
         if page is None:
             return None
         witness = None
-        if self.keyed and not (self._ordered and _dense(page, self._order_key)):
+        if self.keyed and not self._doubtful and not (
+                self._ordered and _dense(page, self._order_key)):
             witness = self._probe(page.offset, WITNESS_REACH, params)
         return page, witness
 

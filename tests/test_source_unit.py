@@ -865,3 +865,26 @@ def test_a_page_in_utf8_with_a_byte_order_mark_or_a_declared_charset_is_read(
     for _ in range(2):
         records, _ = split(source.read(session, {"resource": "vendors"}, None))
         assert records == [{"id": 1, "name": "Café"}]
+
+
+def test_records_out_of_order_hold_the_cursor_without_endless_looks(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    def unordered(request: Any, context: Any) -> Any:
+        page, size = int(request.qs["page"][0]), int(request.qs["page_size"][0])
+        ids = [30, 10, 20, 60, 50, 40, 90, 80, 70]  # a server that ignores order_by
+        context.headers["Date"] = SERVER_DATE
+        pagination = {"count": 9, "num_pages": math.ceil(9 / size)}
+        if page > pagination["num_pages"]:
+            context.status_code = 404
+            return {"detail": "Invalid page."}
+        return {"data": [{"id": n} for n in ids[(page - 1) * size: page * size]],
+                "metadata": {"pagination": pagination}}
+
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=unordered)
+    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "order_items", "page_size": 3, "concurrency": 1}
+    records, states = split(source.read(session, config, state))
+    assert sorted(record["id"] for record in records) == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # nothing proved: held
+    assert len(requests_mock.request_history) <= 6

@@ -6,9 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 
+class NotRecordsError(ValueError):
+    """A list answer holds items that are not records (JSON objects)."""
+
+
 def records_of(body: object) -> list[dict[str, Any]] | None:
     """The records of a list answer, or ``None`` when it has no ``data`` list. Items that wrap
-    their own ``data`` list (locations, as Procurify documents them) are unwrapped."""
+    their own ``data`` list (locations, as Procurify documents them) are unwrapped. An item that
+    is not an object raises ``NotRecordsError``: nothing is dropped without a word."""
     if not isinstance(body, Mapping):
         return None
     data = body.get("data")
@@ -17,15 +22,34 @@ def records_of(body: object) -> list[dict[str, Any]] | None:
     if not isinstance(data, list):
         return None
     records: list[dict[str, Any]] = []
-    for item in data:
+    for index, item in enumerate(data):
         if not isinstance(item, dict):
-            continue
+            raise NotRecordsError(f"item {index} of its list is {_kind(item)}, not a record")
         inner = item.get("data")
         if "id" not in item and isinstance(inner, list):
-            records.extend(record for record in inner if isinstance(record, dict))
+            for inner_index, record in enumerate(inner):
+                if not isinstance(record, dict):
+                    raise NotRecordsError(f"item {inner_index} of the list in item {index} is "
+                                          f"{_kind(record)}, not a record")
+            records.extend(inner)
         else:
             records.append(item)
     return records
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words (never the value itself: it could be anything)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "an unknown value"
 
 
 def pagination_value(body: object, name: str) -> int | None:

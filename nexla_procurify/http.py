@@ -5,6 +5,7 @@ same-origin redirects only, and the mapping of HTTP answers to ``ProcurifyError`
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import threading
@@ -227,7 +228,7 @@ class HttpClient:
             body: Any = None
             if decode and 200 <= status < 300:
                 try:
-                    body = response.json()
+                    body = strict_json(response)
                 except ValueError:
                     if not repeatable:
                         return response, None  # it took effect: the caller must not resend
@@ -363,6 +364,20 @@ def error_for_response(response: requests.Response, action: str) -> ProcurifyErr
 def raise_for_response(response: requests.Response, action: str) -> None:
     if response.status_code >= 300:
         raise error_for_response(response, action)
+
+
+def strict_json(response: requests.Response) -> Any:
+    """The body decoded as JSON. Bytes that are not valid in the answer's character set (UTF-8
+    unless its ``Content-Type`` names another) are a ``ValueError``, as text that is not JSON
+    is, never replacement characters that would pass for data."""
+    charset = requests.utils.get_encoding_from_headers(response.headers)
+    content_type = response.headers.get("Content-Type", "").lower()
+    encoding = charset if charset and "charset" in content_type else "utf-8-sig"
+    try:
+        text = response.content.decode(encoding)
+    except LookupError:  # a character set Python does not know
+        raise ValueError(f"unknown character set {charset!r}") from None
+    return json.loads(text)
 
 
 def json_body(response: requests.Response, action: str) -> Any:

@@ -1,17 +1,42 @@
 """Reading: configuration, pagination with a bounded prefetching pool, incremental state.
 
-The promise: across consecutive runs no record is lost, even when records are edited while a
-read is under way. It rests on four facts:
+The promise: across consecutive runs, every record that was in the selection during a read and
+is still in it afterwards is read at least once, whatever the order in which concurrent pages
+are answered and whatever changes (edits, additions, removals) happen between any two answers.
 
-- pages are asked for in a stable order (by ``id``, which edits never change), and an
-  incremental filter ``modified >= cursor`` only gains records through edits, which shift the
-  pages forward: a record may be read twice, not skipped;
-- records that leave the selection (deleted, or out of a filter such as ``status``) shift the
-  pages back; the read notices the lower count (``SelectionWatch``) and the next run starts
-  again from the same cursor;
-- the next cursor is the server's time when the read started (its ``Date`` header, less a
-  margin), so whatever changed during or after the read is inside the next run's filter;
-- date-granular filters are sent a day early, so that no time zone can hide a record.
+The argument. Pages are asked for in order of ``id`` (``order_by``), which no edit changes. An
+answer is then a run of consecutive records of the selection *as it was at one instant*: every
+record in the selection then whose id lies between the answer's first and last id is in it.
+Call a record *stable* when it stayed in the selection from the first answer to the last. A
+stable record is in every answer's instant, so it is read as soon as its id falls within some
+answer's span (page 1's span reaching down to the start, the last page's up to the end). The
+reader keeps ``through`` (``Coverage``): every stable record with an id up to it was emitted.
+An answer *connects* when nothing can lie between ``through`` and its first id (that id is at
+most ``through``, or the next whole number); it then moves ``through`` to its last id. Pages of
+one size never overlap, so when a page does not connect, the reader looks across the boundary:
+a small page of another size holding the records on both sides of it (prefetched with the page
+when the page's ids do not run on), then wider ones. Records found there are emitted: they are
+exactly those that slid onto a page already read. If no look connects, nothing can be proved
+and the read *holds*: the next run starts again from this run's starting cursor. When every
+answer connected and the last one was the selection's last, every stable record was read.
+
+A record that was not stable joined or changed during the read: Procurify then stamped its
+cursor field at that time, after the server time the read started at, and the next cursor is
+that start (its ``Date`` header, less a margin), so the next run's filter includes it. Records
+are emitted at most once per read, resumes included: a resume starts at the last page emitted
+and skips what ``through`` covers. Date-granular filters are sent a day early, so that no time
+zone can hide a record.
+
+Lists whose records do not show the id they are ordered by (purchase orders, orders) are
+checked the same way with the records themselves as landmarks (``IdentityCoverage``): an answer
+connects when it holds the last record covered. When that record leaves the selection during
+the read, nothing can be proved and the read holds (and may emit a few records twice).
+
+Limits: the premises are Procurify's: that ids never change, and that every change stamps the
+cursor field. Records showing neither their id nor a key fall back to the count: the read holds
+its cursor when the count changed in either direction or a page was gone, and a record leaving
+while another joins between the same two answers goes unseen. A list without ``order_by``
+(custom fields) has no guarantee.
 
 A detail stream (``bill_details``, ...) is its list read exactly so, each page's records then
 read again from their detail GET, in the list's order; the page's checkpoint follows its
@@ -22,11 +47,11 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import itertools
 import json
 import logging
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -38,7 +63,7 @@ import requests
 
 from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
-from nexla_procurify.envelope import pagination_value, records_of
+from nexla_procurify.envelope import NotRecordsError, pagination_value, records_of
 from nexla_procurify.errors import ConfigurationError, ProcurifyError, TransientError
 from nexla_procurify.http import RetryEvent, error_for_response
 from nexla_procurify.messages import Checkpoint, Record, SchemaMessage
@@ -47,7 +72,10 @@ from nexla_procurify.validation import describe, schema_problems, validator
 
 log = logging.getLogger("nexla_procurify.source")
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+# Pages a read may go on to beyond those its first page announced (records created meanwhile).
+DEFAULT_MAX_EXTRA_PAGES = 1000
+MAX_EXTRA_PAGES_LIMIT = 1_000_000
 # Without a server clock, assume ours may be this far ahead of Procurify's.
 CLOCK_SKEW_ALLOWANCE = timedelta(hours=1)
 # Procurify stamps its Date header after running the query: records changed in between must
@@ -69,6 +97,7 @@ class SourceConfig:
     path_values: Mapping[str, str]
     start: datetime | None
     concurrency: int
+    max_extra_pages: int = DEFAULT_MAX_EXTRA_PAGES
 
     @property
     def query_fingerprint(self) -> str:
@@ -83,29 +112,24 @@ class SourceConfig:
         return _digest([self.query_fingerprint, _iso(since) if since else None])
 
 
-def _optional_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _digest(identity: object) -> str:
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class ReadPosition:
-    """Where an interrupted read stands: pages up to ``page`` (of ``page_size``) were emitted.
-
-    ``scope_shrank`` records that records left the selection during the read, which may have
-    moved unread records onto pages already read: the next run must then start again from the
-    same cursor.
-    """
+    """Where an interrupted read stands: pages up to ``page`` (of ``page_size``) were emitted,
+    and every record that stayed in the selection with an order key up to ``through`` was
+    emitted. ``held``: the read could not prove that nothing slipped between its pages, so the
+    next run starts again from this run's starting cursor."""
 
     page: int
     page_size: int
     query: str
     next_cursor: str | None
-    scope_shrank: bool = False
-    count: int | None = None  # the selection's largest record count seen so far
+    through: int | str | tuple[Any, ...] | None = None  # an id, or a record's key values
+    held: bool = False
+    counts: tuple[int, int] | None = None  # fewest and most records counted, without keys
 
 
 @dataclass(frozen=True)
@@ -126,8 +150,11 @@ class ReadState:
                 "page_size": self.position.page_size,
                 "query": self.position.query,
                 "next_cursor": self.position.next_cursor,
-                "scope_shrank": self.position.scope_shrank,
-                "count": self.position.count,
+                "through": (list(self.position.through)
+                            if isinstance(self.position.through, tuple)
+                            else self.position.through),
+                "held": self.position.held,
+                "counts": list(self.position.counts) if self.position.counts else None,
             }
         return value
 
@@ -142,7 +169,8 @@ def parse_config(config: object) -> SourceConfig:
     config = _without_nulls(config)
     cat = catalogue()
     resource = cat.get(config.get("resource"), "source")
-    allowed = {"resource", "page_size", "filters", "start_date", "concurrency"}
+    allowed = {"resource", "page_size", "filters", "start_date", "concurrency",
+               "max_extra_pages"}
     allowed |= {param.name for param in resource.path_params}
     unknown = sorted(str(key) for key in config if key not in allowed)
     if unknown:
@@ -169,6 +197,8 @@ def parse_config(config: object) -> SourceConfig:
         path_values=path_values,
         start=_start(resource, config.get("start_date")),
         concurrency=concurrency,
+        max_extra_pages=_bounded_int(config, "max_extra_pages", DEFAULT_MAX_EXTRA_PAGES,
+                                     MAX_EXTRA_PAGES_LIMIT, minimum=0),
     )
     # The shipped schema as a backstop: what a host validated is what we accept.
     problems = schema_problems(validator("schemas/source.schema.json"), dict(config),
@@ -183,10 +213,12 @@ def _without_nulls(config: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if value is not None}
 
 
-def _bounded_int(config: Mapping[str, Any], key: str, default: int, maximum: int) -> int:
+def _bounded_int(config: Mapping[str, Any], key: str, default: int, maximum: int, *,
+                 minimum: int = 1) -> int:
     value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise ConfigurationError(f"{key!r} must be a whole number from 1 to {maximum}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ConfigurationError(
+            f"{key!r} must be a whole number from {minimum} to {maximum}.")
     return value
 
 
@@ -302,7 +334,21 @@ def _iso(moment: datetime) -> str:
 # ---------------------------------------------------------------- state
 
 
+# The most pages a saved position may name: far beyond any real selection, and small enough that
+# every computation on it stays exact.
+MAX_STATE_PAGE = 10**9
+_STATE_KEYS = frozenset({"version", "resource", "cursor", "query", "in_progress"})
+_POSITION_KEYS = frozenset({"page", "page_size", "query", "next_cursor", "through", "held",
+                            "counts"})
+
+
+class _DamagedState(Exception):
+    """A field of the saved state that cannot be what this connector wrote."""
+
+
 def parse_state(state: object, config: SourceConfig) -> ReadState:
+    """The saved state, checked field by field (no recursion: the state is a flat object); any
+    damage is a ``ConfigurationError`` that names the field and says to start without state."""
     name = config.resource.name
     if state is None or state == {}:
         return ReadState(name, None, None)
@@ -311,30 +357,96 @@ def parse_state(state: object, config: SourceConfig) -> ReadState:
             f"The saved state does not belong to resource {name!r}: start without state "
             "(a full read) or use the state this resource's last run emitted."
         )
-    fingerprint = config.query_fingerprint
     try:
-        cursor = _parse_when(state["cursor"], "state cursor") if state.get("cursor") else None
-        if cursor is not None and state.get("query") not in (None, fingerprint):
-            log.warning("The saved state of %s was made with other filters: its cursor is "
-                        "ignored and records are read from the start date.", name)
-            cursor = None
-        progress = state.get("in_progress")
-        position = None
-        this_read = config.position_fingerprint(cursor or config.start)
-        if isinstance(progress, Mapping) and progress.get("query") == this_read:
-            position = ReadPosition(
-                page=int(progress["page"]),
-                page_size=int(progress["page_size"]),
-                query=str(progress["query"]),
-                next_cursor=progress.get("next_cursor"),
-                scope_shrank=bool(progress.get("scope_shrank", False)),
-                count=_optional_int(progress.get("count")),
-            )
-    except (KeyError, TypeError, ValueError, ConfigurationError):
+        return _checked_state(state, config)
+    except _DamagedState as damage:
         raise ConfigurationError(
-            f"The saved state for {name!r} is damaged; start without state for a full read."
+            f"The saved state for {name!r} is damaged ({damage}); start without state for a "
+            "full read, or pass the last STATE this resource's run emitted, unchanged."
         ) from None
+
+
+def _checked_state(state: Mapping[Any, Any], config: SourceConfig) -> ReadState:
+    name = config.resource.name
+    unknown = sorted(str(key) for key in state if key not in _STATE_KEYS)
+    if unknown:
+        raise _DamagedState(f"unknown field(s) {', '.join(unknown)}")
+    version = state.get("version", STATE_VERSION)
+    if version not in (1, STATE_VERSION) or isinstance(version, bool):
+        raise _DamagedState(f"'version' must be 1 or {STATE_VERSION}")
+    cursor_text = state.get("cursor")
+    cursor = None
+    if cursor_text is not None:
+        if not isinstance(cursor_text, str):
+            raise _DamagedState("'cursor' must be an ISO 8601 date-time")
+        try:
+            cursor = _parse_when(cursor_text, "state cursor")
+        except ConfigurationError:
+            raise _DamagedState("'cursor' must be an ISO 8601 date-time") from None
+    query = state.get("query")
+    if query is not None and not isinstance(query, str):
+        raise _DamagedState("'query' must be text")
+    fingerprint = config.query_fingerprint
+    if cursor is not None and query not in (None, fingerprint):
+        log.warning("The saved state of %s was made with other filters: its cursor is "
+                    "ignored and records are read from the start date.", name)
+        cursor = None
+    progress = state.get("in_progress")
+    position = None
+    if progress is not None:
+        if not isinstance(progress, Mapping):
+            raise _DamagedState("'in_progress' must be an object")
+        # A version 1 position cannot say what it covered: the read starts again from its cursor.
+        if version == STATE_VERSION:
+            checked = _checked_position(progress)
+            if checked.query == config.position_fingerprint(cursor or config.start):
+                position = checked
     return ReadState(name, cursor, position, fingerprint)
+
+
+def _checked_position(progress: Mapping[Any, Any]) -> ReadPosition:
+    unknown = sorted(str(key) for key in progress if key not in _POSITION_KEYS)
+    if unknown:
+        raise _DamagedState(f"unknown field(s) in 'in_progress': {', '.join(unknown)}")
+    page = _state_int(progress, "page", MAX_STATE_PAGE)
+    page_size = _state_int(progress, "page_size", catalogue().max_page_size)
+    query = progress.get("query")
+    if not isinstance(query, str):
+        raise _DamagedState("'in_progress.query' must be text")
+    next_cursor = progress.get("next_cursor")
+    if next_cursor is not None:
+        if not isinstance(next_cursor, str):
+            raise _DamagedState("'in_progress.next_cursor' must be an ISO 8601 date-time")
+        try:
+            _parse_when(next_cursor, "state")
+        except ConfigurationError:
+            raise _DamagedState("'in_progress.next_cursor' must be an ISO 8601 date-time") \
+                from None
+    through = progress.get("through")
+    if isinstance(through, list) and 0 < len(through) <= 8 and all(
+            value is None or (isinstance(value, int | str) and not isinstance(value, bool))
+            for value in through):
+        through = tuple(through)
+    elif through is not None and (isinstance(through, bool)
+                                  or not isinstance(through, int | str)):
+        raise _DamagedState("'in_progress.through' must be a record id or key")
+    held = progress.get("held", False)
+    if not isinstance(held, bool):
+        raise _DamagedState("'in_progress.held' must be true or false")
+    counts = progress.get("counts")
+    if counts is not None:
+        if not (isinstance(counts, list) and len(counts) == 2 and all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)):
+            raise _DamagedState("'in_progress.counts' must be two whole numbers")
+        counts = (counts[0], counts[1])
+    return ReadPosition(page, page_size, query, next_cursor, through, held, counts)
+
+
+def _state_int(progress: Mapping[Any, Any], key: str, maximum: int) -> int:
+    value = progress.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise _DamagedState(f"'in_progress.{key}' must be a whole number from 1 to {maximum}")
+    return value
 
 
 # ---------------------------------------------------------------- reading
@@ -342,63 +454,180 @@ def parse_state(state: object, config: SourceConfig) -> ReadState:
 
 @dataclass(frozen=True)
 class Page:
+    """One answer of a list: ``size`` records asked for at page ``number``."""
+
     number: int
+    size: int
     records: list[dict[str, Any]]
     num_pages: int
     server_time: datetime | None
+    count: int | None = None
+
+    @property
+    def offset(self) -> int:
+        """How many records of the selection come before this answer's first."""
+        return (self.number - 1) * self.size
+
+    @property
+    def is_last(self) -> bool:
+        """Nothing of the selection came after this answer when it was made."""
+        return self.number >= self.num_pages
 
 
-class SelectionWatch:
-    """Notices the selection shrinking during a read: an answer counting fewer records than an
-    answer that had arrived before its request was sent, or an announced page gone.
+OrderKey = int | str
 
-    Only answers ordered in time are compared, so concurrent pages never raise a false alarm,
-    and records joining never do. One record leaving while another joins between two answers
-    cannot be seen: the count stays the same.
+
+class Coverage:
+    """What the answers absorbed so far prove (the argument is in the module's docstring).
+
+    An answer is a run of consecutive records of the selection as it was at one instant, in
+    order of their order key (``id``); so it proves that every record that was in the selection
+    then, with a key between its first and its last, is in it. ``through``: every record that
+    stayed in the selection with a key up to it was emitted (``complete``: every one). An answer
+    *connects* when nothing lies between ``through`` and its first key: its first key is at most
+    ``through``, or the next whole number; or it is the selection's first page.
     """
 
-    # More answers than this cannot arrive while one request is in flight: the window of
-    # pages in flight is at most ``max_concurrency``.
-    RECENT = 64
+    def __init__(self, order_key: Callable[[Mapping[str, Any]], OrderKey | None],
+                 through: OrderKey | None = None) -> None:
+        self.order_key = order_key
+        self.through = through
+        self.complete = False
+        self.doubt: str | None = None  # why nothing can be proved, when so
 
-    def __init__(
-        self, clock: Callable[[], float] = time.monotonic, *, earlier_count: int | None = None
-    ) -> None:
-        """``earlier_count``: what the interrupted read this one resumes had seen."""
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._recent: deque[tuple[float, int]] = deque()  # (arrived at, count)
-        self._settled_max = earlier_count  # largest count among older answers
-        self._shrank = False
+    def connects(self, page: Page) -> bool:
+        if self.complete or page.offset == 0:
+            return True
+        if not page.records or self.through is None:
+            return False
+        first = self.order_key(page.records[0])
+        return first is not None and _at_most_next(first, self.through)
 
-    @property
-    def shrank(self) -> bool:
-        return self._shrank
+    def absorb(self, page: Page) -> list[dict[str, Any]]:
+        """The records of ``page`` not proved emitted already; ``through`` moves past them."""
+        if self.complete:
+            return []
+        keys = [self.order_key(record) for record in page.records]
+        if not _ascending(keys):
+            self.doubt = "Procurify's records were not in order of their id"
+            self.through = None
+            return list(page.records)
+        through = self.through
+        fresh = [record for record, key in zip(page.records, keys, strict=True)
+                 if through is None or not _at_most(key, through)]
+        if keys:
+            last = keys[-1]
+            assert last is not None
+            self.through = last if through is None or not _at_most(last, through) else through
+        if page.is_last and self.doubt is None:
+            self.complete = True
+        return fresh
 
-    @property
-    def largest_count(self) -> int | None:
-        with self._lock:
-            counts = [count for _, count in self._recent]
-            if self._settled_max is not None:
-                counts.append(self._settled_max)
-            return max(counts, default=None)
 
-    def observe(self, count: int | None, sent_at: float) -> None:
-        if count is None:
-            return
-        with self._lock:
-            earlier = [seen for arrived, seen in self._recent if arrived < sent_at]
-            if self._settled_max is not None:
-                earlier.append(self._settled_max)
-            if earlier and count < max(earlier):
-                self._shrank = True
-            self._recent.append((self.clock(), count))
-            if len(self._recent) > self.RECENT:
-                _, oldest = self._recent.popleft()
-                self._settled_max = max(oldest, self._settled_max or 0)
+# A record's identity (the values of the resource's key), for lists whose records do not show
+# the id they are ordered by.
+Identity = tuple[Any, ...]
 
-    def mark_shrunk(self) -> None:
-        self._shrank = True
+
+class IdentityCoverage:
+    """``Coverage`` for records that do not show the id they are ordered by (purchase orders):
+    the same argument, with the records themselves as landmarks instead of their ids.
+
+    ``through`` is the last record covered: every record that stayed in the selection and comes
+    no later than it was emitted. An answer that holds that record connects, and everything
+    after it in the answer is new; an answer whose last record lies within the last answer
+    absorbed adds nothing. Otherwise (the landmark left the selection, or too much moved) it
+    does not connect.
+    """
+
+    def __init__(self, identity: Callable[[Mapping[str, Any]], Identity | None],
+                 through: Identity | None = None) -> None:
+        self.identity = identity
+        self.through = through
+        self.window: list[Identity | None] = [through] if through is not None else []
+        self.complete = False
+        self.doubt: str | None = None
+
+    def connects(self, page: Page) -> bool:
+        if self.complete or (self.through is None and page.offset == 0):
+            return True
+        if not page.records or self.through is None:
+            return False
+        keys = [self.identity(record) for record in page.records]
+        return self.through in keys or keys[-1] in self.window
+
+    def absorb(self, page: Page) -> list[dict[str, Any]]:
+        if self.complete:
+            return []
+        keys = [self.identity(record) for record in page.records]
+        if any(key is None for key in keys) or len(set(keys)) != len(keys):
+            self.doubt = "Procurify's records had no key, or the same key twice"
+            self.through = None
+            self.window = []
+            return list(page.records)
+        if self.through is None:
+            fresh = list(page.records)
+        elif self.through in keys:
+            fresh = page.records[keys.index(self.through) + 1:]
+        elif keys and keys[-1] in self.window:
+            fresh = []  # within what the last answer covered
+        else:  # taken without connecting (the read holds): all not just seen
+            fresh = [record for record, key in zip(page.records, keys, strict=True)
+                     if key not in self.window]
+        if (fresh or self.through is None) and keys:
+            self.through = keys[-1]
+            self.window = list(keys)
+        if page.is_last and self.doubt is None:
+            self.complete = True
+        return fresh
+
+
+def _same_kind(a: OrderKey, b: OrderKey) -> bool:
+    return isinstance(a, int) == isinstance(b, int)
+
+
+def _at_most(key: OrderKey | None, through: OrderKey) -> bool:
+    if key is None or not _same_kind(key, through):
+        return False
+    return key <= through  # type: ignore[operator]  # same kind, checked above
+
+
+def _at_most_next(key: OrderKey, through: OrderKey) -> bool:
+    """Nothing can lie strictly between ``through`` and ``key``."""
+    if isinstance(key, int) and isinstance(through, int):
+        return key <= through + 1
+    return _at_most(key, through)
+
+
+def _ascending(keys: list[OrderKey | None]) -> bool:
+    for before, after in itertools.pairwise(keys):
+        if before is None or after is None or not _same_kind(before, after):
+            return False
+        if not before < after:  # type: ignore[operator]  # same kind, checked above
+            return False
+    return all(key is not None for key in keys[:1])
+
+
+def _dense(page: Page, order_key: Callable[[Mapping[str, Any]], OrderKey | None]) -> bool:
+    """Whether the page's keys are consecutive whole numbers (its neighbours likely too)."""
+    keys = [order_key(record) for record in page.records]
+    return all(isinstance(key, int) for key in keys) and all(
+        after == before + 1 for before, after in itertools.pairwise(keys)  # type: ignore[operator]
+    )
+
+
+def _slice_around(boundary: int, reach: int, largest: int) -> tuple[int, int]:
+    """``(page, page_size)`` of the smallest page holding the records ranked ``boundary -
+    reach + 1`` to ``boundary + reach`` (ranks from 1), or as many of them as ``largest`` allows.
+    Pages of one size never straddle each other's ends, so this is how a page boundary is seen
+    from inside one answer."""
+    low = max(1, boundary - reach + 1)
+    high = boundary + reach
+    for size in range(high - low + 1, largest + 1):
+        if (low - 1) // size == (high - 1) // size:
+            return (low - 1) // size + 1, size
+    size = largest
+    return (max(low, boundary) - 1) // size + 1, size
 
 
 class AdaptiveLimit:
@@ -448,6 +677,15 @@ def read(
     return _Reader(session, parsed, saved, pools).messages()
 
 
+# A page and, when its boundary with the page before may need it, a look across that boundary.
+_Unit = tuple[Page, Page | None]
+
+# How far around a page boundary the looks across it reach, one after the other: shifts of up to
+# the last reach between two answers are seen through.
+WITNESS_REACH = 2
+PROBE_REACHES = (8, 32, 128, 250)
+
+
 class _Reader:
     def __init__(self, session: ProcurifySession, config: SourceConfig, state: ReadState,
                  pools: PoolFactory = ThreadPoolExecutor) -> None:
@@ -457,8 +695,15 @@ class _Reader:
         self.resource = config.resource
         self.pools = pools
         self.limit = AdaptiveLimit(config.concurrency)
-        earlier = state.position.count if state.position else None
-        self.selection = SelectionWatch(earlier_count=earlier)
+        # Whether page boundaries are checked by the records' order keys (``Coverage``) or
+        # identities (``IdentityCoverage``), or, for records that show neither, by the
+        # selection's count (``_counted``).
+        self.keyed = self.resource.order_by is not None
+        position = state.position
+        self.counts = position.counts if position else None
+        self._ended = False  # whether the last page answered was the selection's last
+        self._ordered = True  # whether records show the id they are ordered by
+        self._doubtful = False  # whether the coverage gave up (no more looks across boundaries)
 
     def messages(self) -> Iterator[Record | Checkpoint]:
         if self.resource.pagination != "page":
@@ -466,16 +711,29 @@ class _Reader:
             return
         first_page = 1
         next_cursor: datetime | None = None
-        scope_shrank = False
         position = self.state.position
+        saved_through = position.through if position else None
+        held = False
         if position is not None:
-            # Re-read the last emitted page: it covers records shifted back by deletions.
+            # Start again at the last emitted page: what it covered is skipped by key.
             first_page = (position.page - 1) * position.page_size // self.config.page_size + 1
-            scope_shrank = position.scope_shrank
+            held = position.held
             if position.next_cursor:
                 next_cursor = _parse_when(position.next_cursor, "state")
         params = self._params()
         first = self._fetch(first_page, params) or self._fetch_first(params)
+        coverage: Coverage | IdentityCoverage = Coverage(self._order_key)
+        if any(self._order_key(record) is None for record in first.records):
+            coverage = IdentityCoverage(self._key)
+            self.keyed = self.keyed and all(self._key(record) is not None
+                                            for record in first.records)
+        self._ordered = isinstance(coverage, Coverage)
+        if isinstance(saved_through, tuple) == isinstance(coverage, IdentityCoverage):
+            coverage.through = saved_through
+            if isinstance(coverage, IdentityCoverage) and isinstance(saved_through, tuple):
+                coverage.window = [saved_through]
+        elif saved_through is not None and first.number != 1:
+            first = self._fetch_first(params)  # the records changed kind: start again
         if next_cursor is None:
             if first.server_time is not None:
                 next_cursor = first.server_time - SERVER_TIME_MARGIN
@@ -483,43 +741,118 @@ class _Reader:
                 next_cursor = datetime.now(UTC) - CLOCK_SKEW_ALLOWANCE
         stream = self.resource.name
         previous_keys: set[Any] = set()
-        for page in self._pages(first, params):
-            scope_shrank = self._noticed_shrinking(scope_shrank)
-            keys = set()
-            fresh = []
-            for record in page.records:
-                key = self._key(record)
-                keys.add(key)
-                if key is None or key not in previous_keys:
-                    fresh.append(record)
-            previous_keys = keys
+        last_number = first.number
+        for page, witness in self._pages(first, params):
+            last_number = page.number
+            if not self.keyed:
+                fresh, previous_keys = self._unordered(page, previous_keys)
+                held = self._counted(page, held)
+            else:
+                fresh = self._settle(coverage, page, witness, params)
+                held = self._doubted(coverage, held)
             # A detail stream emits each record's detail; the page's checkpoint follows them.
             for record in self._with_details(fresh):
                 yield Record(stream, record)
-            position = self._position(page.number, next_cursor, scope_shrank)
+            position = self._position(page.number, next_cursor, coverage.through, held)
             state = ReadState(stream, self.state.cursor, position, self.config.query_fingerprint)
             yield Checkpoint(state.to_dict())
-        scope_shrank = self._noticed_shrinking(scope_shrank)  # e.g. the last page was gone
-        yield Checkpoint(self._final_state(next_cursor, scope_shrank).to_dict())
+        if self.keyed and not coverage.complete and coverage.doubt is None:
+            # The last page was gone, or not the last when it was answered: look at the end.
+            fresh = self._close(coverage, last_number, params)
+            held = self._doubted(coverage, held)
+            for record in self._with_details(fresh):
+                yield Record(stream, record)
+        if not self.keyed and not self._ended:
+            held = self._counted(None, held)
+        yield Checkpoint(self._final_state(next_cursor, held).to_dict())
 
-    def _noticed_shrinking(self, already: bool) -> bool:
-        """Whether the selection shrank during this read (said once, in the log)."""
-        if already or not self.selection.shrank:
-            return already
+    def _counted(self, page: Page | None, held: bool) -> bool:
+        """For records that do not show their order key: the read holds its cursor when the
+        selection's count changed in either direction, or a page announced was gone (``page``
+        ``None``). A record leaving while another joins between two answers is not seen."""
+        if page is not None and page.count is not None:
+            low, high = self.counts or (page.count, page.count)
+            self.counts = (min(low, page.count), max(high, page.count))
+        changed = page is None or (self.counts is not None and self.counts[0] != self.counts[1])
+        if held or not changed:
+            return held
+        log.warning("The %s selection changed while it was read (its count or its pages); its "
+                    "records do not show the id they are ordered by, so %s.", self.resource.name,
+                    "the next run starts again from this run's starting cursor"
+                    if self.resource.incremental else "the next full read includes any missed")
+        return True
+
+    def _unordered(self, page: Page, previous_keys: set[Any]
+                   ) -> tuple[list[dict[str, Any]], set[Any]]:
+        """A list without a stable order: records repeated from the page before are dropped."""
+        keys = set()
+        fresh = []
+        for record in page.records:
+            key = self._key(record)
+            keys.add(key)
+            if key is None or key not in previous_keys:
+                fresh.append(record)
+        return fresh, keys
+
+    def _settle(self, coverage: Coverage | IdentityCoverage, page: Page, witness: Page | None,
+                params: dict[str, FilterValue]) -> list[dict[str, Any]]:
+        """The records to emit for ``page``: first those of the looks across its boundary with
+        what is covered (records that moved there while the pages were answered), then its own
+        not yet covered. When no look connects, the page is taken anyway and the read holds
+        its cursor."""
+        if coverage.doubt is not None:  # the read holds already: nothing left to prove
+            return coverage.absorb(page)
+        fresh: list[dict[str, Any]] = []
+        if not coverage.connects(page) and witness is not None and coverage.connects(witness):
+            fresh += coverage.absorb(witness)
+        for reach in PROBE_REACHES:
+            if coverage.connects(page):
+                break
+            probe = self._probe(page.offset, reach, params)
+            if probe is not None and coverage.connects(probe):
+                fresh += coverage.absorb(probe)
+        if not coverage.connects(page) and coverage.doubt is None:
+            coverage.doubt = (f"page {page.number} did not join the pages before it, even "
+                              "looked at from inside wider answers")
+        return fresh + coverage.absorb(page)
+
+    def _close(self, coverage: Coverage | IdentityCoverage, last_number: int,
+               params: dict[str, FilterValue]) -> list[dict[str, Any]]:
+        """Look at the end of the selection until an answer that connects is its last."""
+        fresh: list[dict[str, Any]] = []
+        boundary = last_number * self.config.page_size
+        for reach in (WITNESS_REACH, *PROBE_REACHES):
+            probe = self._probe(boundary, reach, params)
+            if probe is not None and coverage.connects(probe):
+                fresh += coverage.absorb(probe)
+                if coverage.complete:
+                    return fresh
+                boundary = probe.offset + len(probe.records)
+        if coverage.doubt is None:
+            coverage.doubt = "the end of the selection moved while it was read"
+        return fresh
+
+    def _doubted(self, coverage: Coverage | IdentityCoverage, held: bool) -> bool:
+        """Whether the read must hold its cursor (said once, in the log)."""
+        if coverage.doubt is not None:
+            self._doubtful = True
+        if held or coverage.doubt is None:
+            return held
         if self.resource.incremental is None:
             consequence = "this run may have missed some; the next full read includes them"
         else:
             consequence = ("the next run starts again from this run's starting cursor so "
                            "that none is missed")
-        log.warning("Records left the %s selection during the read, which moves the pages "
-                    "after them: %s.", self.resource.name, consequence)
+        log.warning("The %s selection changed while it was read and the read could not prove "
+                    "that no record slipped between its pages (%s): %s.",
+                    self.resource.name, coverage.doubt, consequence)
         return True
 
-    def _final_state(self, next_cursor: datetime, scope_shrank: bool) -> ReadState:
+    def _final_state(self, next_cursor: datetime, held: bool) -> ReadState:
         if self.resource.incremental is None:
             return ReadState(self.resource.name, None, None)
         start = self.state.cursor or self.config.start
-        cursor = start if scope_shrank else next_cursor
+        cursor = start if held else next_cursor
         return ReadState(self.resource.name, cursor, None, self.config.query_fingerprint)
 
     def _unpaginated(self) -> Iterator[Record | Checkpoint]:
@@ -529,7 +862,7 @@ class _Reader:
         if response.status_code >= 300:
             raise error_for_response(response, action)
         data = body.get("data") if isinstance(body, Mapping) else None
-        records = [data] if isinstance(data, dict) else records_of(body)
+        records = [data] if isinstance(data, dict) else self._records(body, action)
         if records is None:
             raise _no_records(action)
         for record in records:
@@ -550,33 +883,46 @@ class _Reader:
                 params[incremental.filter] = _iso(since)
         return params
 
-    def _position(self, page: int, next_cursor: datetime, scope_shrank: bool) -> ReadPosition:
+    def _position(self, page: int, next_cursor: datetime, through: OrderKey | Identity | None,
+                  held: bool) -> ReadPosition:
         return ReadPosition(
             page=page,
             page_size=self.config.page_size,
             query=self.config.position_fingerprint(self.state.cursor or self.config.start),
             next_cursor=_iso(next_cursor) if self.resource.incremental else None,
-            scope_shrank=scope_shrank,
-            count=self.selection.largest_count,
+            through=through,
+            held=held,
+            counts=self.counts,
         )
 
-    def _key(self, record: Mapping[str, Any]) -> Any:
+    def _key(self, record: Mapping[str, Any]) -> Identity | None:
         values = tuple(record.get(name) for name in self.resource.key)
+        if any(isinstance(value, dict | list) for value in values):
+            return None
         return None if all(value is None for value in values) else values
 
-    def _pages(self, first: Page, params: dict[str, FilterValue]) -> Iterator[Page]:
-        """Pages in order; the ones after ``first`` are prefetched by a bounded pool, or, with
-        ``concurrency`` 1, fetched one after the other on the reading thread."""
-        yield first
+    def _order_key(self, record: Mapping[str, Any]) -> OrderKey | None:
+        value = record.get(self.resource.order_by or "")
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            return None
+        return value
+
+    def _pages(self, first: Page, params: dict[str, FilterValue]) -> Iterator[_Unit]:
+        """Pages in order, each with a look across its boundary with the page before when its
+        own keys do not run on; the ones after ``first`` are prefetched by a bounded pool, or,
+        with ``concurrency`` 1, fetched one after the other on the reading thread."""
+        yield first, None
+        self._ended = first.is_last
         last_page = first.num_pages
+        most = first.num_pages + self.config.max_extra_pages
         if first.number >= last_page:
             return
         if self.config.concurrency == 1 or self.resource.detail is not None:
             # A detail stream spends its concurrency on the details: one detail request per
             # record, against one list request per page.
-            yield from self._sequential_pages(first.number + 1, last_page, params)
+            yield from self._sequential_pages(first.number + 1, last_page, most, params)
             return
-        in_flight: deque[tuple[int, Future[Page | None]]] = deque()
+        in_flight: deque[tuple[int, Future[_Unit | None]]] = deque()
         next_number = first.number + 1
         pool = self.pools(
             max_workers=self.config.concurrency, thread_name_prefix=f"read-{self.resource.name}"
@@ -584,21 +930,47 @@ class _Reader:
         try:
             while True:
                 while next_number <= last_page and len(in_flight) < self.limit.current:
-                    in_flight.append((next_number, pool.submit(self._fetch, next_number, params)))
+                    in_flight.append((next_number, pool.submit(self._unit, next_number, params)))
                     next_number += 1
                 if not in_flight:
                     return
                 _, future = in_flight.popleft()
-                page = future.result()
-                if page is None:  # a page announced earlier is gone: the selection shrank
-                    self.selection.mark_shrunk()
+                unit = future.result()
+                if unit is None:  # a page announced earlier is gone: the selection shrank
                     return
-                last_page = max(last_page, page.num_pages)
-                yield page
+                last_page = self._bounded(last_page, unit[0], most)
+                self._ended = unit[0].is_last
+                yield unit
         finally:
             for _, future in in_flight:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _bounded(self, last_page: int, page: Page, most: int) -> int:
+        if page.num_pages > most:
+            raise TransientError(
+                f"Could not read {self.resource.name} page {page.number}: Procurify now "
+                f"announces {page.num_pages} pages, more than {most} (the first page's count "
+                f"and max_extra_pages, {self.config.max_extra_pages}); the read stopped and "
+                "its cursor did not move. Run again later, or raise 'max_extra_pages' if the "
+                "selection really grows that fast."
+            )
+        return max(last_page, page.num_pages)
+
+    def _unit(self, number: int, params: dict[str, FilterValue]) -> _Unit | None:
+        page = self._fetch(number, params)
+        if page is None:
+            return None
+        witness = None
+        if self.keyed and not self._doubtful and not (
+                self._ordered and _dense(page, self._order_key)):
+            witness = self._probe(page.offset, WITNESS_REACH, params)
+        return page, witness
+
+    def _probe(self, boundary: int, reach: int, params: dict[str, FilterValue]) -> Page | None:
+        """The records around rank ``boundary`` (``reach`` on each side) in one answer."""
+        number, size = _slice_around(boundary, reach, catalogue().max_page_size)
+        return self._fetch(number, {**params, "page_size": str(size)}, size=size)
 
     def _with_details(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """``records`` themselves, or for a detail stream their details, in the same order;
@@ -660,15 +1032,15 @@ class _Reader:
             )
         return data
 
-    def _sequential_pages(self, number: int, last_page: int, params: dict[str, FilterValue]
-                          ) -> Iterator[Page]:
+    def _sequential_pages(self, number: int, last_page: int, most: int,
+                          params: dict[str, FilterValue]) -> Iterator[_Unit]:
         while number <= last_page:
-            page = self._fetch(number, params)
-            if page is None:  # a page announced earlier is gone: the selection shrank
-                self.selection.mark_shrunk()
+            unit = self._unit(number, params)
+            if unit is None:  # a page announced earlier is gone: the selection shrank
                 return
-            last_page = max(last_page, page.num_pages)
-            yield page
+            last_page = self._bounded(last_page, unit[0], most)
+            self._ended = unit[0].is_last
+            yield unit
             number += 1
 
     def _fetch_first(self, params: dict[str, FilterValue]) -> Page:
@@ -677,29 +1049,51 @@ class _Reader:
         assert page is not None  # _fetch raises for a missing page 1
         return page
 
-    def _fetch(self, number: int, params: dict[str, FilterValue]) -> Page | None:
+    def _fetch(self, number: int, params: Mapping[str, FilterValue], *,
+               size: int | None = None) -> Page | None:
         """The page, or ``None`` past the end (Procurify answers 404 "Invalid page")."""
+        size = size or self.config.page_size
         path = self.resource.list_path(self.config.path_values)
         action = f"read {self.resource.name} page {number}"
-        sent_at = self.selection.clock()
+        if size != self.config.page_size:
+            action += f" (of {size})"
         response, body = self._request(path, {**params, "page": str(number)}, action)
         if response.status_code == 404 and number > 1:
             return None
         if response.status_code >= 300:
             raise error_for_response(response, action)
         self.limit.on_success()
-        records = records_of(body)
+        records = self._records(body, action)
         num_pages = pagination_value(body, "num_pages")
-        if records is None or (num_pages is None and len(records) >= self.config.page_size):
+        if records is None or (num_pages is None and len(records) >= size):
             # Reading on would end the read early and move the cursor past unread records.
             raise _no_records(action)
-        self.selection.observe(pagination_value(body, "count"), sent_at)
+        if not records and number > 1 and number <= (num_pages or 1):
+            # Procurify answers a page past the end with 404: an empty page inside the announced
+            # ones is a server that cannot be paged (and could announce pages without end).
+            raise TransientError(
+                f"Could not {action}: Procurify announced {num_pages} pages but this one was "
+                "empty, so the read cannot tell where the records are; it stopped and its "
+                "cursor did not move. Try again later."
+            )
         return Page(
             number=number,
+            size=size,
             records=records,
             num_pages=num_pages or 1,
             server_time=_server_time(response),
+            count=pagination_value(body, "count"),
         )
+
+    def _records(self, body: object, action: str) -> list[dict[str, Any]] | None:
+        try:
+            return records_of(body)
+        except NotRecordsError as error:
+            raise TransientError(
+                f"Could not {action}: Procurify's answer held {error}; the read stopped "
+                "rather than drop them, and its cursor did not move. Try again later; if it "
+                "persists, report it to Procurify."
+            ) from None
 
     def _request(
         self, path: str, params: Mapping[str, FilterValue], action: str

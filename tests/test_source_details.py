@@ -246,7 +246,7 @@ def test_a_bill_whose_detail_cannot_be_read_stops_the_read_rather_than_skip_it(
 def test_a_bills_state_does_not_resume_bill_details(fake_session: ProcurifySession) -> None:
     with pytest.raises(ConfigurationError, match="does not belong to resource 'bill_details'"):
         source.read(fake_session, {"resource": "bill_details"},
-                    {"version": 1, "resource": "bills", "cursor": "2026-11-01T00:00:00Z"})
+                    {"version": 2, "resource": "bills", "cursor": "2026-11-01T00:00:00Z"})
 
 
 def test_details_never_have_more_requests_in_flight_than_the_concurrency(

@@ -78,7 +78,7 @@ def test_an_empty_resource(allow_loopback: None) -> None:
     ) as session:
         records, states = run(session, {"resource": "vendors"})
     assert records == []
-    assert states[-1] == {"version": 1, "resource": "vendors"}
+    assert states[-1] == {"version": 2, "resource": "vendors"}
 
 
 MIDDLE_PAGE_FAULTS = [

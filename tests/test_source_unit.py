@@ -92,7 +92,7 @@ def test_reads_every_page_in_order(
     assert sorted(fake.pages_served) == [1, 2, 3, 4, 5]
     assert len(states) == 6  # one per page, then the final one
     assert [state["in_progress"]["page"] for state in states[:-1]] == [1, 2, 3, 4, 5]
-    assert states[-1] == {"version": 1, "resource": "vendors"}
+    assert states[-1] == {"version": 2, "resource": "vendors"}
     calls = [call for call in requests_mock.request_history if call.method == "GET"]
     assert all(call.qs["order_by"] == ["id"] and call.qs["page_size"] == ["5"] for call in calls)
 
@@ -103,7 +103,7 @@ def test_empty_resource_yields_only_a_final_checkpoint(
     requests_mock.get(f"{BASE}/api/v3/vendors", json=FakeList([]))
     records, states = split(source.read(session, {"resource": "vendors"}, None))
     assert records == []
-    assert states[-1] == {"version": 1, "resource": "vendors"}
+    assert states[-1] == {"version": 2, "resource": "vendors"}
 
 
 def test_pagination_at_the_top_level_is_understood(
@@ -131,7 +131,7 @@ def test_single_object_resource(
     requests_mock.get(f"{BASE}/api/v3/users/me", json={"data": {"id": 7}, "metadata": {}})
     records, states = split(source.read(session, {"resource": "me"}, None))
     assert records == [{"id": 7}]
-    assert states == [{"version": 1, "resource": "me"}]
+    assert states == [{"version": 2, "resource": "me"}]
 
 
 def test_a_page_that_is_not_json_is_fetched_again(
@@ -180,7 +180,7 @@ def test_incremental_read_filters_from_the_cursor_a_day_early(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
     requests_mock.get(f"{BASE}/api/v3/order-items", json=FakeList(vendors(2)))
-    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
     _, states = split(source.read(session, {"resource": "order_items"}, state))
     assert requests_mock.last_request is not None
     assert requests_mock.last_request.qs["last_modified_0"] == ["2026-11-19"]
@@ -212,7 +212,8 @@ def test_resume_starts_at_the_last_emitted_page_and_keeps_the_pending_cursor(
     fake.pages_served.clear()
     records, states = split(source.read(session, config, after_page_three))
     assert fake.pages_served == [3, 4, 5]
-    assert [record["id"] for record in records] == [5, 6, 7, 8, 9, 10]
+    # Page 3 is read again, but its records were emitted before the interruption: not again.
+    assert [record["id"] for record in records] == [7, 8, 9, 10]
     assert states[-1]["cursor"] == after_page_three["in_progress"]["next_cursor"]
 
 
@@ -225,10 +226,7 @@ def test_resume_with_another_page_size_re_reads_rather_than_skips(
                    if isinstance(m, Checkpoint)]
     state = dict(checkpoints[4])  # pages 1..5 of 4 emitted: records 1..20
     records, _ = split(source.read(session, {**config, "page_size": 7}, state))
-    ids = [record["id"] for record in records]
-    assert ids[0] <= 17
-    assert ids[-1] == 30
-    assert ids == sorted(ids)
+    assert [record["id"] for record in records] == list(range(21, 31))
 
 
 def test_a_state_for_other_filters_restarts_from_page_one(
@@ -382,7 +380,7 @@ def test_any_sizes_give_every_record_once_in_order(
     assert json.dumps(states)  # every state is JSON
 
 
-def test_when_records_leave_the_selection_mid_read_the_cursor_does_not_advance(
+def test_records_that_slid_onto_a_page_already_read_are_read_and_the_cursor_advances(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
     fake = FakeList(vendors(9))
@@ -393,11 +391,12 @@ def test_when_records_leave_the_selection_mid_read_the_cursor_does_not_advance(
         return fake(request, context)
 
     requests_mock.get(f"{BASE}/api/v3/order-items", json=shrinking)
-    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
     config = {"resource": "order_items", "page_size": 3, "concurrency": 1}
-    _, states = split(source.read(session, config, state))
-    assert states[1]["in_progress"]["scope_shrank"] is True
-    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again
+    records, states = split(source.read(session, config, state))
+    # Record 4 slid onto page 1, already read: a look across the boundary of page 2 found it.
+    assert [record["id"] for record in records] == list(range(1, 10))
+    assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"  # proved complete: it advances
 
 
 def test_a_cursor_saved_with_other_filters_is_not_applied(
@@ -487,7 +486,7 @@ def test_mid_read_checkpoints_keep_the_cursor_and_the_selection_they_belong_to(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
     requests_mock.get(f"{BASE}/api/v3/order-items", json=FakeList(vendors(4)))
-    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
     config = {"resource": "order_items", "page_size": 2, "filters": {"status": 3}}
     _, states = split(source.read(session, config, state))
     middle, final = states[0], states[-1]
@@ -509,7 +508,7 @@ def test_a_page_gone_at_the_end_counts_as_a_shrinking_selection(
         return {"data": data, "metadata": {"pagination": pagination}}
 
     requests_mock.get(f"{BASE}/api/v3/order-items", json=third_page_gone)
-    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
     config = {"resource": "order_items", "page_size": 5, "concurrency": 1}
     records, states = split(source.read(session, config, state))
     assert len(records) == 10
@@ -534,34 +533,6 @@ def test_a_resume_with_another_start_date_starts_the_read_again(
     assert fake.pages_served == [2, 3]
 
 
-def test_selection_watch_compares_only_answers_ordered_in_time() -> None:
-    now = [0.0]
-    watch = source.SelectionWatch(clock=lambda: now[0])
-    now[0] = 1.0
-    watch.observe(100, sent_at=0.5)   # arrived at 1.0
-    now[0] = 2.0
-    watch.observe(99, sent_at=0.9)    # sent before 100 arrived: concurrent, not comparable
-    assert not watch.shrank
-    now[0] = 3.0
-    watch.observe(101, sent_at=2.5)   # more records joined: fine
-    assert not watch.shrank
-    now[0] = 4.0
-    watch.observe(100, sent_at=3.5)   # sent after 101 arrived, and fewer: a record left
-    assert watch.shrank
-
-
-def test_selection_watch_remembers_counts_beyond_its_recent_window() -> None:
-    now = [0.0]
-    watch = source.SelectionWatch(clock=lambda: now[0])
-    for step in range(source.SelectionWatch.RECENT + 5):  # older answers get folded away
-        now[0] = float(step + 1)
-        watch.observe(50, sent_at=float(step) + 0.5)
-    assert not watch.shrank
-    now[0] += 1
-    watch.observe(49, sent_at=now[0] - 0.5)
-    assert watch.shrank
-
-
 @pytest.mark.parametrize(
     "body",
     [
@@ -573,7 +544,7 @@ def test_an_answer_that_cannot_be_paged_fails_rather_than_ending_early(
     session: ProcurifySession, requests_mock: requests_mock.Mocker, body: dict[str, Any]
 ) -> None:
     requests_mock.get(f"{BASE}/api/v3/order-items", json=body)
-    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
     config = {"resource": "order_items", "page_size": 3}
     with pytest.raises(TransientError, match="order_items page 1"):
         list(source.read(session, config, state))
@@ -603,14 +574,15 @@ def test_records_leaving_between_an_interruption_and_the_resume_are_noticed(
 ) -> None:
     fake = FakeList(vendors(9))
     requests_mock.get(f"{BASE}/api/v3/order-items", json=fake)
-    state = {"version": 1, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
     config = {"resource": "order_items", "page_size": 3, "concurrency": 1}
     checkpoints = [m.value for m in source.read(session, config, state)
                    if isinstance(m, Checkpoint)]
     interrupted = dict(checkpoints[1])  # pages 1 and 2 emitted
     del fake.records[:2]  # while the host was down, two records read already left
-    _, states = split(source.read(session, config, interrupted))
-    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again
+    records, states = split(source.read(session, config, interrupted))
+    assert [record["id"] for record in records] == [7, 8, 9]
+    assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"
 
 
 def test_a_null_data_list_is_an_empty_page(
@@ -728,3 +700,191 @@ def test_a_list_filter_passes_the_shipped_schema() -> None:
     source.parse_config(config)
     validator = Draft202012Validator(manifest.schema("source.schema.json"))
     assert list(validator.iter_errors(config)) == []
+
+
+VALID_POSITION = {"page": 2, "page_size": 3, "query": "q", "next_cursor": None,
+                  "through": 6, "held": False, "counts": None}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"page": 1e400}, "in_progress.page"),
+        ({"page": float("nan")}, "in_progress.page"),
+        ({"page": -5}, "in_progress.page"),
+        ({"page": 0}, "in_progress.page"),
+        ({"page": 10**400}, "in_progress.page"),
+        ({"page": True}, "in_progress.page"),
+        ({"page": "3"}, "in_progress.page"),
+        ({"page_size": 2.5}, "in_progress.page_size"),
+        ({"through": {"id": 1}}, "in_progress.through"),
+        ({"through": [[1]]}, "in_progress.through"),
+        ({"held": "no"}, "in_progress.held"),
+        ({"counts": [1]}, "in_progress.counts"),
+        ({"next_cursor": 5}, "in_progress.next_cursor"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_damaged_position_is_a_configuration_error_naming_the_field(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, change: dict[str, Any],
+    field: str
+) -> None:
+    state = {"version": 2, "resource": "vendors", "in_progress": {**VALID_POSITION, **change}}
+    with pytest.raises(ConfigurationError, match=re.escape(field)) as raised:
+        source.read(session, {"resource": "vendors"}, state)
+    assert "damaged" in str(raised.value)
+    assert "start without state" in str(raised.value)
+    assert requests_mock.request_history == []
+
+
+@pytest.mark.parametrize(
+    ("state", "field"),
+    [
+        ({"version": 2, "resource": "bills", "cursor": 1e400}, "cursor"),
+        ({"version": 2, "resource": "bills", "cursor": "2026-01-01", "extra": 1}, "extra"),
+        ({"version": 7, "resource": "bills"}, "version"),
+        ({"version": 2, "resource": "bills", "in_progress": [1]}, "in_progress"),
+    ],
+)
+def test_a_damaged_state_names_the_field_and_says_what_to_do(
+    session: ProcurifySession, state: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(field)) as raised:
+        source.read(session, {"resource": "bills"}, state)
+    assert "start without state" in str(raised.value)
+
+
+def test_pages_announced_without_end_but_empty_stop_the_read_at_once(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    def endless(request: Any, context: Any) -> Any:
+        page = int(request.qs["page"][0])
+        data = [{"id": 1}, {"id": 2}] if page == 1 else []
+        return {"data": data, "metadata": {"pagination": {"count": 2 * 10**9,
+                                                          "num_pages": 10**9}}}
+
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=endless)
+    with pytest.raises(TransientError, match=r"vendors page \d+.*was empty"):
+        list(source.read(session, {"resource": "vendors", "page_size": 2}, None))
+    assert len(requests_mock.request_history) < 40
+
+
+def test_a_selection_that_keeps_announcing_more_pages_stops_at_the_extra_page_limit(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    def growing(request: Any, context: Any) -> Any:
+        page = int(request.qs["page"][0])
+        data = [{"id": 2 * page - 1}, {"id": 2 * page}]
+        return {"data": data, "metadata": {"pagination": {"num_pages": page + 1}}}
+
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=growing)
+    config = {"resource": "vendors", "page_size": 2, "max_extra_pages": 5}
+    with pytest.raises(TransientError, match="max_extra_pages"):
+        list(source.read(session, config, None))
+    assert len(requests_mock.request_history) < 40
+
+
+@pytest.mark.parametrize("item", [5, "text", None, [1], True])
+def test_list_items_that_are_not_records_fail_the_page_naming_it(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, item: Any
+) -> None:
+    body = {"data": [{"id": 1}, item], "metadata": {"pagination": {"count": 2, "num_pages": 1}}}
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=body)
+    with pytest.raises(TransientError, match=r"vendors page 1.*item 1 of its list"):
+        list(source.read(session, {"resource": "vendors"}, None))
+
+
+class JoiningOrders:
+    """Purchase orders (records without the id they are ordered by); one joins at the start of
+    the selection just before page 2 of the read is answered."""
+
+    def __init__(self, orders: list[dict[str, Any]]) -> None:
+        self.orders = orders
+        self.joined = False
+
+    def __call__(self, request: Any, context: Any) -> Any:
+        page, size = int(request.qs["page"][0]), int(request.qs["page_size"][0])
+        if page == 2 and not self.joined:
+            self.joined = True
+            self.orders.insert(0, {"uuid": "new", "n": -1})
+        pagination = {"count": len(self.orders),
+                      "num_pages": max(1, math.ceil(len(self.orders) / size))}
+        context.headers["Date"] = SERVER_DATE
+        if page > pagination["num_pages"]:
+            context.status_code = 404
+            return {"detail": "Invalid page."}
+        return {"data": self.orders[(page - 1) * size: page * size],
+                "metadata": {"pagination": pagination}}
+
+
+def test_records_without_their_order_key_are_checked_by_their_own_key(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = JoiningOrders([{"uuid": f"u{n}", "n": n} for n in range(6)])
+    requests_mock.get(f"{BASE}/api/v2/purchase_orders/purchased/all", json=fake)
+    state = {"version": 2, "resource": "purchase_orders", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "purchase_orders", "page_size": 2, "concurrency": 1}
+    records, states = split(source.read(session, config, state))
+    # u1 slid onto page 2 and u2 was seen there: every order is read once, the cursor moves.
+    assert [record["uuid"] for record in records] == [f"u{n}" for n in range(6)]
+    assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"
+
+
+def test_records_without_any_key_hold_the_cursor_when_the_count_changes(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = JoiningOrders([{"n": n} for n in range(6)])
+    requests_mock.get(f"{BASE}/api/v2/purchase_orders/purchased/all", json=fake)
+    state = {"version": 2, "resource": "purchase_orders", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "purchase_orders", "page_size": 2, "concurrency": 1}
+    _, states = split(source.read(session, config, state))
+    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again
+
+
+def test_a_page_that_is_not_valid_utf8_fails_rather_than_turning_into_replacement_characters(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    body = (b'{"data": [{"id": 1, "name": "Caf\\u00e9 \xff\xfe"}], '
+            b'"metadata": {"pagination": {"count": 1, "num_pages": 1}}}')
+    requests_mock.get(f"{BASE}/api/v3/vendors", content=body,
+                      headers={"Content-Type": "application/json"})
+    with pytest.raises(TransientError, match=r"vendors page 1.*not valid JSON"):
+        list(source.read(session, {"resource": "vendors"}, None))
+
+
+def test_a_page_in_utf8_with_a_byte_order_mark_or_a_declared_charset_is_read(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    text = '{"data": [{"id": 1, "name": "Café"}], "metadata": {"pagination": {"num_pages": 1}}}'
+    requests_mock.get(f"{BASE}/api/v3/vendors", [
+        {"content": b"\xef\xbb\xbf" + text.encode(), "headers": {"Content-Type":
+                                                               "application/json"}},
+        {"content": text.encode("latin-1"),
+         "headers": {"Content-Type": "application/json; charset=ISO-8859-1"}},
+    ])
+    for _ in range(2):
+        records, _ = split(source.read(session, {"resource": "vendors"}, None))
+        assert records == [{"id": 1, "name": "Café"}]
+
+
+def test_records_out_of_order_hold_the_cursor_without_endless_looks(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    def unordered(request: Any, context: Any) -> Any:
+        page, size = int(request.qs["page"][0]), int(request.qs["page_size"][0])
+        ids = [30, 10, 20, 60, 50, 40, 90, 80, 70]  # a server that ignores order_by
+        context.headers["Date"] = SERVER_DATE
+        pagination = {"count": 9, "num_pages": math.ceil(9 / size)}
+        if page > pagination["num_pages"]:
+            context.status_code = 404
+            return {"detail": "Invalid page."}
+        return {"data": [{"id": n} for n in ids[(page - 1) * size: page * size]],
+                "metadata": {"pagination": pagination}}
+
+    requests_mock.get(f"{BASE}/api/v3/order-items", json=unordered)
+    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
+    config = {"resource": "order_items", "page_size": 3, "concurrency": 1}
+    records, states = split(source.read(session, config, state))
+    assert sorted(record["id"] for record in records) == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # nothing proved: held
+    assert len(requests_mock.request_history) <= 6

@@ -64,7 +64,7 @@ import requests
 from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.envelope import NotRecordsError, pagination_value, records_of
-from nexla_procurify.errors import ConfigurationError, ProcurifyError, TransientError
+from nexla_procurify.errors import ApiError, ConfigurationError, ProcurifyError, TransientError
 from nexla_procurify.http import RetryEvent, error_for_response
 from nexla_procurify.messages import Checkpoint, Record, SchemaMessage
 from nexla_procurify.resources import Resource, catalogue
@@ -751,8 +751,10 @@ class _Reader:
                 fresh = self._settle(coverage, page, witness, params)
                 held = self._doubted(coverage, held)
             # A detail stream emits each record's detail; the page's checkpoint follows them.
-            for record in self._with_details(fresh):
+            missing: list[Any] = []
+            for record in self._with_details(fresh, missing):
                 yield Record(stream, record)
+            held = self._without_details(missing, len(fresh), page.number, held)
             position = self._position(page.number, next_cursor, coverage.through, held)
             state = ReadState(stream, self.state.cursor, position, self.config.query_fingerprint)
             yield Checkpoint(state.to_dict())
@@ -760,8 +762,10 @@ class _Reader:
             # The last page was gone, or not the last when it was answered: look at the end.
             fresh = self._close(coverage, last_number, params)
             held = self._doubted(coverage, held)
-            for record in self._with_details(fresh):
+            missing = []
+            for record in self._with_details(fresh, missing):
                 yield Record(stream, record)
+            held = self._without_details(missing, len(fresh), last_number, held)
         if not self.keyed and not self._ended:
             held = self._counted(None, held)
         yield Checkpoint(self._final_state(next_cursor, held).to_dict())
@@ -972,10 +976,38 @@ class _Reader:
         number, size = _slice_around(boundary, reach, catalogue().max_page_size)
         return self._fetch(number, {**params, "page_size": str(size)}, size=size)
 
-    def _with_details(self, records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def _without_details(self, missing: list[Any], listed: int, page: int, held: bool) -> bool:
+        """Whether the read must hold its cursor after details that answered 404 (``missing``,
+        their keys): a record deleted since its list page was read is no longer there to
+        lose, but a 404 cannot tell that from a detail path that does not take the list's key,
+        so the next run starts again from this run's cursor. When every detail of a page is
+        missing, the read stops: that is no deletion."""
+        if not missing:
+            return held
+        detail = self.resource.detail
+        assert detail is not None
+        if len(missing) == listed and listed > 1:
+            raise ApiError(
+                f"Procurify answered 404 Not Found for the detail of every {detail.of} record "
+                f"on page {page} of the {self.resource.name} read ({detail.path} by "
+                f"{detail.id_field}), so none could be emitted; the read stopped and its cursor "
+                f"did not move. Read the {detail.of} resource instead, and report this.",
+                status=404,
+            )
+        log.warning("Procurify has no detail for %d %s record(s) on page %d of the %s read "
+                    "(%s): deleted since the list was read? They are not emitted, and the "
+                    "next run starts again from this run's starting cursor.", len(missing),
+                    detail.of, page, self.resource.name,
+                    ", ".join(str(key) for key in missing[:5]))
+        return True
+
+    def _with_details(self, records: list[dict[str, Any]],
+                      missing: list[Any]) -> Iterator[dict[str, Any]]:
         """``records`` themselves, or for a detail stream their details, in the same order;
-        up to ``concurrency`` detail requests in flight (fewer while Procurify answers 429)."""
-        if self.resource.detail is None:
+        up to ``concurrency`` detail requests in flight (fewer while Procurify answers 429).
+        The keys of records whose detail answered 404 are added to ``missing``."""
+        detail = self.resource.detail
+        if detail is None:
             yield from records
             return
         if self.config.concurrency == 1 or len(records) <= 1:
@@ -983,27 +1015,33 @@ class _Reader:
                 found = self._fetch_detail(record)
                 if found is not None:
                     yield found
+                else:
+                    missing.append(record.get(detail.id_field))
             return
         pending = deque(records)
-        in_flight: deque[Future[dict[str, Any] | None]] = deque()
+        in_flight: deque[tuple[dict[str, Any], Future[dict[str, Any] | None]]] = deque()
         pool = self.pools(max_workers=self.config.concurrency,
                           thread_name_prefix=f"read-{self.resource.name}")
         try:
             while True:
                 while pending and len(in_flight) < self.limit.current:
-                    in_flight.append(pool.submit(self._fetch_detail, pending.popleft()))
+                    record = pending.popleft()
+                    in_flight.append((record, pool.submit(self._fetch_detail, record)))
                 if not in_flight:
                     return
-                found = in_flight.popleft().result()
+                record, future = in_flight.popleft()
+                found = future.result()
                 if found is not None:
                     yield found
+                else:
+                    missing.append(record.get(detail.id_field))
         finally:
-            for future in in_flight:
+            for _, future in in_flight:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _fetch_detail(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
-        """A list record's detail, or ``None`` when it was deleted since the list was read."""
+        """A list record's detail, or ``None`` when Procurify answers 404 for it."""
         detail = self.resource.detail
         assert detail is not None
         path = detail.path_for(record)
@@ -1016,11 +1054,7 @@ class _Reader:
         action = f"read {self.resource.name} record {record[detail.id_field]}"
         response, body = self._request(path, {}, action)
         if response.status_code == 404:
-            # Deleted between the list and now: it is no longer there to lose. Said aloud, so
-            # that a detail path that stopped taking the list's key cannot pass unnoticed.
-            log.warning("Could not %s: Procurify no longer has it (deleted since the list was "
-                        "read?); it is not emitted.", action)
-            return None
+            return None  # the caller decides what a missing detail means for the read
         if response.status_code >= 300:
             raise error_for_response(response, action)
         self.limit.on_success()

@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 from nexla_procurify import source
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
-from nexla_procurify.errors import ConfigurationError, PermissionDeniedError, TransientError
+from nexla_procurify.errors import (
+    ApiError,
+    ConfigurationError,
+    PermissionDeniedError,
+    TransientError,
+)
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.messages import Checkpoint, Record
 
@@ -207,12 +212,30 @@ def test_a_bill_deleted_between_the_list_and_its_detail_is_not_emitted_and_said(
     fake = FakeBills(3)
     fake.serve(requests_mock)
     fake.on_request = lambda number: fake.bills.pop(2, None) if number == 2 else None
-    records, _ = split(messages_of(fake_session, {"resource": "bill_details",
-                                                  "concurrency": 1}, None))
+    records, states = split(messages_of(fake_session, {"resource": "bill_details",
+                                                       "concurrency": 1}, None))
     assert [record["id"] for record in records] == [1, 3]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings == ["Could not read bill_details record 2: Procurify no longer has it "
-                        "(deleted since the list was read?); it is not emitted."]
+    assert warnings == ["Procurify has no detail for 1 bills record(s) on page 1 of the "
+                        "bill_details read (2): deleted since the list was read? They are not "
+                        "emitted, and the next run starts again from this run's starting "
+                        "cursor."]
+    # a 404 cannot prove a deletion: the cursor does not move past it
+    assert states[-1].get("cursor") is None
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_detail_path_that_answers_404_for_every_bill_stops_the_read(
+    fake_session: ProcurifySession, requests_mock: requests_mock.Mocker, concurrency: int
+) -> None:
+    """Details missing for a whole page are no deletion but a detail path that does not take
+    the list's key: the read stops loudly instead of emitting nothing with success."""
+    FakeBills(3).serve(requests_mock)
+    requests_mock.get(re.compile(re.escape(BASE) + r"/api/v2/ap/bills/\d+"), status_code=404,
+                      json={"detail": "Not found."})
+    with pytest.raises(ApiError, match="404 Not Found for the detail of every bills record"):
+        messages_of(fake_session, {"resource": "bill_details", "concurrency": concurrency},
+                    None)
 
 
 def test_a_detail_error_stops_the_read_naming_the_record(

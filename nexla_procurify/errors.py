@@ -7,7 +7,7 @@ nothing secret is ever passed to these constructors.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 
 class ProcurifyError(Exception):
@@ -33,14 +33,16 @@ class ProcurifyError(Exception):
         return (_rebuilt, (type(self), self.args, dict(vars(self))))
 
 
-def _rebuilt(kind: type[ProcurifyError], args: tuple[Any, ...], fields: dict[str, Any]
-             ) -> Any:
+def _rebuilt(kind: type[_E], args: tuple[Any, ...], fields: dict[str, Any]) -> _E:
     """An instance of ``kind`` holding ``args`` and ``fields``, without calling its
     constructor (whose arguments differ from one subclass to the next)."""
     error = kind.__new__(kind)
     error.args = args
     error.__dict__.update(fields)
     return error
+
+
+_E = TypeVar("_E", bound=ProcurifyError)
 
 
 class ConfigurationError(ProcurifyError):

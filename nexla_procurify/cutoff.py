@@ -20,6 +20,7 @@ from typing import Any
 from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
 from urllib3 import PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # When the deadline passes before the connection has its socket (still resolving or
@@ -69,7 +70,9 @@ class Deadline:
 
 def _cut(connection: Any) -> bool:
     """Shut the connection's socket down (both ways); whether it had one."""
-    sock = getattr(connection, "sock", None)
+    # ``sock`` is gone once the answer holds the socket alone (``Connection: close``):
+    # ``opened`` is the socket the connection last opened.
+    sock = getattr(connection, "sock", None) or getattr(connection, "opened", None)
     if sock is None:
         return False
     # The plain socket's shutdown, also for a TLS socket: it wakes a blocked read in another
@@ -112,7 +115,24 @@ class Watch:
             current.detach(connection)
 
 
+class _WatchedHTTPConnection(HTTPConnection):
+    opened: socket.socket | None = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.opened = self.sock
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    opened: socket.socket | None = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.opened = self.sock
+
+
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
     watch: Watch | None = None
 
     def _get_conn(self, timeout: float | None = None) -> Any:
@@ -128,6 +148,7 @@ class _WatchedHTTPConnectionPool(HTTPConnectionPool):
 
 
 class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
     watch: Watch | None = None
 
     def _get_conn(self, timeout: float | None = None) -> Any:

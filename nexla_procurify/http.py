@@ -125,6 +125,14 @@ def _origin(url: str) -> tuple[str, str, int | None] | None:
         return None
 
 
+class _NoRedirectSession(requests.Session):
+    """Leaves every redirect to ``HttpClient`` (which follows only the safe ones): requests
+    would otherwise work out the next hop of every redirect, and fail on a bad address."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
 class _Cut(Exception):
     """The request's deadline passed while its answer was being read."""
 
@@ -152,7 +160,7 @@ class HttpClient:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._rng_lock = threading.Lock()
         self._watch = Watch()
-        self._session = requests.Session()
+        self._session = _NoRedirectSession()
         self._session.verify = True
         self._session.max_redirects = self.policy.max_redirects
         adapter = CutoffAdapter(

@@ -97,8 +97,9 @@ def redact_text(text: str, secrets: Iterable[Secret]) -> str:
     r"""``text`` with every secret masked: as written, in upper or lower case, and with any
     of its characters escaped once the JSON way (``\u0026``, ``\/``), the Python way
     (``\x26``), the URL way (``%26``, ``+``) or the HTML way (``&amp;``, ``&#38;``), mixed
-    freely. When a secret is still recognisable after masking (an escaping not listed), the
-    whole text is withheld. Secrets shorter than ``MIN_MASKED_LENGTH`` are left alone."""
+    freely. When a secret is still recognisable after masking (an escaping not listed, or
+    an escaped secret inside a JSON string), the whole text is withheld. Secrets shorter
+    than ``MIN_MASKED_LENGTH`` are left alone."""
     folded = _Folded(text)
     for secret in secrets:
         value = secret.reveal()
@@ -114,25 +115,39 @@ def redact_text(text: str, secrets: Iterable[Secret]) -> str:
 
 
 class _Folded:
-    """A text as written and with one level of escapes decoded, both case-folded (``+``
-    read as a space): every spelling ``Secret.spellings`` matches of a value without an
-    escape's first character folds to the value's own fold in one of the two."""
+    """A text as written, and with one and two levels of escapes decoded (an escaped
+    secret inside a JSON string is two levels deep), each case-folded with ``+`` read as a
+    space: every spelling ``Secret.spellings`` matches of a value without an escape's
+    first character folds to the value's own fold in one of them."""
 
     def __init__(self, text: str) -> None:
-        self._text = text
-        self._plain: str | None = None
-        self._decoded: str | None = None
+        self._views = [text]
+        self._folded: list[str] = []
 
     def holds(self, value: str) -> bool:
         key = _folded(value)
-        if self._plain is None:
-            self._plain = _folded(self._text)
-        if key in self._plain:
-            return True
-        if self._decoded is None:
-            escaped = "\\" in self._text or "%" in self._text or "&" in self._text
-            self._decoded = _folded(_ESCAPE.sub(_unescaped, self._text)) if escaped else ""
-        return key in self._decoded
+        for level in range(3):
+            if level == len(self._folded):
+                view = self._view(level)
+                if view is None:
+                    return False
+                self._folded.append(_folded(view))
+            if key in self._folded[level]:
+                return True
+        return False
+
+    def _view(self, level: int) -> str | None:
+        """The text with ``level`` levels of escapes decoded; ``None`` when that changes
+        nothing more."""
+        while len(self._views) <= level:
+            last = self._views[-1]
+            if not ("\\" in last or "%" in last or "&" in last):
+                return None
+            decoded = _ESCAPE.sub(_unescaped, last)
+            if decoded == last:
+                return None
+            self._views.append(decoded)
+        return self._views[level]
 
 
 def _folded(text: str) -> str:

@@ -177,12 +177,14 @@ def _unescaped(match: re.Match[str]) -> str:
 
 
 def _spellings_of(value: str) -> re.Pattern[str]:
+    # Atomic groups, longest spelling first: a character once matched is not matched again
+    # another way, which keeps the search linear (a spelling only found by backtracking is
+    # still recognised afterwards, and the text withheld).
     parts = []
     for char in value:
-        variants = sorted({char, char.lower(), char.upper(), char.casefold(), char.title()})
-        parts.append("(?:" + "|".join(
-            "".join(_char_spellings(each) for each in variant) for variant in variants
-        ) + ")")
+        variants = {char, char.lower(), char.upper(), char.casefold(), char.title()}
+        spelled = ["".join(_char_spellings(each) for each in variant) for variant in variants]
+        parts.append("(?>" + "|".join(sorted(spelled, key=len, reverse=True)) + ")")
     return re.compile("".join(parts), re.IGNORECASE)
 
 
@@ -206,7 +208,7 @@ def _char_spellings(char: str) -> str:
         forms.append(re.escape(_HTML_ESCAPES[char]))
     if char == " ":
         forms.append(r"\+")
-    return "(?:" + "|".join(forms) + ")"
+    return "(?>" + "|".join(sorted(forms, key=len, reverse=True)) + ")"
 
 
 @dataclass(frozen=True)

@@ -319,7 +319,11 @@ class HttpClient:
                     f"{path}).", request_sent=True)
             except requests.exceptions.RequestException as error:
                 failure = _connection_failure(error, method, url)
-        if cut or deadline.expired:
+        # A socket timeout at the end of the budget (its read timeout is capped to what
+        # remains) is the deadline too, whichever of the two noticed first.
+        out_of_time = (isinstance(failure, ConnectionFailedError) and not final
+                       and self._clock() >= ends)
+        if cut or deadline.expired or out_of_time:
             return self._late(method, path)
         if isinstance(failure, ConnectionFailedError) and not final:
             return failure

@@ -7,14 +7,19 @@ the ``with`` block ends, or after ``lifetime`` seconds at the latest. Every wait
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import html
 import json
+import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, unquote, unquote_plus, urlsplit
+
+from nexla_procurify.credential import Secret
 
 MAX_REQUEST_BYTES = 1 << 20
 # One gzip member inflating to 1 MiB of zeros (about 1 KiB): a bomb is many of them.
@@ -143,6 +148,8 @@ class HostileServer:
     def stop(self) -> None:
         self._stop.set()
         self._timer.cancel()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the waiting accept()
         self._listener.close()
 
     def paths(self) -> list[str]:
@@ -240,3 +247,113 @@ def _read_request(connection: socket.socket) -> Request | None:
         body += chunk
     parts = urlsplit(target)
     return Request(method, parts.path, parse_qs(parts.query), headers, body[:length])
+
+
+# --- echoing secrets, and finding them again -----------------------------------------------------
+
+
+def spellings(value: str) -> list[str]:
+    """``value`` in every escaping a server may echo it in."""
+    found: list[str] = []
+    for variant in dict.fromkeys([value, value.lower(), value.upper(), value.swapcase()]):
+        json_ascii = json.dumps(variant)[1:-1]
+        found += [
+            variant,
+            json_ascii,
+            json_ascii.upper(),
+            json.dumps(variant, ensure_ascii=False)[1:-1],
+            "".join(json.dumps(char)[1:-1] if ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
+                    for char in variant),
+            "".join(f"\\u{ord(char):04X}" if ord(char) <= 0xFFFF else char for char in variant),
+            json_ascii.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("-", "\\u002d"),
+            quote(variant, safe=""),
+            quote(variant, safe="").lower(),
+            quote_plus(variant),
+            html.escape(variant),
+            "".join(f"&#{ord(char)};" for char in variant),
+            repr(variant)[1:-1],
+            repr(variant.encode("utf-8", "surrogatepass"))[2:-1],
+        ]
+    return found
+
+
+def echo(*values: str) -> dict[str, Any]:
+    """A Django REST framework style error body repeating ``values`` in every spelling."""
+    return {"detail": [f"invalid: {form}" for value in values for form in spellings(value)],
+            "client_secret": [f"'{form}'" for value in values for form in spellings(value)]}
+
+
+def raw(body: Any) -> bytes:
+    """The body as a server may send it: escaped spellings inside, and each one also
+    written raw into the JSON text (not as a JSON string)."""
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def exposed(thing: Any, depth: int = 0, seen: set[int] | None = None) -> Iterator[str]:
+    """Every text reachable from ``thing``: its ``str`` and ``repr``, and for exceptions and
+    objects their causes, context, arguments and attributes (a ``requests`` exception's
+    request and its body, say). A ``Secret`` shows only its ``repr`` (it masks itself)."""
+    seen = set() if seen is None else seen
+    if id(thing) in seen or depth > 8 or thing is None:
+        return
+    seen.add(id(thing))
+    if isinstance(thing, str):
+        yield thing
+        return
+    if isinstance(thing, bytes | bytearray):
+        yield bytes(thing).decode("utf-8", "replace")
+        return
+    if isinstance(thing, bool | int | float) or (callable(thing) and not isinstance(
+        thing, BaseException
+    )):
+        return
+    yield repr(thing)
+    if isinstance(thing, Secret):
+        return
+    if isinstance(thing, BaseException):
+        yield str(thing)
+        for linked in (thing.__cause__, thing.__context__, thing.args):
+            yield from exposed(linked, depth + 1, seen)
+    if isinstance(thing, Mapping):
+        for key, value in thing.items():
+            yield from exposed(key, depth + 1, seen)
+            yield from exposed(value, depth + 1, seen)
+        return
+    if isinstance(thing, list | tuple | set | frozenset):
+        for item in thing:
+            yield from exposed(item, depth + 1, seen)
+        return
+    for value in getattr(thing, "__dict__", {}).values():
+        yield from exposed(value, depth + 1, seen)
+
+
+_UNICODE_ESCAPE = re.compile(r"\\[uU]([0-9a-fA-F]{4})")
+
+
+def decodings(text: str) -> Iterator[str]:
+    """``text`` and its readings with one level of escapes decoded (the oracle: written
+    independently of the connector's masking)."""
+    yield text
+    unescaped = _UNICODE_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+    yield unescaped.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    yield unquote(text)
+    yield unquote_plus(text)
+    yield html.unescape(text)
+    with contextlib.suppress(UnicodeError, ValueError):
+        yield text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    with contextlib.suppress(UnicodeError, ValueError):
+        yield (text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+               .encode("latin-1").decode("utf-8"))
+
+
+def fold(text: str) -> str:
+    return text.upper().casefold()
+
+
+def leaked(texts: list[str], *values: str) -> list[str]:
+    wanted = [fold(value) for value in values]
+    return [text[:200] for text in texts for reading in decodings(text)
+            if any(value in fold(reading) for value in wanted)]
+
+

@@ -5,20 +5,19 @@ causes and what they hold, request bodies included) or returns contains them."""
 from __future__ import annotations
 
 import contextlib
-import html
+import functools
 import io
-import json
 import logging
 import os
 import re
 import string
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import pytest
 import requests
 import requests_mock
+from hostile import echo, exposed, fold, leaked, raw, spellings
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -42,117 +41,6 @@ secrets_ = st.text(
 )
 tokens = st.text(st.sampled_from(string.ascii_letters + string.digits + string.punctuation),
                  min_size=16, max_size=48)
-
-
-# --- the echoing server -------------------------------------------------------------------------
-
-
-def spellings(value: str) -> list[str]:
-    """``value`` in every escaping a server may echo it in."""
-    found: list[str] = []
-    for variant in dict.fromkeys([value, value.lower(), value.upper(), value.swapcase()]):
-        json_ascii = json.dumps(variant)[1:-1]
-        found += [
-            variant,
-            json_ascii,
-            json_ascii.upper(),
-            json.dumps(variant, ensure_ascii=False)[1:-1],
-            "".join(json.dumps(char)[1:-1] if ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
-                    for char in variant),
-            "".join(f"\\u{ord(char):04X}" if ord(char) <= 0xFFFF else char for char in variant),
-            json_ascii.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("-", "\\u002d"),
-            quote(variant, safe=""),
-            quote(variant, safe="").lower(),
-            quote_plus(variant),
-            html.escape(variant),
-            "".join(f"&#{ord(char)};" for char in variant),
-            repr(variant)[1:-1],
-            repr(variant.encode("utf-8", "surrogatepass"))[2:-1],
-        ]
-    return found
-
-
-def echo(*values: str) -> dict[str, Any]:
-    """A Django REST framework style error body repeating ``values`` in every spelling."""
-    return {"detail": [f"invalid: {form}" for value in values for form in spellings(value)],
-            "client_secret": [f"'{form}'" for value in values for form in spellings(value)]}
-
-
-def raw(body: Any) -> bytes:
-    """The body as a server may send it: escaped spellings inside, and each one also
-    written raw into the JSON text (not as a JSON string)."""
-    return json.dumps(body, ensure_ascii=False).encode()
-
-
-# --- what the connector exposes -----------------------------------------------------------------
-
-
-def exposed(thing: Any, depth: int = 0, seen: set[int] | None = None) -> Iterator[str]:
-    """Every text reachable from ``thing``: its ``str`` and ``repr``, and for exceptions and
-    objects their causes, context, arguments and attributes (a ``requests`` exception's
-    request and its body, say). A ``Secret`` shows only its ``repr`` (it masks itself)."""
-    seen = set() if seen is None else seen
-    if id(thing) in seen or depth > 8 or thing is None:
-        return
-    seen.add(id(thing))
-    if isinstance(thing, str):
-        yield thing
-        return
-    if isinstance(thing, bytes | bytearray):
-        yield bytes(thing).decode("utf-8", "replace")
-        return
-    if isinstance(thing, bool | int | float) or (callable(thing) and not isinstance(
-        thing, BaseException
-    )):
-        return
-    yield repr(thing)
-    if isinstance(thing, Secret):
-        return
-    if isinstance(thing, BaseException):
-        yield str(thing)
-        for linked in (thing.__cause__, thing.__context__, thing.args):
-            yield from exposed(linked, depth + 1, seen)
-    if isinstance(thing, Mapping):
-        for key, value in thing.items():
-            yield from exposed(key, depth + 1, seen)
-            yield from exposed(value, depth + 1, seen)
-        return
-    if isinstance(thing, list | tuple | set | frozenset):
-        for item in thing:
-            yield from exposed(item, depth + 1, seen)
-        return
-    for value in getattr(thing, "__dict__", {}).values():
-        yield from exposed(value, depth + 1, seen)
-
-
-_UNICODE_ESCAPE = re.compile(r"\\[uU]([0-9a-fA-F]{4})")
-
-
-def decodings(text: str) -> Iterator[str]:
-    """``text`` and its readings with one level of escapes decoded (the oracle: written
-    independently of the connector's masking)."""
-    yield text
-    unescaped = _UNICODE_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
-    yield unescaped.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    yield unquote(text)
-    yield unquote_plus(text)
-    yield html.unescape(text)
-    with contextlib.suppress(UnicodeError, ValueError):
-        yield text.encode("latin-1", "backslashreplace").decode("unicode_escape")
-    with contextlib.suppress(UnicodeError, ValueError):
-        yield (text.encode("latin-1", "backslashreplace").decode("unicode_escape")
-               .encode("latin-1").decode("utf-8"))
-
-
-def fold(text: str) -> str:
-    return text.upper().casefold()
-
-
-def leaked(texts: list[str], *values: str) -> list[str]:
-    wanted = [fold(value) for value in values]
-    return [text[:200] for text in texts for reading in decodings(text)
-            if any(value in fold(reading) for value in wanted)]
 
 
 class Captured(logging.Handler):
@@ -232,7 +120,10 @@ def cli_output(secret: str, *argv: str) -> list[str]:
     environment = {"PROCURIFY_CLIENT_ID": "client-id", "PROCURIFY_CLIENT_SECRET": secret,
                    "PROCURIFY_BASE_URL": BASE}
     out, err = io.StringIO(), io.StringIO()
+    urllib3_logger = logging.getLogger("urllib3")
+    level = urllib3_logger.level  # the command line quiets it: put it back afterwards
     with contextlib.ExitStack() as stack:
+        stack.callback(urllib3_logger.setLevel, level)
         for name, value in environment.items():
             stack.enter_context(_env(name, value))
         stack.enter_context(contextlib.redirect_stdout(out))
@@ -261,10 +152,22 @@ INVARIANT = settings(max_examples=25, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
 
 
+@functools.cache
+def shown_anyway() -> tuple[str, ...]:
+    """What the runs below show with an ordinary secret (schemas, messages): a drawn secret
+    found in it would be found without any leak (hypothesis draws words from the code)."""
+    secret, token = "ordinary-secret-value", "ordinary-token-value"
+    return (*token_endpoint_run(secret, 400), *api_run(secret, token))
+
+
 @INVARIANT
 @given(secret=secrets_, status=st.sampled_from([400, 401, 403, 404, 418, 422]))
 def test_a_token_endpoint_echoing_the_secret_leaks_nothing(secret: str, status: int) -> None:
-    assume(not leaked(["client-id procurify vendors departments"], secret))
+    assume(not leaked(list(shown_anyway()), secret))
+    assert not leaked(token_endpoint_run(secret, status), secret)
+
+
+def token_endpoint_run(secret: str, status: int) -> list[str]:
     texts: list[str] = []
     with requests_mock.Mocker() as mock, capture_logs() as logs:
         for path in ("/api/v3/oauth/token", "/oauth/token"):
@@ -274,15 +177,18 @@ def test_a_token_endpoint_echoing_the_secret_leaks_nothing(secret: str, status: 
             texts += outcome(run)
         texts += cli_output(secret, "check", "--live")
         texts += cli_output(secret, "-v", "read", "vendors")
-    texts += logs.lines
-    assert not leaked(texts, secret)
+    return texts + logs.lines
 
 
 @INVARIANT
 @given(secret=secrets_, token=tokens)
 def test_an_api_echoing_the_secret_and_the_token_leaks_nothing(secret: str, token: str) -> None:
-    assume(not leaked(["client-id procurify vendors departments"], secret, token))
+    assume(not leaked(list(shown_anyway()), secret, token))
     assume(fold(token) not in fold(secret) and fold(secret) not in fold(token))
+    assert not leaked(api_run(secret, token), secret, token)
+
+
+def api_run(secret: str, token: str) -> list[str]:
     texts: list[str] = []
     both = echo(secret, token)
     page = {"data": [{"id": 1, "name": form} for form in spellings(secret) + spellings(token)],
@@ -301,8 +207,7 @@ def test_an_api_echoing_the_secret_and_the_token_leaks_nothing(secret: str, toke
         for run in connector_runs(secret):
             texts += outcome(run)
         texts += cli_output(secret, "check", "--live")
-    texts += logs.lines
-    assert not leaked(texts, secret, token)
+    return texts + logs.lines
 
 
 def dropping(request: Any, context: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,9 @@ from nexla_procurify.cli import main
 from nexla_procurify.sandbox import Sandbox
 
 
-@pytest.fixture
-def quiet_afterwards() -> Iterator[None]:
-    yield
-    logging.getLogger("urllib3").setLevel(logging.NOTSET)
-
-
 def test_verbose_read_logs_paths_without_query_strings(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture, quiet_afterwards: None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     credential = tmp_path / "credential.json"
     credential.write_text(json.dumps(sandbox.credential()))

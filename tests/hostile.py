@@ -118,6 +118,8 @@ class HostileServer:
     handler: Handler
     lifetime: float = 60.0
     requests: list[Request] = field(default_factory=list)
+    # Bytes of each dripped body sent before it ended or the client hung up.
+    dripped: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -151,6 +153,17 @@ class HostileServer:
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the waiting accept()
         self._listener.close()
+
+    def wait_for_drips(self, count: int, limit: float = 10.0) -> list[int]:
+        """The dripped byte counts once ``count`` drips ended (or ``limit`` seconds passed)."""
+        ends = threading.Event()
+        for _ in range(int(limit / 0.05)):
+            with self._lock:
+                if len(self.dripped) >= count:
+                    return list(self.dripped)
+            ends.wait(0.05)
+        with self._lock:
+            return list(self.dripped)
 
     def paths(self) -> list[str]:
         with self._lock:
@@ -188,10 +201,16 @@ class HostileServer:
         elif isinstance(answer, Drip):
             connection.sendall(_head(answer.status, (("Content-Type", "application/json"),),
                                      len(answer.body)))
-            for byte in _bytes(answer.body):
-                if self._stop.wait(answer.every):
-                    return
-                connection.sendall(byte)
+            sent = 0
+            try:
+                for byte in _bytes(answer.body):
+                    if self._stop.wait(answer.every):
+                        return
+                    connection.sendall(byte)
+                    sent += 1
+            finally:
+                with self._lock:
+                    self.dripped.append(sent)
         elif isinstance(answer, DripHeaders):
             for byte in _bytes(_head(200, (), 2) + b"{}"):
                 if self._stop.wait(answer.every):

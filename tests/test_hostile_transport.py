@@ -281,10 +281,14 @@ def test_ordinary_failures_of_a_read_are_procurify_errors(server_for: Any, fault
 
 
 def test_http_client_alone_cuts_a_drip(server_for: Any) -> None:
-    server = server_for(lambda _: Drip(b"x" * 100, every=0.1))
+    body = b"x" * 300
+    server = server_for(lambda _: Drip(body, every=0.05))
     client = HttpClient(FAST)
     try:
         with pytest.raises(ConnectionFailedError, match="did not finish answering GET /slow"):
             client.send("GET", server.base_url + "/slow")
     finally:
         client.close()
+    # Cut off mid-body (the connection shut down), not read to the end and then refused.
+    [sent] = server.wait_for_drips(1)
+    assert sent < len(body)

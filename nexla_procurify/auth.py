@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -10,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.utils import guess_json_utf
 
 from nexla_procurify import __version__
-from nexla_procurify.credential import Credential, Secret, redact
+from nexla_procurify.credential import Credential, Secret, redact_text
 from nexla_procurify.errors import (
     ApiError,
     AuthenticationError,
@@ -25,6 +27,7 @@ from nexla_procurify.http import (
     HttpPolicy,
     error_for_response,
     json_body,
+    loads,
     raise_for_response,
 )
 from nexla_procurify.messages import FieldError, ValidationResult
@@ -34,6 +37,11 @@ log = logging.getLogger("nexla_procurify.auth")
 TOKEN_PATHS = ("/api/v3/oauth/token", "/oauth/token")
 AUDIENCE = "https://api.procurify.com/"
 DEFAULT_LIFETIME = 86400.0
+# Whatever ``expires_in`` says, a token is kept at least this long (so that a server saying
+# 0, or -1, cannot make every call exchange a token; a 401 still renews it earlier) and at
+# most a day.
+MIN_LIFETIME = 60.0
+MAX_LIFETIME = 86400.0
 MAX_REFRESH_MARGIN = 300.0
 NOT_PROCURIFY = (
     "The Base URL answered, but not like Procurify: it gave no access token. Check that it "
@@ -49,6 +57,34 @@ class AccessToken:
 
     def fresh(self, now: float) -> bool:
         return now < self.refresh_at
+
+
+def token_lifetime(expires_in: object) -> float:
+    """The lifetime to assume for ``expires_in`` as a server sent it: a number (or a numeric
+    text) within ``MIN_LIFETIME`` and ``MAX_LIFETIME``; anything else (missing, NaN,
+    infinite, not a number) is the usual day, and a 401 renews a token that ends sooner."""
+    if isinstance(expires_in, bool):
+        return DEFAULT_LIFETIME
+    if isinstance(expires_in, str):
+        try:
+            expires_in = float(expires_in.strip())
+        except ValueError:
+            return DEFAULT_LIFETIME
+    if not isinstance(expires_in, int | float):
+        return DEFAULT_LIFETIME
+    try:
+        seconds = float(expires_in)
+    except OverflowError:  # an integer too large for a float
+        return MAX_LIFETIME
+    if not math.isfinite(seconds):
+        return DEFAULT_LIFETIME
+    return min(MAX_LIFETIME, max(MIN_LIFETIME, seconds))
+
+
+def usable_token(value: object) -> bool:
+    """Whether ``value`` can be sent as a bearer token: printable ASCII, no spaces."""
+    return (isinstance(value, str) and bool(value) and value.isascii()
+            and all("!" <= char <= "~" for char in value))
 
 
 def refresh_margin(lifetime: float) -> float:
@@ -114,6 +150,12 @@ class TokenManager:
             "audience": AUDIENCE,
             "grant_type": "client_credentials",
         }
+        secret = self._credential.client_secret
+
+        def scrub_refusal(response: requests.Response) -> None:
+            if response.status_code >= 300:  # a success holds the token: read it first
+                scrub(response, secret)
+
         # Asking for a token twice is harmless, so the policy may retry this POST freely.
         return self._client.send(
             "POST",
@@ -121,12 +163,11 @@ class TokenManager:
             json=body,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             idempotent=True,
+            scrub=scrub_refusal,
         )
 
     def _token_from(self, response: requests.Response) -> AccessToken:
         status = response.status_code
-        if status >= 300:
-            scrub(response, self._credential.client_secret)
         if status in (400, 401, 403):
             raise AuthenticationError(
                 f"Procurify rejected the Client ID or Client Secret (HTTP {status}). Copy "
@@ -138,14 +179,27 @@ class TokenManager:
         if status >= 300:
             raise error_for_response(response, "get an access token")
         try:
-            payload = response.json()
-            value = payload["access_token"]
-            expires_in = payload.get("expires_in")
-            lifetime = DEFAULT_LIFETIME if expires_in is None else float(expires_in)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise ConfigurationError(NOT_PROCURIFY) from error
+            payload = loads(response)
+        except ValueError as error:
+            reason = str(error)
+        else:
+            reason = ""
+        # Raised outside the handler: the decoding error would carry the body (the token).
+        if reason:
+            raise ConfigurationError(f"{NOT_PROCURIFY} (Its answer was {reason}.)")
+        if not isinstance(payload, dict):
+            raise ConfigurationError(NOT_PROCURIFY)
+        value = payload.get("access_token")
         if not isinstance(value, str) or not value:
             raise ConfigurationError(NOT_PROCURIFY)
+        if not usable_token(value):
+            raise AuthenticationError(
+                "The token endpoint issued an access token that cannot be sent in an HTTP "
+                "header (it holds spaces or characters outside printable ASCII): that is not "
+                "a Procurify token. Check that the Base URL is your company's Procurify "
+                "address."
+            )
+        lifetime = token_lifetime(payload.get("expires_in"))
         self.exchanges += 1
         now = self._clock()
         log.info("Obtained a Procurify access token valid for %.0fs", lifetime)
@@ -160,12 +214,23 @@ USER_AGENT = f"nexla-procurify/{__version__}"
 
 
 def scrub(response: requests.Response, *secrets: Secret) -> None:
-    """Mask our secrets in an error answer: its text ends up in messages and results."""
+    """Mask our secrets in an answer, in any spelling: its text ends up in records,
+    messages and results. The body is read as its readers will read it (its declared
+    character set, else JSON's), so that no encoding hides a secret from the masking."""
     content = response.content
-    if content:
+    if not content:
+        return
+    guessed: str | None = guess_json_utf(content)  # type: ignore[no-untyped-call]
+    encoding = response.encoding or guessed or "utf-8"
+    try:
+        text = content.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        encoding, text = "utf-8", content.decode("utf-8", "surrogateescape")
+    cleaned = redact_text(text, secrets)
+    if cleaned != text:
         # requests keeps the body in ``_content``; every reader (``.json()``, ``.text``)
         # goes through it.
-        response._content = redact(content, secrets)
+        response._content = cleaned.encode(encoding, "surrogateescape")
 
 
 class ProcurifySession:
@@ -224,18 +289,25 @@ class ProcurifySession:
         extra_headers = kwargs.pop("headers", None) or {}
         send = self.client.send_json if decode else self._send_plain
         token = self.tokens.token()
-        response, body = send(method, url, headers=self._headers(token, extra_headers), **kwargs)
+        response, body = send(method, url, headers=self._headers(token, extra_headers),
+                              scrub=self._scrubber(token), **kwargs)
         if response.status_code == 401:
             log.info("Procurify answered 401; renewing the access token and retrying once")
             response.close()
             self.tokens.invalidate(token)
             token = self.tokens.token()
-            response, body = send(
-                method, url, headers=self._headers(token, extra_headers), **kwargs
-            )
-        if response.status_code >= 300:
-            scrub(response, self.credential.client_secret, token.value)
+            response, body = send(method, url, headers=self._headers(token, extra_headers),
+                                  scrub=self._scrubber(token), **kwargs)
         return response, body
+
+    def _scrubber(self, token: AccessToken) -> Callable[[requests.Response], None]:
+        """Masks the secret and the token in every answer, before anything reads it."""
+        secret = self.credential.client_secret
+
+        def scrub_answer(response: requests.Response) -> None:
+            scrub(response, secret, token.value)
+
+        return scrub_answer
 
     def _send_plain(self, method: str, url: str, **kwargs: Any) -> tuple[requests.Response, Any]:
         return self.client.send(method, url, **kwargs), None
@@ -263,14 +335,19 @@ class ProcurifySession:
         }
 
 
-# A live check answers within seconds: a person is waiting in front of a form.
+# A live check answers within seconds: a person is waiting in front of a form. Its
+# ``max_elapsed`` bounds the whole check (every token path and the API call together).
 LIVE_CHECK_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=20.0, max_attempts=3,
                                max_elapsed=20.0)
 
 
-def check_connection(credential: Credential) -> ValidationResult:
-    """Exchange a token and call ``GET /api/v3/users/me``; say which field is at fault."""
-    with ProcurifySession(credential, policy=LIVE_CHECK_POLICY) as session:
+def check_connection(credential: Credential, policy: HttpPolicy | None = None,
+                     *, clock: Callable[[], float] = time.monotonic) -> ValidationResult:
+    """Exchange a token and call ``GET /api/v3/users/me``; say which field is at fault.
+    The whole check ends within the policy's ``max_elapsed`` (``LIVE_CHECK_POLICY``)."""
+    policy = policy or LIVE_CHECK_POLICY
+    client = HttpClient(policy, clock=clock, until=clock() + policy.max_elapsed)
+    with ProcurifySession(credential, client=client) as session:
         try:
             response = session.get("/api/v3/users/me")
             if response.status_code == 401:

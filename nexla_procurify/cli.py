@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The connector logs HTTP activity itself (method, path, status); urllib3 would log
+    # whole URLs, whose query strings hold record values.
+    logging.getLogger("urllib3").setLevel(logging.CRITICAL)
     try:
         code: int = args.run(args)
     except CredentialError as error:

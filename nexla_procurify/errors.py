@@ -6,9 +6,8 @@ nothing secret is ever passed to these constructors.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
-from typing import Self
+from typing import Any, Self, TypeVar
 
 
 class ProcurifyError(Exception):
@@ -22,11 +21,28 @@ class ProcurifyError(Exception):
         return self.message
 
     def in_context(self, context: str) -> Self:
-        """The same error, its message prefixed with what was being done."""
-        clone = copy.copy(self)
-        clone.message = f"{context}: {self.message}"
-        clone.args = (clone.message,)
-        return clone
+        """The same error (same type, same fields), its message prefixed with what was being
+        done."""
+        message = f"{context}: {self.message}"
+        return _rebuilt(type(self), (message,), {**vars(self), "message": message})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ``copy``, ``deepcopy`` and ``pickle`` rebuild an exception by calling its class with
+        # ``args`` alone, which fails for subclasses with their own constructor arguments
+        # (``ApiError(status=...)``): rebuild from the fields instead.
+        return (_rebuilt, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuilt(kind: type[_E], args: tuple[Any, ...], fields: dict[str, Any]) -> _E:
+    """An instance of ``kind`` holding ``args`` and ``fields``, without calling its
+    constructor (whose arguments differ from one subclass to the next)."""
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(fields)
+    return error
+
+
+_E = TypeVar("_E", bound=ProcurifyError)
 
 
 class ConfigurationError(ProcurifyError):

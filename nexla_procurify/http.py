@@ -7,6 +7,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -16,9 +17,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.utils import guess_json_utf
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from nexla_procurify.cutoff import CutoffAdapter, Watch
 from nexla_procurify.errors import (
     ApiError,
     AuthenticationError,
@@ -39,6 +41,10 @@ POST_NOT_APPLIED_STATUSES = frozenset({429, 503})
 
 @dataclass(frozen=True)
 class HttpPolicy:
+    """How requests are made. ``max_elapsed`` is the whole time one request may take: every
+    attempt, the waits between them, redirects and the reading of its answer, however slowly
+    the server sends it; a request still under way then is cut off."""
+
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_attempts: int = 8
@@ -46,6 +52,8 @@ class HttpPolicy:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     pool_size: int = 32
+    max_answer_bytes: int = 64 * 1024 * 1024  # decompressed
+    max_redirects: int = 10
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -64,6 +72,16 @@ class RetryEvent:
 
 
 RetryListener = Callable[[RetryEvent], None]
+# Applied to every answer's body as soon as it is read (masks secrets in it).
+Scrubber = Callable[[requests.Response], None]
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Redirects that keep the method and the body: the only ones a PUT or PATCH follows.
+BODY_KEEPING_REDIRECTS = frozenset({307, 308})
+READ_CHUNK = 64 * 1024
+# Deeper JSON is refused: no Procurify answer comes near it, and recursive code downstream
+# (ours, and a host's) must not meet it.
+MAX_JSON_DEPTH = 100
 
 
 def post_outcome_unknown(status: int) -> bool:
@@ -84,35 +102,47 @@ def retry_after_seconds(response: requests.Response, now: float | None = None) -
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
 
 
-class _SameOriginSession(requests.Session):
-    """Follows a redirect only within the same scheme, host and port: the token and request
-    bodies never travel to another host. Any other redirect is returned as the answer."""
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port of ``url``; ``None`` when it has none that can be used (such
+    as a port that is not a number)."""
+    try:
+        parts = urlsplit(url)
+        return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+    except ValueError:
+        return None
+
+
+class _NoRedirectSession(requests.Session):
+    """Leaves every redirect to ``HttpClient`` (which follows only the safe ones): requests
+    would otherwise work out the next hop of every redirect, and fail on a bad address."""
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
-        target = super().get_redirect_target(resp)
-        if target is None:
-            return None
-        return target if _origin(urljoin(resp.url, target)) == _origin(resp.url) else None
+        return None
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+class _Cut(Exception):
+    """The request's deadline passed while its answer was being read."""
 
 
 class HttpClient:
-    """Sends requests under the policy; safe to share between threads."""
+    """Sends requests under the policy; safe to share between threads.
+
+    ``until`` (a time on ``clock``) ends every request of this client by then, whatever its
+    own budget: a live check's total time.
+    """
 
     def __init__(
         self,
@@ -121,16 +151,20 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        until: float | None = None,
     ) -> None:
         self.policy = policy or HttpPolicy()
         self._sleep = sleep
         self._clock = clock
+        self._until = until
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._rng_lock = threading.Lock()
-        self._session = _SameOriginSession()
+        self._watch = Watch()
+        self._session = _NoRedirectSession()
         self._session.verify = True
-        adapter = HTTPAdapter(
-            pool_connections=4, pool_maxsize=self.policy.pool_size, max_retries=0
+        self._session.max_redirects = self.policy.max_redirects
+        adapter = CutoffAdapter(
+            self._watch, pool_connections=4, pool_maxsize=self.policy.pool_size, max_retries=0
         )
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -145,13 +179,15 @@ class HttpClient:
         *,
         on_retry: RetryListener | None = None,
         idempotent: bool | None = None,
+        scrub: Scrubber | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """The final answer after the policy's retries; ``ConnectionFailedError`` if none came.
+        """The final answer after the policy's retries, its body read (``content``);
+        ``ConnectionFailedError`` if none came in time.
 
         ``idempotent`` overrides what the method implies (a token request may be repeated).
         """
-        response, _ = self._send(method, url, on_retry, idempotent, False, kwargs)
+        response, _ = self._send(method, url, on_retry, idempotent, False, scrub, kwargs)
         return response
 
     def send_json(
@@ -161,13 +197,14 @@ class HttpClient:
         *,
         on_retry: RetryListener | None = None,
         idempotent: bool | None = None,
+        scrub: Scrubber | None = None,
         **kwargs: Any,
     ) -> tuple[requests.Response, Any]:
         """Like ``send``, and a successful answer that is not valid JSON counts as a failed
         attempt (retried like a 5xx) for a request that may be repeated. Returns the answer
         and its decoded body (``None`` for an unsuccessful answer, and for a POST whose
         successful answer is not JSON: it took effect and must not be sent again)."""
-        return self._send(method, url, on_retry, idempotent, True, kwargs)
+        return self._send(method, url, on_retry, idempotent, True, scrub, kwargs)
 
     def _send(
         self,
@@ -176,62 +213,48 @@ class HttpClient:
         on_retry: RetryListener | None,
         idempotent: bool | None,
         decode: bool,
+        scrub: Scrubber | None,
         kwargs: dict[str, Any],
     ) -> tuple[requests.Response, Any]:
         method = method.upper()
         repeatable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        if method not in IDEMPOTENT_METHODS:
-            # A redirected POST would come back as a GET that "succeeds": the caller must see
-            # the redirect itself.
-            kwargs["allow_redirects"] = False
-        kwargs.setdefault("timeout", self.policy.timeout)
+        # A redirected POST would come back as a GET that "succeeds": the caller must see
+        # the redirect itself.
+        follow = bool(kwargs.pop("allow_redirects", True)) and method in IDEMPOTENT_METHODS
+        kwargs.pop("stream", None)
         kwargs["verify"] = True
         path = urlsplit(url).path
         started = self._clock()
+        ends = started + self.policy.max_elapsed
+        if self._until is not None:
+            ends = min(ends, self._until)
         attempt = 1
         while True:
-            try:
-                response = self._session.request(method, url, **kwargs)
-            except requests.exceptions.SSLError as error:
-                raise ConnectionFailedError(
-                    f"The TLS certificate of {urlsplit(url).hostname} could not be verified: "
-                    "check the Base URL (and the system's CA certificates).",
-                    request_sent=False,
-                ) from error
-            except (
-                requests.exceptions.InvalidURL,
-                requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema,
-            ) as error:
-                raise ConfigurationError(f"Not a usable address: {path}") from error
-            except (
-                requests.exceptions.InvalidHeader,
-                requests.exceptions.InvalidJSONError,
-            ) as error:
-                # Refused by requests before anything was sent: a caller's mistake, not a fault.
-                raise ConfigurationError(
-                    f"The request {method} {path} could not be built: {type(error).__name__}."
-                ) from error
-            except requests.exceptions.RequestException as error:
-                failure = _connection_failure(error, method, url)
-                may_retry = repeatable or not failure.request_sent
+            outcome = self._attempt(method, url, follow, kwargs, ends)
+            if isinstance(outcome, ConnectionFailedError):
+                may_retry = repeatable or not outcome.request_sent
                 delay = self._backoff(attempt)
-                if not may_retry or not self._has_budget(attempt, started, delay):
-                    raise failure from error
+                if not may_retry or not self._has_budget(attempt, started, delay, ends):
+                    raise outcome
                 log.warning("%s; retrying %s %s in %.1fs (attempt %d)",
-                            failure.message, method, path, delay, attempt + 1)
+                            outcome.message, method, path, delay, attempt + 1)
                 self._wait(on_retry, RetryEvent(method, path, attempt, None, delay))
                 attempt += 1
                 continue
+            response = outcome
+            if scrub is not None:
+                scrub(response)
             log.debug("%s %s -> %s (attempt %d)", method, path, response.status_code, attempt)
             status = response.status_code
             body: Any = None
+            garbled = ""
             if decode and 200 <= status < 300:
                 try:
-                    body = strict_json(response)
-                except ValueError:
+                    body = loads(response)
+                except ValueError as error:
                     if not repeatable:
                         return response, None  # it took effect: the caller must not resend
+                    garbled = str(error)
                     status = 502  # a garbled answer: as if a gateway had failed
             if not is_retryable(status, repeatable=repeatable):
                 return response, body
@@ -239,29 +262,197 @@ class HttpClient:
             backoff = self._backoff(attempt)
             # Never sooner than Procurify asked, nor in a tight loop when it asks for 0 s.
             delay = backoff if hinted is None else max(hinted, backoff)
-            if not self._has_budget(attempt, started, delay):
-                if status != response.status_code:
-                    raise _not_json(f"{method} {path}", f"{attempt} time(s)")
+            if not self._has_budget(attempt, started, delay, ends):
+                if garbled:
+                    raise _not_json(f"{method} {path}", f"{garbled}; {attempt} time(s)")
                 return response, None
             log.warning("Procurify answered %s to %s %s; retrying in %.1fs (attempt %d)",
                         status, method, path, delay, attempt + 1)
-            response.close()
             self._wait(on_retry, RetryEvent(method, path, attempt, status, delay))
             attempt += 1
+
+    def _attempt(
+        self, method: str, url: str, follow: bool, kwargs: dict[str, Any], ends: float
+    ) -> requests.Response | ConnectionFailedError:
+        """One attempt (with the redirects it follows), its answer read whole; a
+        ``ConnectionFailedError`` when no answer came in time. Raises the failures that no
+        retry can mend. Nothing raised here carries a ``requests`` exception along: those
+        hold the request, and with it the secret or the token."""
+        path = urlsplit(url).path
+        remaining = ends - self._clock()
+        if remaining <= 0:
+            return self._late(method, path)
+        failure: ProcurifyError | None = None
+        final = False  # a failure no retry can mend
+        cut = False
+        with self._watch.running(remaining) as deadline:
+            try:
+                response = self._exchange(method, url, follow, kwargs, ends)
+            except _Cut:
+                cut = True
+            except requests.exceptions.SSLError:
+                final = True
+                failure = ConnectionFailedError(
+                    f"The TLS certificate of {urlsplit(url).hostname} could not be verified "
+                    "(or it does not speak HTTPS): check the Base URL (and the system's CA "
+                    "certificates).",
+                    request_sent=False,
+                )
+            except (
+                requests.exceptions.InvalidURL,
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema,
+            ):
+                failure = ConfigurationError(f"Not a usable address: {path}")
+            except (
+                requests.exceptions.InvalidHeader,
+                requests.exceptions.InvalidJSONError,
+                UnicodeError,
+            ) as error:
+                # Refused before anything was sent: a caller's mistake, not a fault.
+                failure = ConfigurationError(
+                    f"The request {method} {path} could not be built: {type(error).__name__}."
+                )
+            except requests.exceptions.ContentDecodingError:
+                failure = ConnectionFailedError(
+                    f"Procurify sent an answer that could not be decompressed ({method} "
+                    f"{path}).", request_sent=True)
+            except requests.exceptions.RequestException as error:
+                failure = _connection_failure(error, method, url)
+        # A socket timeout at the end of the budget (its read timeout is capped to what
+        # remains) is the deadline too, whichever of the two noticed first.
+        out_of_time = (isinstance(failure, ConnectionFailedError) and not final
+                       and self._clock() >= ends)
+        if cut or deadline.expired or out_of_time:
+            return self._late(method, path)
+        if isinstance(failure, ConnectionFailedError) and not final:
+            return failure
+        if failure is not None:
+            raise failure
+        return response
+
+    def _late(self, method: str, path: str) -> ConnectionFailedError:
+        return ConnectionFailedError(
+            f"Procurify did not finish answering {method} {path} within "
+            f"{self.policy.max_elapsed:g} s, the time allowed for one request "
+            "(HttpPolicy.max_elapsed): it stopped there. Try again later.",
+            request_sent=True,
+        )
+
+    def _exchange(
+        self, method: str, url: str, follow: bool, kwargs: dict[str, Any], ends: float
+    ) -> requests.Response:
+        """Send, read the answer, and follow redirects within the same origin."""
+        path = urlsplit(url).path
+        hops = 0
+        sent = dict(kwargs)
+        while True:
+            sent["timeout"] = self._timeouts(sent.get("timeout"), ends)
+            response = self._session.request(
+                method, url, stream=True, allow_redirects=False, **sent
+            )
+            self._read(response, method, path, ends)
+            target = _redirect_target(response, method) if follow else None
+            if target is None:
+                return response
+            hops += 1
+            if hops > self.policy.max_redirects:
+                raise ApiError(
+                    f"Procurify redirected {method} {path} more than "
+                    f"{self.policy.max_redirects} times within {urlsplit(url).hostname} (a "
+                    "redirect loop): check that the Base URL is your company's Procurify "
+                    "address, or try again later.",
+                    status=response.status_code,
+                )
+            log.debug("%s %s -> %s (redirected within the same origin)", method,
+                      urlsplit(url).path, response.status_code)
+            url = target
+            sent.pop("params", None)  # the new address carries its own query
+
+    def _timeouts(self, given: Any, ends: float) -> tuple[float, float]:
+        connect, read = given if isinstance(given, tuple) else (given, given)
+        connect = self.policy.connect_timeout if connect is None else float(connect)
+        read = self.policy.read_timeout if read is None else float(read)
+        remaining = max(0.001, ends - self._clock())
+        return (min(connect, remaining), min(read, remaining))
+
+    def _read(self, response: requests.Response, method: str, path: str, ends: float) -> None:
+        """Read the whole body into ``response.content``: decompressed as it streams,
+        refused beyond ``max_answer_bytes``, cut off at the deadline."""
+        limit = self.policy.max_answer_bytes
+        try:
+            declared = int(response.headers.get("Content-Length", "0"))
+        except ValueError:
+            declared = 0
+        try:
+            if declared > limit and not response.headers.get("Content-Encoding"):
+                raise self._too_large(method, path)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(READ_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large(method, path)
+                if self._clock() > ends:
+                    raise _Cut
+                chunks.append(chunk)
+        except BaseException:
+            response.close()
+            raise
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.close()  # the connection goes back to the pool
+
+    def _too_large(self, method: str, path: str) -> ConnectionFailedError:
+        # Counted as no answer: a POST answered so may have taken effect (checked by the
+        # caller), and an answer this size is not read again by a retry.
+        return ConnectionFailedError(
+            f"Procurify's answer to {method} {path} was larger than "
+            f"{self.policy.max_answer_bytes} bytes once decompressed "
+            "(HttpPolicy.max_answer_bytes), so it was not read: ask for less (a smaller "
+            "'page_size'), or raise the limit.",
+            request_sent=True,
+        )
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.backoff_max, self.policy.backoff_initial * 2 ** (attempt - 1))
         with self._rng_lock:
             return self._rng.uniform(ceiling / 2, ceiling)
 
-    def _has_budget(self, attempt: int, started: float, delay: float) -> bool:
-        elapsed = self._clock() - started
-        return attempt < self.policy.max_attempts and elapsed + delay <= self.policy.max_elapsed
+    def _has_budget(self, attempt: int, started: float, delay: float, ends: float) -> bool:
+        now = self._clock()
+        elapsed = now - started
+        return (attempt < self.policy.max_attempts
+                and elapsed + delay <= self.policy.max_elapsed
+                and now + delay < ends)
 
     def _wait(self, on_retry: RetryListener | None, event: RetryEvent) -> None:
         if on_retry is not None:
             on_retry(event)
         self._sleep(event.delay)
+
+
+def _redirect_target(response: requests.Response, method: str) -> str | None:
+    """Where a redirect leads, when it may be followed: within the same scheme, host and
+    port (the token and request bodies never travel to another host), and for a method
+    with a body only when the redirect keeps it (307, 308). Any other redirect is returned
+    to the caller as the answer."""
+    status = response.status_code
+    if status not in REDIRECT_STATUSES:
+        return None
+    if method not in ("GET", "HEAD") and status not in BODY_KEEPING_REDIRECTS:
+        return None
+    location = response.headers.get("Location")
+    if not location:
+        return None
+    try:
+        target = urljoin(response.url, location)
+    except ValueError:
+        return None
+    origin = _origin(target)
+    if origin is None or origin != _origin(response.url):
+        return None
+    return target
 
 
 def _connection_failure(
@@ -291,10 +482,54 @@ def _refused(error: requests.exceptions.RequestException) -> bool:
     return isinstance(cause, NewConnectionError | ConnectionRefusedError)
 
 
+def loads(response: requests.Response) -> Any:
+    """The answer's body as JSON; ``ValueError`` (saying why, never quoting the body, and
+    chained to nothing that holds it) when it is not valid JSON, not in its declared
+    character set, or nested deeper than ``MAX_JSON_DEPTH``."""
+    reason = _undecodable(response)
+    if isinstance(reason, str):
+        raise ValueError(reason)
+    return reason[0]
+
+
+def _undecodable(response: requests.Response) -> str | tuple[Any]:
+    content = response.content
+    guessed: str | None = guess_json_utf(content)  # type: ignore[no-untyped-call]
+    encoding = response.encoding or guessed or "utf-8"
+    try:
+        text = content.decode(encoding)
+    except LookupError:
+        return f"an unknown character set ({encoding[:40]})"
+    except UnicodeDecodeError:
+        return f"not valid {encoding}"
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return f"nested more than {MAX_JSON_DEPTH} levels deep"
+    except ValueError:
+        return "not valid JSON"
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        return f"nested more than {MAX_JSON_DEPTH} levels deep"
+    return (value,)
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels in ``value`` (without recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        current, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = current.values() if isinstance(current, dict) else current
+        pending.extend((child, depth + 1) for child in children
+                       if isinstance(child, dict | list))
+    return False
+
+
 def field_errors(response: requests.Response) -> dict[str, tuple[str, ...]]:
     """Procurify's (Django REST framework) field messages, flattened to dotted paths."""
     try:
-        body = response.json()
+        body = loads(response)
     except ValueError:
         return {}
     found: dict[str, tuple[str, ...]] = {}
@@ -366,29 +601,16 @@ def raise_for_response(response: requests.Response, action: str) -> None:
         raise error_for_response(response, action)
 
 
-def strict_json(response: requests.Response) -> Any:
-    """The body decoded as JSON. Bytes that are not valid in the answer's character set (UTF-8
-    unless its ``Content-Type`` names another) are a ``ValueError``, as text that is not JSON
-    is, never replacement characters that would pass for data."""
-    charset = requests.utils.get_encoding_from_headers(response.headers)
-    content_type = response.headers.get("Content-Type", "").lower()
-    encoding = charset if charset and "charset" in content_type else "utf-8-sig"
-    try:
-        text = response.content.decode(encoding)
-    except LookupError:  # a character set Python does not know
-        raise ValueError(f"unknown character set {charset!r}") from None
-    return json.loads(text)
-
-
 def json_body(response: requests.Response, action: str) -> Any:
     """The decoded JSON body, or a ``TransientError`` that says the answer was not JSON."""
     try:
-        return response.json()
+        return loads(response)
     except ValueError as error:
-        raise _not_json(action, f"HTTP {response.status_code}") from error
+        reason = str(error)
+    raise _not_json(action, f"{reason}; HTTP {response.status_code}")
 
 
 def _not_json(what: str, detail: str) -> TransientError:
     return TransientError(
-        f"Procurify's answer to {what} was not valid JSON ({detail}); try again later."
+        f"Procurify's answer to {what} was not usable JSON ({detail}); try again later."
     )

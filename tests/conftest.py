@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -17,3 +18,13 @@ def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 def sandbox(allow_loopback: None) -> Iterator[Sandbox]:
     with Sandbox() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _urllib3_log_level() -> Iterator[None]:
+    """The command line quiets urllib3's logger for its process (it logs query strings):
+    each test starts with it as it was."""
+    logger = logging.getLogger("urllib3")
+    level = logger.level
+    yield
+    logger.setLevel(level)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import io
 import json
 import random
 import time
@@ -530,3 +531,33 @@ def test_requests_that_cannot_be_built_are_configuration_errors(
         client_for(clock).send("GET", URL)
     assert requests_mock.call_count == 1
     assert clock.sleeps == []
+
+
+class SlowBody(io.RawIOBase):
+    """A body whose every read takes a second on ``clock``."""
+
+    def __init__(self, clock: FakeClock, size: int) -> None:
+        self.clock = clock
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left <= 0:
+            return 0
+        self.clock.now += 1.0
+        self.left -= 1
+        buffer[0:1] = b"x"
+        return 1
+
+
+def test_the_deadline_is_checked_while_the_body_streams(
+    requests_mock: rm.Mocker, clock: FakeClock
+) -> None:
+    size = 4 * 64 * 1024  # four chunks as the body is read
+    requests_mock.get(URL, body=SlowBody(clock, size))
+    with pytest.raises(ConnectionFailedError, match=r"within 5 s") as raised:
+        client_for(clock, max_elapsed=5).send("GET", URL)
+    assert raised.value.request_sent
+    assert clock.now < 1000 + size  # stopped reading, not read to the end

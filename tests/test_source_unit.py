@@ -848,7 +848,7 @@ def test_a_page_that_is_not_valid_utf8_fails_rather_than_turning_into_replacemen
             b'"metadata": {"pagination": {"count": 1, "num_pages": 1}}}')
     requests_mock.get(f"{BASE}/api/v3/vendors", content=body,
                       headers={"Content-Type": "application/json"})
-    with pytest.raises(TransientError, match=r"vendors page 1.*not valid JSON"):
+    with pytest.raises(TransientError, match=r"vendors page 1.*not usable JSON \(not valid utf-8"):
         list(source.read(session, {"resource": "vendors"}, None))
 
 

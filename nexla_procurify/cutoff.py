@@ -123,12 +123,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         self.opened = self.sock
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    opened: socket.socket | None = None
-
-    def connect(self) -> None:
-        super().connect()
-        self.opened = self.sock
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):
@@ -147,20 +143,8 @@ class _WatchedHTTPConnectionPool(HTTPConnectionPool):
         super()._put_conn(conn)
 
 
-class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+class _WatchedHTTPSConnectionPool(_WatchedHTTPConnectionPool, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
-    watch: Watch | None = None
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)
-        if self.watch is not None:
-            self.watch.attach(connection)
-        return connection
-
-    def _put_conn(self, conn: Any) -> None:
-        if self.watch is not None:
-            self.watch.detach(conn)
-        super()._put_conn(conn)
 
 
 def _watch_pools_of(manager: PoolManager) -> None:

@@ -735,10 +735,7 @@ class _Reader:
         elif saved_through is not None and first.number != 1:
             first = self._fetch_first(params)  # the records changed kind: start again
         if next_cursor is None:
-            if first.server_time is not None:
-                next_cursor = first.server_time - SERVER_TIME_MARGIN
-            else:
-                next_cursor = datetime.now(UTC) - CLOCK_SKEW_ALLOWANCE
+            next_cursor = self._next_cursor(first.server_time, datetime.now(UTC))
         stream = self.resource.name
         previous_keys: set[Any] = set()
         last_number = first.number
@@ -851,6 +848,19 @@ class _Reader:
                     "that no record slipped between its pages (%s): %s.",
                     self.resource.name, coverage.doubt, consequence)
         return True
+
+    def _next_cursor(self, server_time: datetime | None, local_now: datetime) -> datetime:
+        """Where the next run starts: the earlier of Procurify's clock and ours (a clock
+        running ahead, on either side, must never move the cursor past records not yet read),
+        less a margin; an hour before our clock when Procurify's is not known."""
+        if server_time is None:
+            return local_now - CLOCK_SKEW_ALLOWANCE
+        if server_time - local_now > CLOCK_SKEW_ALLOWANCE:
+            log.warning("Procurify's clock (its Date header, %s) is more than %s ahead of this "
+                        "machine's (%s): the next %s run starts from this machine's.",
+                        server_time.isoformat(), CLOCK_SKEW_ALLOWANCE, local_now.isoformat(),
+                        self.resource.name)
+        return min(server_time, local_now) - SERVER_TIME_MARGIN
 
     def _final_state(self, next_cursor: datetime, held: bool) -> ReadState:
         if self.resource.incremental is None:
@@ -1152,9 +1162,12 @@ def _server_time(response: requests.Response) -> datetime | None:
     if not value:
         return None
     try:
-        return email.utils.parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError):
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    if parsed.tzinfo is None:  # no zone (or "-0000"): a time we cannot place
+        return None
+    return parsed.astimezone(UTC)
 
 
 # ---------------------------------------------------------------- catalogue

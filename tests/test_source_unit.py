@@ -569,6 +569,31 @@ def test_without_a_server_clock_the_cursor_allows_for_clock_skew(
     assert cursor <= before - source.CLOCK_SKEW_ALLOWANCE + timedelta(seconds=5)
 
 
+@pytest.mark.parametrize("date", [
+    "Fri, 01 Jan 2100 00:00:00 GMT",  # a clock far ahead (a proxy's, say)
+    "Fri, 01 Jan 2100 00:00:00 -0000",  # no zone: a time that cannot be placed
+    "Tue, 01 Dec 2026 23:59:59",  # no zone at all
+])
+def test_a_server_clock_ahead_of_ours_never_moves_the_cursor_into_the_future(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, date: str
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/ap/bills", headers={"Date": date},
+                      json={"data": [], "metadata": {"pagination": {"num_pages": 1}}})
+    _, states = split(source.read(session, {"resource": "bills"}, None))
+    after = datetime.now(UTC)
+    cursor = datetime.fromisoformat(states[-1]["cursor"].replace("Z", "+00:00"))
+    assert cursor <= after - source.SERVER_TIME_MARGIN
+
+
+def test_a_server_clock_behind_ours_is_the_one_the_cursor_follows(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/api/v3/ap/bills", headers={"Date": SERVER_DATE},
+                      json={"data": [], "metadata": {"pagination": {"num_pages": 1}}})
+    _, states = split(source.read(session, {"resource": "bills"}, None))
+    assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"
+
+
 def test_records_leaving_between_an_interruption_and_the_resume_are_noticed(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:

@@ -269,7 +269,10 @@ def _read(args: argparse.Namespace) -> int:
         progress.finish()
         print("Interrupted: resume from the last STATE line printed (--state FILE).",
               file=sys.stderr)
-        return 128 + stop.signum
+        sys.stderr.flush()
+        # Prefetching workers may be waiting on a slow answer; the interpreter would join them
+        # at exit (up to HttpPolicy.max_elapsed). Everything owed is printed: end now.
+        os._exit(128 + stop.signum)
     out.flush()
     progress.finish()
     return EXIT_OK

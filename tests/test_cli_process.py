@@ -222,6 +222,25 @@ def test_a_second_signal_of_either_kind_stops_at_once(
     assert b"Stopped at once" in err
 
 
+def test_sigterm_ends_a_read_without_waiting_for_a_slow_answer_in_flight(
+    allow_loopback: None, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
+) -> None:
+    # Page 3 takes 300 s to come: the stopped read must not wait for it to exit.
+    slow = Fault("delay", delay=300.0, path="/api/v3/vendors", query=(("page", "3"),),
+                 times=None)
+    with Sandbox(records={"vendors": 50}) as sandbox:
+        sandbox.inject(slow)
+        process = _spawn(["read", "vendors", "--page-size", "5", "--concurrency", "2"],
+                         sandbox, tmp_path, processes)
+        _wait_for(lambda: any(r.query.get("page") == "3"
+                              for r in sandbox.requests_to("/api/v3/vendors")), process)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)  # far less than the slow answer's 300 s
+    assert process.returncode == 143
+    assert b"Traceback" not in err
+    assert json.loads(out.splitlines()[-1])["type"] == "STATE"
+
+
 def test_sigterm_ends_a_read_with_the_state_to_resume_from(
     allow_loopback: None, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
     capsys: pytest.CaptureFixture[str],

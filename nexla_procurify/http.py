@@ -266,8 +266,9 @@ class HttpClient:
                 if garbled:
                     raise _not_json(f"{method} {path}", f"{garbled}; {attempt} time(s)")
                 return response, None
+            answered = f"an answer that was not usable JSON ({garbled})" if garbled else status
             log.warning("Procurify answered %s to %s %s; retrying in %.1fs (attempt %d)",
-                        status, method, path, delay, attempt + 1)
+                        answered, method, path, delay, attempt + 1)
             self._wait(on_retry, RetryEvent(method, path, attempt, status, delay))
             attempt += 1
 

@@ -341,13 +341,17 @@ def test_every_request_has_timeouts_and_tls_verification(
 
 
 def test_send_json_retries_a_success_that_is_not_json(
-    requests_mock: rm.Mocker, clock: FakeClock
+    requests_mock: rm.Mocker, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     requests_mock.get(URL, [{"text": "<html>gateway</html>"}, {"json": {"data": [1]}}])
     response, body = client_for(clock).send_json("GET", URL)
     assert response.status_code == 200
     assert body == {"data": [1]}
     assert requests_mock.call_count == 2
+    # said as it was: a 200 whose body was not JSON, not a 502
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "not usable JSON (not valid JSON)" in warning
+    assert "502" not in warning
 
 
 def test_send_json_gives_up_with_a_transient_error(

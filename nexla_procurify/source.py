@@ -704,8 +704,6 @@ class _Reader:
         self._ended = False  # whether the last page answered was the selection's last
         self._ordered = True  # whether records show the id they are ordered by
         self._doubtful = False  # whether the coverage gave up (no more looks across boundaries)
-        # the number and first id of the last page settled, to see pages go backwards
-        self._page_start: tuple[int, OrderKey | None] | None = None
 
     def messages(self) -> Iterator[Record | Checkpoint]:
         if self.resource.pagination != "page":
@@ -805,13 +803,6 @@ class _Reader:
         its cursor."""
         if coverage.doubt is not None:  # the read holds already: nothing left to prove
             return coverage.absorb(page)
-        if isinstance(coverage, Coverage) and self._went_back(page):
-            # Ordered by id, a page can only start below the page before it if many records
-            # with lower ids joined meanwhile, or if Procurify did not order them: emit the
-            # whole page rather than take its low ids for records already emitted.
-            coverage.doubt = f"page {page.number} started below the page before it"
-            coverage.through = None
-            return coverage.absorb(page)
         fresh: list[dict[str, Any]] = []
         if not coverage.connects(page) and witness is not None and coverage.connects(witness):
             fresh += coverage.absorb(witness)
@@ -825,14 +816,6 @@ class _Reader:
             coverage.doubt = (f"page {page.number} did not join the pages before it, even "
                               "looked at from inside wider answers")
         return fresh + coverage.absorb(page)
-
-    def _went_back(self, page: Page) -> bool:
-        """Whether ``page`` starts below the first id of the page answered before it."""
-        first = self._order_key(page.records[0]) if page.records else None
-        before, self._page_start = self._page_start, (page.number, first)
-        if first is None or before is None or before[1] is None or before[0] >= page.number:
-            return False
-        return _at_most(first, before[1]) and first != before[1]
 
     def _close(self, coverage: Coverage | IdentityCoverage, last_number: int,
                params: dict[str, FilterValue]) -> list[dict[str, Any]]:

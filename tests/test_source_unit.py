@@ -594,28 +594,6 @@ def test_a_server_clock_behind_ours_is_the_one_the_cursor_follows(
     assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"
 
 
-@pytest.mark.parametrize("concurrency", [1, 3])
-def test_a_page_that_starts_below_the_page_before_it_is_emitted_whole(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker, concurrency: int
-) -> None:
-    """A server that does not order by id (or many lower ids joining): page 2's lower ids are
-    not records already emitted. Emitted, and the cursor holds."""
-    pages = {1: [{"id": 5}, {"id": 6}], 2: [{"id": 1}, {"id": 2}], 3: [{"id": 7}]}
-
-    def answer(request: Any, context: Any) -> Any:
-        context.headers["Date"] = SERVER_DATE
-        number = int(request.qs.get("page", ["1"])[0])
-        return {"data": pages[number], "metadata": {"pagination": {
-            "count": 5, "num_pages": 3, "current_page": number, "page_size": 2}}}
-
-    requests_mock.get(f"{BASE}/api/v3/ap/bills", json=answer)
-    state = {"version": 2, "resource": "bills", "cursor": "2026-11-20T10:00:00Z"}
-    config = {"resource": "bills", "page_size": 2, "concurrency": concurrency}
-    records, states = split(source.read(session, config, state))
-    assert {record["id"] for record in records} >= {1, 2, 5, 6, 7}
-    assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # held: the next run reads again
-
-
 def test_records_leaving_between_an_interruption_and_the_resume_are_noticed(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:

@@ -24,19 +24,17 @@ import requests_mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from test_source_sandbox import run as read  # the read_source hook, as a host calls it
 
-from nexla_procurify import manifest, plugin, source
+from nexla_procurify import manifest, source
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
-from nexla_procurify.host import Host
 from nexla_procurify.http import HttpClient, HttpPolicy
-from nexla_procurify.messages import Checkpoint, Record
 from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.sandbox.contract import Contract, Operation, contract, undeclared_fields
 
 BASE = "https://acme.procurify.com"
 SERVER_DATE = "Sun, 29 Nov 2026 16:00:00 GMT"
-HOST = Host(plugins=[plugin])
 RECORDS = 3  # per list: more than one page at page_size 2
 READABLE = [catalogue().resources[name] for name in catalogue().names("source")]
 # Query parameters of list operations that the connector manages itself, not as filters.
@@ -215,19 +213,6 @@ def session(fake: FakeProcurify) -> Iterator[ProcurifySession]:
         with ProcurifySession(credential,
                               client=HttpClient(HttpPolicy(), sleep=lambda _: None)) as opened:
             yield opened
-
-
-def read(session: ProcurifySession, config: dict[str, Any], state: Any = None
-         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The connector's ``read_source`` hook, as a host calls it."""
-    records, states = [], []
-    for message in HOST.read("procurify", session, config, state):
-        if isinstance(message, Record):
-            records.append(dict(message.record))
-        else:
-            assert isinstance(message, Checkpoint)
-            states.append(dict(message.value))
-    return records, states
 
 
 def list_operation(resource: Resource) -> Operation:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
 from datetime import datetime
 from typing import Any
 
 import pytest
 import requests_mock
+from drawn import DrawnOrder
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -97,55 +97,6 @@ class FakeBills:
     def serve(self, mock: requests_mock.Mocker) -> None:
         mock.get(BILLS, json=self.listing)
         mock.get(BILL, json=self.detail)
-
-
-class DrawnFuture(Future[Any]):
-    def __init__(self, owner: DrawnOrder) -> None:
-        super().__init__()
-        self.owner = owner
-
-    def result(self, timeout: float | None = None) -> Any:
-        while not self.done():
-            self.owner.run_one()
-        return super().result(timeout)
-
-
-class DrawnOrder(Executor):
-    """A pool that runs its calls on the reading thread, in an order drawn by the test: when
-    the reader waits for a result, submitted calls run one at a time, each chosen among those
-    waiting by the next of ``picks`` (modulo their number; the oldest once ``picks`` run out).
-    Every interleaving of the requests in flight can be drawn."""
-
-    def __init__(self, picks: list[int]) -> None:
-        self.picks = iter(picks)
-        self.pending: list[tuple[DrawnFuture, Callable[..., Any], tuple[Any, ...]]] = []
-        self.most_in_flight = 0
-
-    def __call__(self, *, max_workers: int, thread_name_prefix: str) -> DrawnOrder:
-        self.max_workers = max_workers
-        return self
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        assert not kwargs
-        future = DrawnFuture(self)
-        self.pending.append((future, fn, args))
-        self.most_in_flight = max(self.most_in_flight, len(self.pending))
-        return future
-
-    def run_one(self) -> None:
-        future, fn, args = self.pending.pop(next(self.picks, 0) % len(self.pending))
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(*args))
-        except BaseException as error:  # handed to the reader, as a thread pool does
-            future.set_exception(error)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if cancel_futures:
-            for future, _, _ in self.pending:
-                future.cancel()
-            self.pending.clear()
 
 
 def messages_of(session: ProcurifySession, config: dict[str, Any], state: Any,
@@ -277,7 +228,7 @@ def test_details_never_have_more_requests_in_flight_than_the_concurrency(
 ) -> None:
     fake = FakeBills(20)
     fake.serve(requests_mock)
-    pool = DrawnOrder([-1] * 100)  # the newest first
+    pool = DrawnOrder.from_picks([-1] * 100)  # the newest first
     config = {"resource": "bill_details", "page_size": 20, "concurrency": 3}
     records, _ = split(messages_of(fake_session, config, None, pool))
     assert [record["id"] for record in records] == list(range(1, 21))
@@ -298,7 +249,7 @@ PICKS = st.lists(st.integers(min_value=0, max_value=7), max_size=80)
 def test_any_interleaving_gives_every_detail_once_in_order_with_checkpoints_after_them(
     count: int, page_size: int, concurrency: int, picks: list[int]
 ) -> None:
-    pool = DrawnOrder(picks)
+    pool = DrawnOrder.from_picks(picks)
     fake = FakeBills(count)
     with requests_mock.Mocker() as mock, open_session(mock) as session:
         fake.serve(mock)
@@ -338,7 +289,7 @@ def test_no_bill_is_lost_across_an_interrupted_read_its_resume_and_the_next_run(
     """Bills deleted at drawn moments (which shift the pages under the read), the read stopped
     after a drawn checkpoint and resumed from it, then the next incremental runs: every bill
     that was never deleted is emitted, with its detail, by one of them; none twice in a run."""
-    pool = DrawnOrder(picks)
+    pool = DrawnOrder.from_picks(picks)
     fake = FakeBills(count)
     expected = {n: fake.detailed(n) for n in fake.bills}
     fake.on_request = lambda number: fake.bills.pop(deletions.get(number, 0), None)

@@ -20,13 +20,14 @@ from __future__ import annotations
 import email.utils
 import math
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests_mock
+from drawn import DrawnOrder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -126,46 +127,6 @@ class FakeBills:
                 "metadata": {"pagination": pagination}}
 
 
-class _DrawnFuture(Future[Any]):
-    def __init__(self, pool: DrawnOrderPool) -> None:
-        super().__init__()
-        self.pool = pool
-
-    def result(self, timeout: float | None = None) -> Any:
-        while not self.done():
-            self.pool.answer_one()
-        return super().result(timeout)
-
-
-class DrawnOrderPool(Executor):
-    """Runs nothing until a result is awaited; then answers the pending requests one at a time
-    in a drawn order until that one is done: concurrent pages, answered in any order."""
-
-    def __init__(self, choose: Callable[[int], int]) -> None:
-        self.choose = choose
-        self.pending: list[tuple[_DrawnFuture, Callable[..., Any], tuple[Any, ...]]] = []
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        assert not kwargs
-        future = _DrawnFuture(self)
-        self.pending.append((future, fn, args))
-        return future
-
-    def answer_one(self) -> None:
-        future, fn, args = self.pending.pop(self.choose(len(self.pending)))
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(*args))
-        except BaseException as error:  # handed to the awaiting reader
-            future.set_exception(error)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        for future, _, _ in self.pending:
-            future.cancel()
-        self.pending.clear()
-
-
 def no_sleep(_: float) -> None:
     return None
 
@@ -257,7 +218,7 @@ def test_no_record_is_lost_and_no_resume_duplicates_under_any_answer_order_and_c
         return data.draw(st.integers(0, pending - 1), label="answered next")
 
     def pool(*, max_workers: int, thread_name_prefix: str) -> Executor:
-        return DrawnOrderPool(choose)
+        return DrawnOrder(choose)
 
     credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
     emitted: set[tuple[int, str]] = set()

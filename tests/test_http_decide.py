@@ -8,10 +8,12 @@ import math
 import random
 
 import pytest
+import requests
 import requests_mock as rm
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nexla_procurify.errors import RateLimitError, TransientError
 from nexla_procurify.http import (
     Answered,
     Decision,
@@ -28,6 +30,7 @@ from nexla_procurify.http import (
     StopReason,
     backoff_delay,
     decide,
+    error_for_response,
 )
 
 POLICY = HttpPolicy()  # 8 attempts, 120 s, backoff from 0.5 s up to 30 s
@@ -178,3 +181,14 @@ def test_session_keywords_are_request_options() -> None:
     fields = {field.name for field in dataclasses.fields(RequestOptions)}
     assert set(RequestFields.__annotations__) <= fields
     assert fields - set(RequestFields.__annotations__) == {"idempotent", "scrub"}
+
+
+def test_a_rate_limit_is_a_transient_error() -> None:
+    """A 429 that outlasted the retries means "try again later", like an outage: a caller
+    catching ``TransientError`` catches it too, and can still tell it apart."""
+    response = requests.Response()
+    response.status_code = 429
+    response._content = b""
+    error = error_for_response(response, "list vendors")
+    assert type(error) is RateLimitError
+    assert isinstance(error, TransientError)

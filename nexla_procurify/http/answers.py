@@ -122,6 +122,7 @@ def _flatten(value: Any, prefix: str, found: dict[str, tuple[str, ...]]) -> None
 
 
 def describe_field_errors(errors: Mapping[str, tuple[str, ...]]) -> str:
+    """Field messages as one sentence: ``name: message; other: message``."""
     return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
 
 
@@ -168,6 +169,7 @@ def error_for_response(response: requests.Response, action: str) -> ProcurifyErr
 
 
 def raise_for_response(response: requests.Response, action: str) -> None:
+    """Raise ``error_for_response`` for any answer that is not a success (2xx)."""
     if response.status_code >= 300:
         raise error_for_response(response, action)
 

@@ -6,9 +6,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Unpack
 
 import requests
 from requests.utils import guess_json_utf
@@ -23,8 +23,11 @@ from nexla_procurify.errors import (
     ProcurifyError,
 )
 from nexla_procurify.http import (
+    Answer,
     HttpClient,
     HttpPolicy,
+    RequestFields,
+    RequestOptions,
     error_for_response,
     json_body,
     loads,
@@ -160,10 +163,12 @@ class TokenManager:
         return self._client.send(
             "POST",
             self._credential.base_url + path,
-            json=body,
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            idempotent=True,
-            scrub=scrub_refusal,
+            RequestOptions(
+                json=body,
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                idempotent=True,
+                scrub=scrub_refusal,
+            ),
         )
 
     def _token_from(self, response: requests.Response) -> AccessToken:
@@ -269,36 +274,45 @@ class ProcurifySession:
     def close(self) -> None:
         self.client.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response, _ = self._authorized(False, method, path, kwargs)
-        return response
+    def request(
+        self, method: str, path: str, **options: Unpack[RequestFields]
+    ) -> requests.Response:
+        """The final answer to ``method path`` (see the class); ``options`` as
+        ``RequestOptions`` takes them (``params``, ``json``, ``headers``, ...)."""
+        return self._authorized(method, path, RequestOptions(**options), decode=False).response
 
-    def request_json(self, method: str, path: str, **kwargs: Any) -> tuple[requests.Response, Any]:
+    def request_json(self, method: str, path: str, **options: Unpack[RequestFields]) -> Answer:
         """Like ``request``; a successful answer that is not JSON is retried like a 5xx.
-        Returns the answer and its decoded body (``None`` unless the answer was a success)."""
-        return self._authorized(True, method, path, kwargs)
+        The ``Answer`` holds the decoded body (``None`` unless the answer was a success)."""
+        return self._authorized(method, path, RequestOptions(**options), decode=True)
 
     def _authorized(
-        self, decode: bool, method: str, path: str, kwargs: dict[str, Any]
-    ) -> tuple[requests.Response, Any]:
+        self, method: str, path: str, options: RequestOptions, *, decode: bool
+    ) -> Answer:
         if not path.startswith("/") or path.startswith("//"):
             raise ConfigurationError(
                 f"A session path must be relative to the Base URL and start with '/': {path!r}"
             )
         url = self.base_url + path
-        extra_headers = kwargs.pop("headers", None) or {}
-        send = self.client.send_json if decode else self._send_plain
         token = self.tokens.token()
-        response, body = send(method, url, headers=self._headers(token, extra_headers),
-                              scrub=self._scrubber(token), **kwargs)
-        if response.status_code == 401:
+        answer = self._send(method, url, options, token, decode=decode)
+        if answer.status == 401:
             log.info("Procurify answered 401; renewing the access token and retrying once")
-            response.close()
+            answer.response.close()
             self.tokens.invalidate(token)
             token = self.tokens.token()
-            response, body = send(method, url, headers=self._headers(token, extra_headers),
-                                  scrub=self._scrubber(token), **kwargs)
-        return response, body
+            answer = self._send(method, url, options, token, decode=decode)
+        return answer
+
+    def _send(
+        self, method: str, url: str, options: RequestOptions, token: AccessToken, *, decode: bool
+    ) -> Answer:
+        """One call of the client with ``token``, its headers and the masking of answers."""
+        sent = replace(options, headers=self._headers(token, options.headers or {}),
+                       scrub=self._scrubber(token))
+        if decode:
+            return self.client.send_json(method, url, sent)
+        return Answer(self.client.send(method, url, sent), None)
 
     def _scrubber(self, token: AccessToken) -> Callable[[requests.Response], None]:
         """Masks the secret and the token in every answer, before anything reads it."""
@@ -309,23 +323,20 @@ class ProcurifySession:
 
         return scrub_answer
 
-    def _send_plain(self, method: str, url: str, **kwargs: Any) -> tuple[requests.Response, Any]:
-        return self.client.send(method, url, **kwargs), None
+    def get(self, path: str, **options: Unpack[RequestFields]) -> requests.Response:
+        return self.request("GET", path, **options)
 
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
+    def post(self, path: str, **options: Unpack[RequestFields]) -> requests.Response:
+        return self.request("POST", path, **options)
 
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
+    def put(self, path: str, **options: Unpack[RequestFields]) -> requests.Response:
+        return self.request("PUT", path, **options)
 
-    def put(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PUT", path, **kwargs)
-
-    def patch(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("PATCH", path, **kwargs)
+    def patch(self, path: str, **options: Unpack[RequestFields]) -> requests.Response:
+        return self.request("PATCH", path, **options)
 
     @staticmethod
-    def _headers(token: AccessToken, extra: dict[str, str]) -> dict[str, str]:
+    def _headers(token: AccessToken, extra: Mapping[str, str]) -> dict[str, str]:
         return {
             "Accept": "application/json",
             "User-Agent": USER_AGENT,

@@ -91,7 +91,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 from urllib.parse import quote
 
 import requests
@@ -109,6 +109,7 @@ from nexla_procurify.errors import (
     TransientError,
 )
 from nexla_procurify.http import (
+    RequestFields,
     describe_field_errors,
     error_for_response,
     json_body,
@@ -484,10 +485,12 @@ class _RecordWriter:
                 for first in range(index - needed + 1, index + 1)
             )
 
-    def _send_write(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _send_write(
+        self, method: str, path: str, **options: Unpack[RequestFields]
+    ) -> requests.Response:
         """A writing request (POST, PUT, PATCH): from here on it may have taken effect."""
         self._local.write_attempted = True
-        return self.session.request(method, path, **kwargs)
+        return self.session.request(method, path, **options)
 
     def _write(self, index: int, record: object) -> WriteResult:
         prepared = self._prepare(record)
@@ -819,7 +822,8 @@ class _RecordWriter:
             params: dict[str, str | int] = {lookup.filter: wanted, "page_size": LOOKUP_PAGE_SIZE}
             if page > 1:
                 params["page"] = page
-            response, body = self.session.request_json("GET", path, params=params)
+            answer = self.session.request_json("GET", path, params=params)
+            response, body = answer.response, answer.body
             raise_for_response(response, action)
             data = body.get("data") if isinstance(body, Mapping) else None
             if not isinstance(data, list):

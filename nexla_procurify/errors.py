@@ -66,12 +66,17 @@ class PermissionDeniedError(ProcurifyError):
     """The API application is authenticated but not allowed to do this (HTTP 403)."""
 
 
-class RateLimitError(ProcurifyError):
-    """Procurify kept answering 429 until the retry budget ran out."""
-
-
 class TransientError(ProcurifyError):
-    """Procurify was unavailable (5xx, timeouts, dropped connections) until retries ran out."""
+    """Procurify was unavailable (5xx, timeouts, dropped connections) until retries ran out:
+    nothing is wrong with the request, and the same call may work later."""
+
+
+class RateLimitError(TransientError):
+    """Procurify kept answering 429 until the retry budget ran out.
+
+    A ``TransientError`` (a caller that tries again later on one tries again on this too);
+    a caller that must slow down rather than wait (the destination stops its run at the
+    first one) tells it apart by its type."""
 
 
 class ConnectionFailedError(TransientError):

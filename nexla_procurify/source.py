@@ -1143,9 +1143,10 @@ class _Reader:
         self, path: str, params: Mapping[str, FilterValue], action: str
     ) -> tuple[requests.Response, Any]:
         try:
-            return self.session.request_json(
+            answer = self.session.request_json(
                 "GET", path, params=params, on_retry=self.limit.on_retry
             )
+            return answer.response, answer.body
         except ProcurifyError as error:
             raise error.in_context(f"Could not {action}") from error
 

@@ -283,7 +283,8 @@ def test_401_retry_also_works_for_request_json(
 ) -> None:
     requests_mock.post(TOKEN, token_answers(86400, 86400))
     requests_mock.get(ME, [{"status_code": 401}, {"json": {"data": {"id": 7}}}])
-    response, body = session.request_json("GET", "/api/v3/users/me")
+    answer = session.request_json("GET", "/api/v3/users/me")
+    response, body = answer.response, answer.body
     assert response.status_code == 200
     assert body == {"data": {"id": 7}}
 

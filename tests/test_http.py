@@ -26,6 +26,7 @@ from nexla_procurify.errors import (
 from nexla_procurify.http import (
     HttpClient,
     HttpPolicy,
+    RequestOptions,
     RetryEvent,
     error_for_response,
     field_errors,
@@ -261,7 +262,7 @@ def test_post_retried_on_429_and_503(
     requests_mock: rm.Mocker, clock: FakeClock, status: int
 ) -> None:
     requests_mock.post(URL, [{"status_code": status}, {"status_code": 201}])
-    assert client_for(clock).send("POST", URL, json={"a": 1}).status_code == 201
+    assert client_for(clock).send("POST", URL, RequestOptions(json={"a": 1})).status_code == 201
     assert requests_mock.call_count == 2
 
 
@@ -270,7 +271,7 @@ def test_post_not_retried_when_it_may_have_taken_effect(
     requests_mock: rm.Mocker, clock: FakeClock, status: int
 ) -> None:
     requests_mock.post(URL, [{"status_code": status}, {"status_code": 201}])
-    assert client_for(clock).send("POST", URL, json={}).status_code == status
+    assert client_for(clock).send("POST", URL, RequestOptions(json={})).status_code == status
     assert requests_mock.call_count == 1
 
 
@@ -278,7 +279,7 @@ def test_post_retried_when_the_connection_was_refused(
     requests_mock: rm.Mocker, clock: FakeClock
 ) -> None:
     requests_mock.post(URL, [{"exc": refused()}, {"status_code": 201}])
-    assert client_for(clock).send("POST", URL, json={}).status_code == 201
+    assert client_for(clock).send("POST", URL, RequestOptions(json={})).status_code == 201
     assert requests_mock.call_count == 2
 
 
@@ -288,7 +289,7 @@ def test_post_not_retried_after_a_timeout_or_a_drop(
 ) -> None:
     requests_mock.post(URL, [{"exc": failure()}, {"status_code": 201}])
     with pytest.raises(ConnectionFailedError) as raised:
-        client_for(clock).send("POST", URL, json={})
+        client_for(clock).send("POST", URL, RequestOptions(json={}))
     assert raised.value.request_sent is True
     assert requests_mock.call_count == 1
 
@@ -297,7 +298,7 @@ def test_idempotent_override_lets_a_post_be_retried(
     requests_mock: rm.Mocker, clock: FakeClock
 ) -> None:
     requests_mock.post(URL, [{"status_code": 500}, {"status_code": 200}])
-    assert client_for(clock).send("POST", URL, idempotent=True).status_code == 200
+    assert client_for(clock).send("POST", URL, RequestOptions(idempotent=True)).status_code == 200
     assert requests_mock.call_count == 2
 
 
@@ -317,7 +318,7 @@ def test_on_retry_listener_is_told_before_each_retry(
         [{"status_code": 429, "headers": {"Retry-After": "2"}}, {"exc": dropped()}, {"json": {}}],
     )
     events: list[RetryEvent] = []
-    client_for(clock).send("GET", URL, on_retry=events.append)
+    client_for(clock).send("GET", URL, RequestOptions(on_retry=events.append))
     assert [(e.attempt, e.status, e.path) for e in events] == [
         (1, 429, "/api/v3/vendors"),
         (2, None, "/api/v3/vendors"),
@@ -329,7 +330,9 @@ def test_every_request_has_timeouts_and_tls_verification(
     requests_mock: rm.Mocker, clock: FakeClock
 ) -> None:
     requests_mock.get(URL, json={})
-    client_for(clock, connect_timeout=3, read_timeout=9).send("GET", URL, verify=False)
+    with pytest.raises(TypeError):
+        RequestOptions(verify=False)  # type: ignore[call-arg]  # not an option at all
+    client_for(clock, connect_timeout=3, read_timeout=9).send("GET", URL)
     request = requests_mock.last_request
     assert request is not None
     assert request.timeout == (3, 9)
@@ -344,7 +347,8 @@ def test_send_json_retries_a_success_that_is_not_json(
     requests_mock: rm.Mocker, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     requests_mock.get(URL, [{"text": "<html>gateway</html>"}, {"json": {"data": [1]}}])
-    response, body = client_for(clock).send_json("GET", URL)
+    answer = client_for(clock).send_json("GET", URL)
+    response, body = answer.response, answer.body
     assert response.status_code == 200
     assert body == {"data": [1]}
     assert requests_mock.call_count == 2
@@ -365,7 +369,8 @@ def test_send_json_gives_up_with_a_transient_error(
 
 def test_send_json_does_not_repeat_a_post(requests_mock: rm.Mocker, clock: FakeClock) -> None:
     requests_mock.post(URL, [{"text": "<html>"}, {"json": {}}])
-    response, body = client_for(clock).send_json("POST", URL, json={})
+    answer = client_for(clock).send_json("POST", URL, RequestOptions(json={}))
+    response, body = answer.response, answer.body
     # It took effect: the answer is handed back (no body) rather than an error that invites
     # the caller to send it again.
     assert (response.status_code, body) == (200, None)
@@ -374,7 +379,8 @@ def test_send_json_does_not_repeat_a_post(requests_mock: rm.Mocker, clock: FakeC
 
 def test_send_json_returns_no_body_for_an_error(requests_mock: rm.Mocker, clock: FakeClock) -> None:
     requests_mock.get(URL, status_code=404, json={"detail": "Not found."})
-    response, body = client_for(clock).send_json("GET", URL)
+    answer = client_for(clock).send_json("GET", URL)
+    response, body = answer.response, answer.body
     assert response.status_code == 404
     assert body is None
 
@@ -387,7 +393,8 @@ def test_redirect_to_another_host_is_not_followed(
 ) -> None:
     requests_mock.get(URL, status_code=302, headers={"Location": "https://evil.example/steal"})
     evil = requests_mock.get("https://evil.example/steal", json={})
-    response = client_for(clock).send("GET", URL, headers={"Authorization": "Bearer t0k"})
+    bearer = RequestOptions(headers={"Authorization": "Bearer t0k"})
+    response = client_for(clock).send("GET", URL, bearer)
     assert response.status_code == 302
     assert not evil.called
     assert requests_mock.call_count == 1
@@ -412,7 +419,8 @@ def test_same_origin_redirect_is_followed(
 ) -> None:
     requests_mock.get(URL, status_code=301, headers={"Location": location})
     target = requests_mock.get(BASE + location if location.startswith("/") else location, json={})
-    response = client_for(clock).send("GET", URL, headers={"Authorization": "Bearer t0k"})
+    bearer = RequestOptions(headers={"Authorization": "Bearer t0k"})
+    response = client_for(clock).send("GET", URL, bearer)
     assert response.status_code == 200
     assert target.called
     assert target.last_request is not None
@@ -507,7 +515,7 @@ def test_success_is_not_an_error() -> None:
 def test_a_post_is_never_redirected(requests_mock: rm.Mocker, clock: FakeClock) -> None:
     requests_mock.post(URL, status_code=301, headers={"Location": URL + "/"})
     requests_mock.get(URL + "/", json={"data": []})
-    response = client_for(clock).send("POST", URL, json={"name": "x"})
+    response = client_for(clock).send("POST", URL, RequestOptions(json={"name": "x"}))
     assert response.status_code == 301
     assert [call.method for call in requests_mock.request_history] == ["POST"]
 

@@ -15,7 +15,7 @@ from requests_mock import ANY
 from nexla_procurify import plugin
 from nexla_procurify.auth import ProcurifySession, TokenManager
 from nexla_procurify.credential import parse
-from nexla_procurify.http import HttpClient, HttpPolicy
+from nexla_procurify.http import HttpClient, HttpPolicy, RequestOptions
 from nexla_procurify.sandbox import Fault, Sandbox
 
 ME = "/api/v3/users/me"
@@ -187,7 +187,8 @@ def test_5xx_is_recovered(sandbox: Fresh, status: int) -> None:
 def test_dropped_connection_is_recovered(sandbox: Fresh) -> None:
     sandbox.inject(Fault("drop", path=ME, times=1))
     with session_for(sandbox) as session:
-        response, body = session.request_json("GET", ME)
+        answer = session.request_json("GET", ME)
+        response, body = answer.response, answer.body
     assert response.status_code == 200
     assert body["data"]["id"] == 1
     assert len(sandbox.requests_to(ME)) == 2
@@ -204,7 +205,7 @@ def test_dropped_token_exchange_is_recovered(sandbox: Fresh) -> None:
 def test_invalid_json_is_retried_by_request_json(sandbox: Fresh) -> None:
     sandbox.inject(Fault("invalid_json", path=ME, times=1))
     with session_for(sandbox) as session:
-        _, body = session.request_json("GET", ME)
+        body = session.request_json("GET", ME).body
     assert body["data"]["firstName"] == "Sandy"
 
 
@@ -223,7 +224,7 @@ def test_the_sandbox_requires_the_client_header(sandbox: Fresh) -> None:
     with session_for(sandbox) as session:
         token = session.tokens.token().value.reveal()
         bare = session.client.send("GET", sandbox.base_url + ME,
-                                   headers={"Authorization": f"Bearer {token}"})
+                                   RequestOptions(headers={"Authorization": f"Bearer {token}"}))
         assert bare.status_code == 400
         assert session.get(ME).status_code == 200
 

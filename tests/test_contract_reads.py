@@ -26,12 +26,13 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from test_source_sandbox import run as read  # the read_source hook, as a host calls it
 
-from nexla_procurify import manifest, source
+from nexla_procurify import manifest
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.sandbox.contract import Contract, Operation, contract, undeclared_fields
+from nexla_procurify.source import config as source_config
 
 BASE = "https://acme.procurify.com"
 SERVER_DATE = "Sun, 29 Nov 2026 16:00:00 GMT"
@@ -454,7 +455,7 @@ def test_an_undocumented_or_mistyped_parameter_fails_the_check(
         "departments": dataclasses.replace(departments, filters=MappingProxyType(
             {**departments.filters, "locations": MappingProxyType({"type": "string"})})),
     }))
-    monkeypatch.setattr(source, "catalogue", lambda: wrong)
+    monkeypatch.setattr(source_config, "catalogue", lambda: wrong)  # what reads configure
     read(session, {"resource": "vendors", "filters": {"colour": "red"}})
     assert any("has no query parameter 'colour'" in problem for problem in fake.problems)
     fake.problems.clear()
@@ -473,7 +474,7 @@ def test_an_undocumented_path_fails_the_check(
             dataclasses.replace(p, default="lost", choices=(*p.choices, "lost"))
             if p.name == "status" else p for p in orders.path_params)),
     }))
-    monkeypatch.setattr(source, "catalogue", lambda: wrong)
+    monkeypatch.setattr(source_config, "catalogue", lambda: wrong)  # what reads configure
     read(session, {"resource": "purchase_orders"})
     assert any("path status: 'lost' is not a valid choice" in p for p in fake.problems)
 

@@ -45,7 +45,7 @@ from nexla_procurify.http import (
 )
 from nexla_procurify.messages import WriteResult
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("nexla_procurify.destination")  # one name for the whole destination
 
 MAX_CREATE_ATTEMPTS = 3
 # Pauses (seconds, times the attempt number) before each lookup that checks an uncertain

@@ -17,7 +17,7 @@ from nexla_procurify.destination.prepare import Plan
 from nexla_procurify.errors import AuthenticationError, ProcurifyError
 from nexla_procurify.messages import WriteResult
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("nexla_procurify.destination")  # one name for the whole destination
 
 
 class RecordWriter:

@@ -14,9 +14,10 @@ import pytest
 import requests
 import requests_mock as requests_mock_module
 from test_contract_writes import purchase_order_update
-from test_destination_write import VENDORS, FakeProcurify, run, vendor, writes
+from test_destination_write import VENDORS, FakeProcurify, make_session, run, vendor, writes
 
 from nexla_procurify import destination
+from nexla_procurify.messages import WriteResult
 from nexla_procurify.resources import catalogue
 
 BASE_URL = "https://acme.procurify.com"
@@ -264,21 +265,24 @@ def test_revise_puts_to_procurify_older_path_and_warns_it_is_deprecated(
     assert "prefer operation 'update'" in caplog.text
 
 
-def test_an_upsert_that_must_put_sends_the_computed_field_too(
-    fake: FakeProcurify, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_upsert_that_must_put_sends_the_computed_field_too(fake: FakeProcurify) -> None:
     """Without PATCH, an upsert replaces the found record: PUT needs every required field,
     the computed one included."""
-    full = catalogue()
-    vendors = full.resources["vendors"]
+    vendors = catalogue().resources["vendors"]
     without_patch = dataclasses.replace(vendors, operations=MappingProxyType(
         {name: op for name, op in vendors.operations.items() if name != "patch"}))
-    patched = dataclasses.replace(full, resources=MappingProxyType(
-        {**full.resources, "vendors": without_patch}))
-    monkeypatch.setattr(destination, "catalogue", lambda: patched)
-    upsert = {"resource": "vendors", "operation": "upsert", "concurrency": 1}
-    [created] = run(upsert, [vendor("V-1")])
-    [changed] = run(upsert, [vendor("V-1", city="Oslo")])
+    upsert = destination.parse_config(
+        {"resource": "vendors", "operation": "upsert", "concurrency": 1})
+    plan = destination.Plan.of(upsert, without_patch)
+    assert plan.update is not None
+    assert plan.update.method == "PUT"
+
+    def run_planned(records: list[dict[str, Any]]) -> list[WriteResult]:
+        return list(destination.write_planned(make_session(), plan, records,
+                                              sleep=lambda _: None))
+
+    [created] = run_planned([vendor("V-1")])
+    [changed] = run_planned([vendor("V-1", city="Oslo")])
     assert (created.status, changed.status) == ("created", "updated")
     [put] = [call.json() for call in fake.mocker.request_history if call.method == "PUT"]
     assert put["overall_score"] is None

@@ -9,6 +9,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +22,8 @@ from hypothesis import strategies as st
 from nexla_procurify import destination, http
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
+from nexla_procurify.destination import create, operations
+from nexla_procurify.destination.circuit import Circuit
 from nexla_procurify.errors import TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.messages import WriteResult
@@ -371,9 +374,10 @@ def test_an_enveloped_create_answer_still_gives_the_record_id(
     assert (result.status, result.id) == ("created", 12)
 
 
-def test_post_outcome_policy_comes_from_the_http_module() -> None:
-    assert not hasattr(destination, "_outcome_unknown")
-    assert vars(destination)["post_outcome_unknown"] is http.post_outcome_unknown
+@pytest.mark.parametrize("module", [create, operations])
+def test_post_outcome_policy_comes_from_the_http_module(module: ModuleType) -> None:
+    assert not hasattr(module, "_outcome_unknown")
+    assert vars(module)["post_outcome_unknown"] is http.post_outcome_unknown
 
 
 def test_without_a_lookup_an_uncertain_post_fails_and_is_not_repeated(
@@ -562,16 +566,15 @@ def test_an_outage_of_one_record_does_not_stop_the_others(fake: FakeProcurify) -
 def test_outages_are_counted_in_input_order_whatever_order_they_finish_in() -> None:
     """With workers in parallel, good records finish while bad ones are still retrying: the
     bad ones' failures arrive together, yet they were never consecutive in the input."""
-    config = destination.parse_config({"resource": "vendors", "operation": "update"})
-    writer = destination._RecordWriter(make_session(), config, lambda _: None)
+    circuit = Circuit()
     outage = TransientError("Procurify is unavailable: it answered HTTP 500.")
     for index in (13, 9, 5):  # finished together, far apart in the input
-        writer._note_failure(index, outage)
-    assert writer._stopped is None
+        circuit.note_failure(index, outage)
+    assert circuit.stopped is None
     for index in (7, 6):  # 5, 6, 7: three in a row in the input
-        writer._note_failure(index, outage)
-    assert writer._stopped is not None
-    assert "3 records in a row" in writer._stopped
+        circuit.note_failure(index, outage)
+    assert circuit.stopped is not None
+    assert "3 records in a row" in circuit.stopped
 
 
 # ------------------------------------------------------------------- records that break things
@@ -600,14 +603,25 @@ def test_a_deeply_nested_record_is_rejected_without_sending(fake: FakeProcurify)
     assert writes(fake.mocker) == []
 
 
-def test_an_unexpected_error_before_sending_says_not_written(
-    fake: FakeProcurify, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(body: Any) -> None:
+class Unlistable(Mapping[str, Any]):
+    """A record (as a host may hand one in) that breaks unexpectedly when its fields are
+    listed: the writer fails on it before anything is sent."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.fields = dict(fields)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+    def __iter__(self) -> Iterator[str]:
         raise KeyError("boom")
 
-    monkeypatch.setattr(destination, "_check_json", broken)
-    [result] = run(CREATE, [vendor("V-1")])
+    def __len__(self) -> int:
+        return len(self.fields)
+
+
+def test_an_unexpected_error_before_sending_says_not_written(fake: FakeProcurify) -> None:
+    [result] = run(CREATE, [Unlistable(vendor("V-1"))])
     assert result.status == "failed"
     assert "Unexpected KeyError" in (result.error or "")
     assert "it was not written" in (result.error or "")
@@ -615,18 +629,12 @@ def test_an_unexpected_error_before_sending_says_not_written(
 
 
 def test_an_unexpected_error_after_sending_says_it_may_have_been_written(
-    fake: FakeProcurify, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProcurify,
 ) -> None:
-    def broken_answer(self: Any, response: Any) -> None:
-        raise KeyError("boom")
-
-    def broken_check(body: Mapping[str, Any]) -> None:
-        if body["name"] == "BOOM":
-            raise KeyError("boom")
-
-    monkeypatch.setattr(destination._RecordWriter, "_created_record", broken_answer)
-    monkeypatch.setattr(destination, "_check_json", broken_check)
-    first, second = run({**CREATE, "concurrency": 1}, [vendor("V-1"), vendor(name="BOOM")])
+    fake.post_faults.append((True, KeyError))  # the POST is sent, then something breaks
+    first, second = run({**CREATE, "concurrency": 1},
+                        [vendor("V-1"), Unlistable(vendor("V-2"))])
+    assert "Unexpected KeyError" in (first.error or "")
     assert "it may or may not have been written" in (first.error or "")
     assert "it was not written" in (second.error or "")  # the flag is per record
     assert writes(fake.mocker) == [("POST", VENDORS)]

@@ -25,8 +25,9 @@ import os
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TextIO, get_args
 
 from nexla_procurify import destination, plugin, source
@@ -201,7 +202,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # Command name (as ``arguments.parser`` names them) -> the function that runs it.
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+COMMANDS: Mapping[str, Callable[[argparse.Namespace], int]] = MappingProxyType({
     "spec": _spec,
     "check": _check,
     "sandbox": _sandbox,
@@ -209,4 +210,4 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "read": _read,
     "write": _write,
     "demo": _demo,
-}
+})

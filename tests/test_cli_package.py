@@ -1,5 +1,6 @@
-"""The command line imports the sandbox only for the commands that run one (``sandbox``,
-``demo``): ``spec``, ``discover``, ``check``, ``read`` and ``write`` start without it."""
+"""How the command line is put together: every command the parser knows runs a function, and
+the sandbox is imported only by the commands that run one (``sandbox``, ``demo``): ``spec``,
+``discover``, ``check``, ``read`` and ``write`` start without it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from nexla_procurify.cli import arguments, commands
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV
 from nexla_procurify.sandbox import Sandbox
 
@@ -34,6 +36,14 @@ def _run(argv: list[str], stdin: str = "") -> tuple[int, str, list[str]]:
     line = next(line for line in done.stderr.splitlines() if line.startswith("SANDBOX-MODULES"))
     modules = [name for name in line.split()[1:] if name != "-"]
     return done.returncode, done.stdout, modules
+
+
+def test_every_command_of_the_parser_runs_a_function() -> None:
+    parser = arguments.parser()
+    choices = [action.choices for action in parser._actions if action.dest == "command"]
+    assert len(choices) == 1
+    assert isinstance(choices[0], dict)
+    assert set(choices[0]) == set(commands.COMMANDS)
 
 
 @pytest.mark.parametrize("argv", [["spec"], ["discover"]])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["Host"]
+
 from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
@@ -13,9 +15,14 @@ from nexla_procurify.errors import ConfigurationError
 
 
 class Host:
-    """What a Nexla-style host does with a connector, in a few lines of pluggy."""
+    """What a Nexla-style host does with a connector, in a few lines of pluggy.
+
+    Each method calls one hook for ``connector_type`` and returns the answer of the plugin that
+    handles that type; when none does, a ``ConfigurationError`` names the installed types."""
 
     def __init__(self, plugins: Iterable[ModuleType] | None = None) -> None:
+        """Load the connectors installed under the ``nexla.connectors`` entry point group, or
+        register exactly ``plugins`` (hook implementation modules) when given."""
         self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.plugin_manager.add_hookspecs(hookspecs)
         if plugins is None:
@@ -26,17 +33,22 @@ class Host:
 
     @property
     def hook(self) -> Any:
+        """The plugin manager's hook caller, for calling a hook directly."""
         return self.plugin_manager.hook
 
     def manifests(self) -> list[dict[str, Any]]:
+        """The parsed ``connector.json`` of every registered connector."""
         return list(self.hook.connector_manifest())
 
     def connector_types(self) -> list[str]:
+        """The ``type`` of every registered connector (``procurify``)."""
         return [manifest["type"] for manifest in self.manifests()]
 
     def validate_credential(
         self, connector_type: str, credential: dict[str, Any], *, live: bool = False
     ) -> Any:
+        """A ``ValidationResult`` for ``credential``; with ``live``, after also exchanging a
+        token and calling Procurify."""
         return self._answer(
             connector_type,
             self.hook.validate_credential(
@@ -45,6 +57,8 @@ class Host:
         )
 
     def authenticate(self, connector_type: str, credential: dict[str, Any]) -> Any:
+        """A session for ``credential`` (a context manager; ``close()`` releases it), safe to
+        share between threads; raises ``CredentialError`` for an invalid credential."""
         return self._answer(
             connector_type,
             self.hook.authenticate(connector_type=connector_type, credential=credential),
@@ -57,6 +71,8 @@ class Host:
         config: dict[str, Any],
         state: dict[str, Any] | None = None,
     ) -> Iterator[Any]:
+        """The ``Record`` and ``Checkpoint`` messages of reading ``config`` from ``state`` (the
+        last checkpoint's value of an earlier run, or ``None``), lazily."""
         messages: Iterator[Any] = self._answer(
             connector_type,
             self.hook.read_source(
@@ -72,6 +88,7 @@ class Host:
         config: dict[str, Any],
         records: Iterable[dict[str, Any]],
     ) -> Iterator[Any]:
+        """One ``WriteResult`` per record of ``records``, in input order, lazily."""
         results: Iterator[Any] = self._answer(
             connector_type,
             self.hook.write_destination(

@@ -3,6 +3,22 @@ paths, filters, cursors, keys and write operations."""
 
 from __future__ import annotations
 
+__all__ = [
+    "LIST_KEYS",
+    "AnswerShape",
+    "BodyShape",
+    "Catalogue",
+    "Detail",
+    "Granularity",
+    "Incremental",
+    "Lookup",
+    "Operation",
+    "Pagination",
+    "PathParam",
+    "Resource",
+    "catalogue",
+]
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -13,7 +29,10 @@ from urllib.parse import quote
 from nexla_procurify import manifest
 from nexla_procurify.errors import ConfigurationError
 
+# How a list is read: page-number pages (``?page=&page_size=``), one answer holding every
+# record, or one record (``/users/me``).
 Pagination = Literal["page", "none", "single"]
+# What an incremental cursor holds, and so what its filter takes: a day or an instant.
 Granularity = Literal["date", "date-time"]
 # How a request carries its record: the object itself, or a list holding it (user invitations).
 BodyShape = Literal["object", "array"]
@@ -24,6 +43,10 @@ AnswerShape = Literal["data", "data_list", "record"]
 
 @dataclass(frozen=True)
 class Incremental:
+    """How a resource is read incrementally: records whose ``cursor_field`` is at or after the
+    saved cursor, asked for with the list filter ``filter`` (a ``*_0`` lower bound) at the
+    cursor's ``granularity``."""
+
     cursor_field: str
     filter: str
     granularity: Granularity
@@ -31,6 +54,9 @@ class Incremental:
 
 @dataclass(frozen=True)
 class PathParam:
+    """A ``{name}`` in a list path, set by the source configuration key of the same name
+    (purchase orders' ``role`` and ``status``): one of ``choices``, else ``default``."""
+
     name: str
     default: str
     choices: tuple[str, ...]
@@ -55,6 +81,10 @@ class Detail:
 
 @dataclass(frozen=True)
 class Operation:
+    """A write operation (``create``, ``update``, ``patch``, or an action such as ``close``):
+    the HTTP ``method`` and ``path`` (``{id}`` taken from the record's ``id_field``), and the
+    request schema records are validated against before any call (``None``: no body)."""
+
     name: str
     method: str
     path: str
@@ -86,6 +116,19 @@ class Lookup:
 
 @dataclass(frozen=True)
 class Resource:
+    """One Procurify resource as ``connector.json`` describes it.
+
+    ``name`` is what configurations say (``vendors``), ``title`` what people read; ``modes``
+    holds ``source`` and/or ``destination``; ``key`` the fields that identify a record (the
+    SCHEMA message's key properties). Reading: the list ``path`` (``None`` for a
+    destination-only resource), its ``pagination``, the stable ``order_by`` a read asks for
+    (``None`` where the list takes none), the query parameters it accepts as ``filters`` (name
+    -> JSON Schema of the value), ``incremental`` when it is read from a cursor, the
+    ``path_params`` its path takes, the record schema ``stream_schema`` (a path under the
+    package's files), and ``detail`` for a stream of detail records. Writing: ``operations`` by
+    name (upsert aside), ``upsert_key`` (the natural key an upsert finds records by, ``None``:
+    no upsert) and ``lookup`` (how to find a record by that key)."""
+
     name: str
     title: str
     modes: tuple[str, ...]
@@ -104,9 +147,11 @@ class Resource:
 
     @property
     def readable(self) -> bool:
+        """Whether the resource can be read (its modes include ``source``)."""
         return "source" in self.modes
 
     def list_path(self, values: Mapping[str, str]) -> str:
+        """The list path with each path parameter replaced by its value in ``values``."""
         assert self.path is not None
         path = self.path
         for param in self.path_params:
@@ -114,6 +159,8 @@ class Resource:
         return path
 
     def operation(self, name: str) -> Operation:
+        """The write operation ``name``; a ``ConfigurationError`` listing the supported ones
+        when the resource has no such operation."""
         try:
             return self.operations[name]
         except KeyError:
@@ -125,6 +172,7 @@ class Resource:
 
     @property
     def write_operations(self) -> tuple[str, ...]:
+        """The names of every write operation, ``upsert`` included when the resource has one."""
         names = list(self.operations)
         if self.upsert_key is not None:
             names.append("upsert")
@@ -195,6 +243,9 @@ def _lookup(data: Mapping[str, Any]) -> Lookup:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """Every resource by name, in ``connector.json``'s order, and the bounds and defaults of
+    page size and read and write concurrency (from the source and destination schemas)."""
+
     resources: Mapping[str, Resource]
     max_page_size: int
     default_page_size: int
@@ -204,6 +255,8 @@ class Catalogue:
     max_write_concurrency: int
 
     def get(self, name: object, mode: str) -> Resource:
+        """The resource ``name`` in ``mode`` (``source`` or ``destination``); a
+        ``ConfigurationError`` listing the choices when there is none."""
         found = self.resources.get(name) if isinstance(name, str) else None
         if found is None or mode not in found.modes:
             names = ", ".join(self.names(mode))
@@ -211,22 +264,50 @@ class Catalogue:
         return found
 
     def names(self, mode: str) -> list[str]:
+        """The names of the resources available in ``mode``, in catalogue order."""
         return [name for name, resource in self.resources.items() if mode in resource.modes]
 
 
 @cache
 def catalogue() -> Catalogue:
+    """The catalogue of the shipped ``connector.json``, checked against its schema first (a
+    damaged file is a ``ConfigurationError`` naming each fault). Loaded once and shared.
+
+    Page-size and concurrency bounds and defaults are read from the source and destination
+    configuration schemas, the one place they are said (a host shows them in its forms)."""
     data = manifest.connector_manifest()
-    source, destination = data["source"], data["destination"]
+    manifest.check_connector_manifest(data)
+    source = _properties(data["schemas"]["source"])
+    destination = _properties(data["schemas"]["destination"])
     specs = {spec["name"]: spec for spec in data["resources"]}
     return Catalogue(
         # Read-only views: the catalogue is cached and shared by every caller.
         resources=MappingProxyType({spec["name"]: _resource(spec, specs)
                                     for spec in data["resources"]}),
-        max_page_size=source["max_page_size"],
-        default_page_size=source["default_page_size"],
-        default_read_concurrency=source["default_concurrency"],
-        max_read_concurrency=source["max_concurrency"],
-        default_write_concurrency=destination["default_concurrency"],
-        max_write_concurrency=destination["max_concurrency"],
+        max_page_size=_bound(source, "page_size", "maximum"),
+        default_page_size=_bound(source, "page_size", "default"),
+        default_read_concurrency=_bound(source, "concurrency", "default"),
+        max_read_concurrency=_bound(source, "concurrency", "maximum"),
+        default_write_concurrency=_bound(destination, "concurrency", "default"),
+        max_write_concurrency=_bound(destination, "concurrency", "maximum"),
     )
+
+
+def _properties(relative: str) -> tuple[str, Mapping[str, Any]]:
+    """A configuration schema's name and its properties (``schemas/source.schema.json``)."""
+    loaded = manifest.load_json(relative)
+    properties = loaded.get("properties") if isinstance(loaded, dict) else None
+    return relative, properties if isinstance(properties, dict) else {}
+
+
+def _bound(schema: tuple[str, Mapping[str, Any]], key: str, bound: str) -> int:
+    """A whole-number bound or default of a configuration key, as its schema says it."""
+    relative, properties = schema
+    prop = properties.get(key)
+    value = prop.get(bound) if isinstance(prop, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(
+            f"{relative} does not give {key!r} a whole-number {bound!r} (the package's "
+            "schemas are damaged: reinstall it)."
+        )
+    return value

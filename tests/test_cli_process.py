@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from nexla_procurify import cli
+from nexla_procurify.cli import commands, running
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV
 from nexla_procurify.sandbox import Fault, Sandbox
 
@@ -32,7 +33,7 @@ def test_a_credential_file_is_private_even_when_it_existed(tmp_path: Path) -> No
     target = tmp_path / "credential.json"
     target.write_text("{}")
     target.chmod(0o644)
-    cli._write_private(target, json.dumps({"client_secret": "x"}))
+    commands.write_private(target, json.dumps({"client_secret": "x"}))
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
@@ -70,7 +71,7 @@ def test_an_unfinished_read_is_closed_before_its_session() -> None:
         finally:
             closed.append("messages")
 
-    with cli._closed_after(messages()) as opened:
+    with running.closed_after(messages()) as opened:
         next(opened)
     assert closed == ["messages"]
 

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from nexla_procurify import cli, manifest, source
+from nexla_procurify import manifest, source
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.cli import arguments
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import ConfigurationError, PermissionDeniedError, TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
@@ -711,8 +712,8 @@ def test_purchase_orders_can_be_read_by_the_paid_status(
 def test_the_command_line_repeats_a_filter_to_give_a_list(
     argv: list[str], filters: dict[str, Any]
 ) -> None:
-    args = cli._parser().parse_args(["read", "departments", *argv])
-    config = cli._source_config(args)
+    args = arguments.parser().parse_args(["read", "departments", *argv])
+    config = arguments.source_config(args)
     assert config["filters"] == filters
     parsed = source.parse_config(config)
     assert parsed.filters["locations"] == tuple(

@@ -1,0 +1,16 @@
+"""The ``nexla-procurify`` command line (entry point ``nexla_procurify.cli:main``).
+
+Modules: ``program`` (logging, dispatch, errors as exit statuses), ``arguments`` (the parser and
+the configuration the flags give), ``inputs`` (credential, configuration, state and record
+input), ``running`` (stop signals, progress, closing an unfinished read), ``commands`` (one
+function per command) and ``demo`` (the guided tour, the only one that needs the sandbox, which
+is imported only when it runs).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ENV_FIELDS", "InputRecords", "Progress", "load_credential", "main"]
+
+from nexla_procurify.cli.inputs import ENV_FIELDS, InputRecords, load_credential
+from nexla_procurify.cli.program import main
+from nexla_procurify.cli.running import Progress

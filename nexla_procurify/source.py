@@ -68,6 +68,7 @@ from nexla_procurify.errors import ApiError, ConfigurationError, ProcurifyError,
 from nexla_procurify.http import RetryEvent, error_for_response
 from nexla_procurify.messages import Checkpoint, Record, SchemaMessage
 from nexla_procurify.resources import Resource, catalogue
+from nexla_procurify.singer_schema import flatten_schema
 from nexla_procurify.validation import describe, schema_problems, validator
 
 log = logging.getLogger("nexla_procurify.source")
@@ -1178,7 +1179,8 @@ def schema_message(resource: Resource) -> SchemaMessage:
     """The Singer ``SCHEMA`` message of a readable resource."""
     if resource.stream_schema is None:
         raise ConfigurationError(f"Resource {resource.name!r} cannot be read.")
-    schema: dict[str, Any] = manifest.load_json(resource.stream_schema)
+    # Flattened: Singer targets read plain ``type``s, not ``$ref``/``anyOf`` (singer_schema.py).
+    schema = flatten_schema(manifest.load_json(resource.stream_schema), resource.key)
     bookmarks = (resource.incremental.cursor_field,) if resource.incremental else ()
     return SchemaMessage(resource.name, schema, resource.key, bookmarks)
 

@@ -1,39 +1,34 @@
-"""Target-friendly stream schemas: a shipped JSON Schema 2020-12 stream schema flattened into
+"""Target-friendly stream schemas: a shipped stream schema (JSON Schema 2020-12) flattened into
 the form Singer targets read.
 
-Targets (target-sqlite, target-duckdb, target-postgres, ...) read a ``SCHEMA`` message property
-by property and expect a plain ``type`` on each: they do not follow ``$ref`` and do not
-understand ``anyOf``/``oneOf``/``allOf``. :func:`flatten_schema` rewrites a schema so that every
-schema in it has a plain ``type`` (``"X"``, or a list such as ``["X", "null"]``):
-
-- every ``$ref`` is inlined; ``allOf`` is intersected; ``anyOf``/``oneOf`` are merged as a union:
-  their types become one list (``number`` absorbs ``integer``), objects merge their properties
-  (required only when every branch requires them), arrays their items;
-- a constraint survives a union only when every branch admitting its type carries it, widened
-  (the larger ``maxLength``, the smaller ``minimum``, the union of ``enum`` values); ``format``
-  (``date-time``, ...) and ``pattern`` survive when the branches agree. ``const`` becomes a
-  one-value ``enum`` (Singer schemas are draft-4 era, which has no ``const``);
-- left out: ``$schema``, ``$id``, ``$defs``, ``x-`` annotations, titles below the top, and what a
-  target cannot use or may misread (``not``, ``if``/``then``/``else``, ``patternProperties``
-  with the ``additionalProperties`` beside it, ``exclusiveMinimum``/``exclusiveMaximum``, a
-  boolean in draft 4 but a number in 2020-12);
-- the key properties are made required and non-null.
+Targets (target-sqlite, target-postgres, ...) read a ``SCHEMA`` message property by property and
+expect a plain ``type`` on each; they do not follow ``$ref`` nor understand ``anyOf``/``oneOf``/
+``allOf``. :func:`flatten_schema` gives every schema in it a plain ``type`` (``"X"``, or a list
+such as ``["X", "null"]``): every ``$ref`` is inlined, ``allOf`` intersected, ``anyOf``/``oneOf``
+merged into one type list (``number`` absorbs ``integer``; objects merge their properties,
+required where every branch requires them; arrays their items). A constraint survives a merge
+when every branch admitting its type carries it, widened (the larger ``maxLength``, the union of
+``enum`` values; ``format`` and ``pattern`` when the branches agree). ``const`` becomes a one-value
+``enum`` (Singer schemas are draft-4 era). Left out: ``$schema``, ``$id``, ``$defs``, annotations
+below the top (``x-...``), and what a target cannot use or may misread (``not``, ``if``,
+``patternProperties``, ``exclusiveMinimum``: a boolean in draft 4, a number in 2020-12). The key
+properties are made required and non-null.
 
 The promise: every instance valid against the given schema is valid against the result (which
-may be looser), except that the key must be present and not null; every property the given
-schema declares anywhere (in any branch, through any reference) is declared by the result.
+may be looser), but for a key that is missing or null; every field the given schema declares
+anywhere (in any branch, through any reference) the result declares.
 
-Recursive references: a ``$ref`` met again inside its own expansion, or more than
-:data:`MAX_REF_DEPTH` expansions deep, is not expanded. It becomes the types its target declares
-(``{"type": "object"}``, a target then stores the value as JSON), or every JSON type when its
-target declares none; the fields below it are then not declared. None of the shipped stream
-schemas is recursive. References outside the document (or to anchors) become every JSON type.
+Recursive references: a ``$ref`` met again within its own expansion, or more than
+:data:`MAX_REF_DEPTH` expansions deep, is not expanded: it becomes the types its target declares
+(``{"type": "object"}``: a target stores the value as JSON), or every JSON type when its target
+declares none, and the fields below it are not declared. None of the shipped stream schemas is
+recursive. References outside the document (or to anchors) become every JSON type.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
@@ -100,17 +95,10 @@ def _admits(types: frozenset[str], kind: str) -> bool:
 
 def _kind(value: Any) -> str:
     """The JSON type of a value (``1.0`` is an integer, as in JSON Schema)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        return "integer"
     if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
+        return "integer" if value.is_integer() else "number"
+    names = {type(None): "null", bool: "boolean", int: "integer", str: "string", list: "array"}
+    return names.get(type(value), "object")
 
 
 def _canonical(value: Any) -> Any:
@@ -140,12 +128,8 @@ def _node(schema: Any, context: _Context) -> Schema:
         parts.extend(_node(sub, context) for sub in schema["allOf"])
     for name in ("anyOf", "oneOf"):
         if isinstance(schema.get(name), list):
-            parts.append(_union(_node(sub, context) for sub in schema[name]))
+            parts.append(reduce(_join, (_node(sub, context) for sub in schema[name]), _never()))
     return reduce(_meet, parts)
-
-
-def _union(schemas: Iterable[Schema]) -> Schema:
-    return reduce(_join, schemas, _never())
 
 
 def _own(schema: Mapping[str, Any], context: _Context) -> Schema:
@@ -174,7 +158,7 @@ def _own(schema: Mapping[str, Any], context: _Context) -> Schema:
     items, prefix = schema.get("items"), schema.get("prefixItems")
     if isinstance(prefix, list):
         if items is not None:  # without ``items``, anything may follow the prefix
-            node["items"] = _union(_node(sub, context) for sub in [*prefix, items])
+            node["items"] = reduce(_join, (_node(sub, context) for sub in [*prefix, items]))
     elif isinstance(items, Mapping | bool):
         node["items"] = _node(items, context)
     return node
@@ -216,12 +200,11 @@ def _meet(a: Schema, b: Schema) -> Schema:
         node["enum"] = [value for value in a["enum"] if _same(value) in other]
     elif "enum" in a or "enum" in b:
         node["enum"] = a.get("enum", b.get("enum"))
-    for _, names in _GROUPS:
-        for name in names:
-            if name in a and name in b:
-                node[name] = _tighten(name, a[name], b[name])
-            elif name in a or name in b:
-                node[name] = a.get(name, b.get(name))
+    for name in (name for _, names in _GROUPS for name in names):
+        if name in a and name in b:
+            node[name] = _combine(name, a[name], b[name], union=False)
+        elif name in a or name in b:
+            node[name] = a.get(name, b.get(name))
     if "properties" in a or "properties" in b:
         mine, theirs = a.get("properties", {}), b.get("properties", {})
         node["properties"] = {
@@ -246,7 +229,7 @@ def _join(a: Schema, b: Schema) -> Schema:
         in_a, in_b = (any(_admits(s["type"], kind) for kind in kinds) for s in (a, b))
         for name in names:
             if in_a and in_b and name in a and name in b:
-                wider = _widen(name, a[name], b[name])
+                wider = _combine(name, a[name], b[name], union=True)
                 if wider is not None:
                     node[name] = wider
             elif in_a != in_b and name in (a if in_a else b):
@@ -282,24 +265,14 @@ def _field(schema: Schema, name: str) -> Schema:
     return _any() if found is None else found
 
 
-def _tighten(name: str, a: Any, b: Any) -> Any:
-    """One value of a constraint both schemas of an intersection carry (both hold)."""
-    if name in _LOWER:
-        return max(a, b)
-    if name in _UPPER:
-        return min(a, b)
-    return a or b if name == "uniqueItems" else a
-
-
-def _widen(name: str, a: Any, b: Any) -> Any:
-    """One value of a constraint both branches of a union carry, or ``None`` to drop it."""
-    if name in _LOWER:
-        return min(a, b)
-    if name in _UPPER:
-        return max(a, b)
+def _combine(name: str, a: Any, b: Any, *, union: bool) -> Any:
+    """One value for a constraint both schemas carry: in their intersection (both hold), or in
+    their union (either holds; ``None`` to drop it)."""
+    if name in _LOWER | _UPPER:
+        return (min if (name in _LOWER) == union else max)(a, b)
     if name == "uniqueItems":
-        return a and b
-    return a if a == b else None
+        return a and b if union else a or b
+    return a if a == b or not union else None
 
 
 def _unconstrained(node: Schema) -> bool:
@@ -341,7 +314,6 @@ def _not_null(schema: Schema) -> Schema:
              if kind != "null"]
     if not kinds:
         return schema
-    out = {**schema, "type": kinds[0] if len(kinds) == 1 else kinds}
-    if "enum" in out:
-        out["enum"] = [value for value in out["enum"] if value is not None]
-    return out
+    enum = {"enum": [value for value in schema["enum"] if value is not None]} \
+        if "enum" in schema else {}
+    return {**schema, "type": kinds[0] if len(kinds) == 1 else kinds, **enum}

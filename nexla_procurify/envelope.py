@@ -1,4 +1,5 @@
-"""Procurify's answer envelope: the records under ``data`` and the pagination beside them."""
+"""Procurify's answer envelope, read: the records under ``data`` and the pagination beside them
+(the sandbox builds such answers in ``sandbox/listing.py``)."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ _DECIMAL_PATTERN = re.compile(r"\^\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$")
 
 
 @cache
-def validator(schema_path: str) -> Draft202012Validator:
+def shipped_validator(schema_path: str) -> Draft202012Validator:
     """The validator of a shipped schema (``"schemas/..."``), compiled once: the schemas are
     read-only files of the package."""
     schema = manifest.load_json(schema_path)

@@ -110,7 +110,9 @@ class Contract:
         """``schema`` with its top-level ``$ref`` followed and ``allOf`` parts merged."""
         return resolve(schema, self.defs)
 
-    def validator(self, schema: Schema) -> Draft202012Validator:
+    def validator_for(self, schema: Schema) -> Draft202012Validator:
+        """The validator of one schema of the contract (its ``$ref``s resolved against the
+        contract's definitions), compiled once per contract and schema."""
         return _validator(self, json.dumps(schema, sort_keys=True))
 
     def query_problems(
@@ -181,7 +183,7 @@ class Contract:
         """(JSON path, message) for each way ``body`` breaks the operation's request schema."""
         if operation.request_body is None:
             return [] if body is None else [("", f"{operation.name} takes no body.")]
-        check = self.validator(operation.request_body)
+        check = self.validator_for(operation.request_body)
         return [
             (_json_path(error.absolute_path), error.message)
             for error in check.iter_errors(body)

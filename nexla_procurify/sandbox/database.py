@@ -1,7 +1,7 @@
 """The sandbox's data: one ``Table`` per collection, seeded from the contract's list schemas,
 plus record-level edits and the fitting of records to each answer's schema.
 
-Everything here works on records; HTTP shapes live in ``api.py`` and ``envelope.py``.
+Everything here works on records; HTTP shapes live in ``api.py`` and ``listing.py``.
 """
 
 from __future__ import annotations

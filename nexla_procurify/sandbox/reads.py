@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nexla_procurify.sandbox import envelope, query
+from nexla_procurify.sandbox import listing, query
 from nexla_procurify.sandbox.call import Call, not_found
 from nexla_procurify.sandbox.database import Database
 from nexla_procurify.sandbox.hooks import PageHooks
@@ -39,21 +39,21 @@ def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
             shown = positions
         else:
             try:
-                page = envelope.paginate(request.query, len(positions))
-            except envelope.PageNotFound:
+                page = listing.paginate(request.query, len(positions))
+            except listing.PageNotFound:
                 return Response(404, {"detail": "Invalid page."})
             number = page.number
             shown = positions[page.start:page.stop]
-            paging = envelope.pagination(page, base, request.multi)
+            paging = listing.pagination(page, base, request.multi)
         records = [table.get(position) for position in shown]
-        summary = envelope.SUMMARIES.get(name)
+        summary = listing.SUMMARIES.get(name)
         if summary is not None:
             extra = table.cached((selection, "summary"), lambda: summary(table, positions))
         if name == "purchase_orders":
-            counts = table.cached("counts", lambda: envelope.purchase_order_counts(table))
+            counts = table.cached("counts", lambda: listing.purchase_order_counts(table))
             extra = {"counts": {role: {**tally, "page": len(records)}
                                 for role, tally in counts.items()}}
-    body = envelope.list_body(records, paging, extra, wrapped=collection.wrapped,
+    body = listing.list_body(records, paging, extra, wrapped=collection.wrapped,
                               top_level=top_level)
     hooks.fire(name, number)
     return Response(200, body)

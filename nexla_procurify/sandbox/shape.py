@@ -30,7 +30,7 @@ class Shaper:
     def check(self, schema: Schema) -> Draft202012Validator:
         found = self._checks.get(id(schema))
         if found is None or found[0] is not schema:
-            found = self._checks[id(schema)] = (schema, self.contract.validator(schema))
+            found = self._checks[id(schema)] = (schema, self.contract.validator_for(schema))
         return found[1]
 
     def resolve(self, schema: Schema) -> Schema:

@@ -1,4 +1,6 @@
-"""Response envelopes and pagination math, shaped as Procurify's response models document them.
+"""Building list answers: the page asked for, its links and pagination math, and the body
+in Procurify's envelope, shaped as Procurify's response models document them (reading an
+envelope is ``nexla_procurify/envelope.py``'s).
 
 Most lists answer ``{"data": [...], "metadata": {"pagination": {...}}}``; payment methods put
 ``pagination`` next to ``data``; locations wrap each record:

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "AUDIENCE",
+    "DEFAULT_LIFETIME",
+    "LIVE_CHECK_POLICY",
+    "TOKEN_PATHS",
+    "AccessToken",
+    "ProcurifySession",
+    "TokenManager",
+    "check_connection",
+    "refresh_margin",
+]
+
 import logging
 import math
 import threading

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "ALLOW_LOOPBACK_ENV",
+    "MASK",
+    "PROCURIFY_DOMAIN",
+    "Credential",
+    "Secret",
+    "credential_schema",
+    "loopback_allowed",
+    "parse",
+    "redact",
+    "redact_text",
+    "validate",
+]
+
 import html
 import ipaddress
 import os

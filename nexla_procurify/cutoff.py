@@ -10,6 +10,8 @@ connection goes back to the pool, so that a pooled connection is never cut.
 
 from __future__ import annotations
 
+__all__ = ["CutoffAdapter", "Watch"]
+
 import contextlib
 import socket
 import threading

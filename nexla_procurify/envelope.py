@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+__all__ = ["NotRecordsError", "pagination_value", "records_of"]
+
 from collections.abc import Mapping
 from typing import Any
 

@@ -5,6 +5,16 @@ As JSON lines they are Singer messages (``RECORD``, ``STATE``, ``SCHEMA``).
 
 from __future__ import annotations
 
+__all__ = [
+    "Checkpoint",
+    "FieldError",
+    "Record",
+    "SchemaMessage",
+    "ValidationResult",
+    "WriteResult",
+    "WriteStatus",
+]
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "CONNECTOR_TYPE",
+    "authenticate",
+    "connector_manifest",
+    "read_source",
+    "validate_credential",
+    "write_destination",
+]
+
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+__all__ = ["FieldProblems", "describe", "schema_problems", "shipped_validator"]
+
 import json
 import re
 from collections.abc import Mapping, Sequence

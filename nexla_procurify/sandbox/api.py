@@ -8,6 +8,8 @@ serve it; ``reads`` and ``writes`` answer.
 
 from __future__ import annotations
 
+__all__ = ["ProcurifyApi"]
+
 import secrets
 import threading
 import time

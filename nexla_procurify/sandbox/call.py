@@ -3,6 +3,8 @@ serves it, and helpers shared by ``reads`` and ``writes``."""
 
 from __future__ import annotations
 
+__all__ = ["BadBody", "Call", "not_found"]
+
 import json
 from dataclasses import dataclass
 from typing import Any

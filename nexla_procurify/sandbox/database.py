@@ -6,6 +6,8 @@ Everything here works on records; HTTP shapes live in ``api.py`` and ``listing.p
 
 from __future__ import annotations
 
+__all__ = ["DEFAULT_RECORDS", "Database"]
+
 import math
 import threading
 import time

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["Fault", "FaultPlan"]
+
 import threading
 from dataclasses import dataclass
 from typing import Literal

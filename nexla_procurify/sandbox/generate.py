@@ -12,6 +12,8 @@ per field (shared, never mutated in place); ``links`` makes children agree with 
 
 from __future__ import annotations
 
+__all__ = ["MODIFIED_FIELDS", "Compiler", "Gen", "Plan", "Record"]
+
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["PageHooks"]
+
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass

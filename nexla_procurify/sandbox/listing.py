@@ -9,6 +9,15 @@ Most lists answer ``{"data": [...], "metadata": {"pagination": {...}}}``; paymen
 
 from __future__ import annotations
 
+__all__ = [
+    "SUMMARIES",
+    "PageNotFound",
+    "list_body",
+    "paginate",
+    "pagination",
+    "purchase_order_counts",
+]
+
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType

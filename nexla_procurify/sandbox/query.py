@@ -7,6 +7,8 @@ selection is a ``range``: serving a page costs O(page size) however large the ta
 
 from __future__ import annotations
 
+__all__ = ["Condition", "InvalidFilter", "PurchaseOrderScope", "parse", "select"]
+
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

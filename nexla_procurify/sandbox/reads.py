@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+__all__ = ["approvers", "get_record", "list_records", "me"]
+
 from typing import Any
 
 from nexla_procurify.sandbox import listing, query

@@ -10,6 +10,8 @@ name a user's department gives it).
 
 from __future__ import annotations
 
+__all__ = ["Errors", "cited", "default_role", "expand", "invalid"]
+
 from collections.abc import Mapping
 from typing import Any
 

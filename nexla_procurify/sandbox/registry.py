@@ -9,6 +9,24 @@ The contract says what each operation takes and answers; it does not say that
 
 from __future__ import annotations
 
+__all__ = [
+    "COLLECTIONS",
+    "DEFAULT_ROLE",
+    "DOMAIN",
+    "ID_FIELDS",
+    "ME_EMAIL",
+    "ME_NAMES",
+    "OPEN_STATES",
+    "PATH_FIELDS",
+    "REFERENCES",
+    "ROLES",
+    "STATUS_STATES",
+    "Action",
+    "Collection",
+    "Granularity",
+    "routes",
+]
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType

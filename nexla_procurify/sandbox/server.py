@@ -5,6 +5,8 @@ What Procurify answers lives in ``api.py``; this module only moves bytes.
 
 from __future__ import annotations
 
+__all__ = ["LoggedRequest", "LoopbackServer", "Request", "Response"]
+
 import contextlib
 import json
 import logging

@@ -8,6 +8,8 @@ lacks; ``merge`` lays a request body over a record the same way.
 
 from __future__ import annotations
 
+__all__ = ["MISSING", "Schema", "Shaper"]
+
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 

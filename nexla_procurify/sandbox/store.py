@@ -8,6 +8,8 @@ re-entrant lock and a ``version`` bumped by every write (query results are cache
 
 from __future__ import annotations
 
+__all__ = ["Table"]
+
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence

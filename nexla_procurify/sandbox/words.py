@@ -7,6 +7,8 @@ within one object; independent fields by the record's hash.
 
 from __future__ import annotations
 
+__all__ = ["REFERENCES", "iso", "iso_date", "mix", "rate", "salt", "text", "uuid_for"]
+
 import hashlib
 import time
 import uuid

@@ -5,6 +5,8 @@ fields."""
 
 from __future__ import annotations
 
+__all__ = ["close", "create", "deactivate", "invite", "reopen", "requisition", "update"]
+
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any

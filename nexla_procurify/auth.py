@@ -26,7 +26,7 @@ import requests
 from requests.utils import guess_json_utf
 
 from nexla_procurify import __version__
-from nexla_procurify.credential import Credential, Secret, redact_text
+from nexla_procurify.credential import Credential
 from nexla_procurify.errors import (
     ApiError,
     AuthenticationError,
@@ -46,6 +46,7 @@ from nexla_procurify.http import (
     raise_for_response,
 )
 from nexla_procurify.messages import FieldError, ValidationResult
+from nexla_procurify.secret import Secret, redact_text
 
 log = logging.getLogger("nexla_procurify.auth")
 

@@ -34,6 +34,8 @@ Schema = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class QueryParam:
+    """One documented query parameter of an operation."""
+
     name: str
     schema: Schema
     required: bool
@@ -41,12 +43,15 @@ class QueryParam:
 
     @property
     def item_schema(self) -> Schema:
+        """The schema of one value (an item's, for a parameter sent repeated)."""
         items = self.schema.get("items")
         return items if self.repeated and isinstance(items, Mapping) else self.schema
 
 
 @dataclass(frozen=True)
 class Operation:
+    """One documented operation: method, path template, parameters, request and answer schemas."""
+
     method: str
     path: str  # a template: ``/api/v3/vendors/{id}``
     path_params: Mapping[str, Schema]
@@ -57,10 +62,12 @@ class Operation:
 
     @property
     def name(self) -> str:
+        """``"METHOD /path/template"``."""
         return f"{self.method} {self.path}"
 
     @property
     def literal_segments(self) -> int:
+        """How many fixed (non-parameter) segments the path has: the more specific template wins."""
         return sum(1 for part in self.path.split("/") if part and not part.startswith("{"))
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
@@ -77,6 +84,8 @@ class Operation:
 
 
 class Contract:
+    """The recorded API contract: its operations and the schemas they share."""
+
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
         self.defs: Mapping[str, Schema] = document["$defs"]
@@ -97,6 +106,7 @@ class Contract:
         return best
 
     def operation(self, method: str, template: str) -> Operation:
+        """The operation ``method template``; ``KeyError`` when the contract has none."""
         for operation in self.operations:
             if operation.method == method.upper() and operation.path == template:
                 return operation

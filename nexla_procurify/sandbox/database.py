@@ -28,6 +28,9 @@ _WRITE_ONLY = frozenset({"requisitions", "me"})
 
 
 class Database:
+    """The sandbox's data: one table per collection, generated from the contract's schemas, with
+    a clock for the timestamps writes set."""
+
     def __init__(
         self,
         records: int | Mapping[str, int] = DEFAULT_RECORDS,
@@ -65,9 +68,11 @@ class Database:
             self.tables[name] = Table(name, self._planner(collection), count, indexed)
 
     def collection(self, name: str) -> Collection:
+        """The registry's description of the collection ``name``."""
         return COLLECTIONS[name]
 
     def table(self, name: str) -> Table:
+        """The table of the collection ``name``; ``KeyError`` naming it when there is none."""
         try:
             return self.tables[name]
         except KeyError:
@@ -76,6 +81,7 @@ class Database:
     # -- schemas and generation -----------------------------------------------------------------
 
     def compiler(self, name: str) -> Compiler:
+        """A record generator for the collection ``name`` (this database's seed and time anchor)."""
         return Compiler(name, self.contract.defs, seed=self.seed, anchor=self.anchor)
 
     def item_schema(self, name: str) -> Schema:
@@ -152,6 +158,7 @@ class Database:
     # -- writes ---------------------------------------------------------------------------------
 
     def now(self) -> str:
+        """The sandbox clock's time, as ISO text."""
         return iso(self.clock())
 
     def modified_fields(self, name: str) -> tuple[str, ...]:
@@ -160,6 +167,7 @@ class Database:
         return tuple(f for f in MODIFIED_FIELDS if f in fields)
 
     def stamped(self, name: str, record: Record) -> Record:
+        """``record`` with the collection's modified timestamps set to now."""
         return {**record, **dict.fromkeys(self.modified_fields(name), self.now())}
 
     def locate(self, name: str, ref: object) -> int | None:

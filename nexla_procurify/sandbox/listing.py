@@ -56,6 +56,8 @@ class Page:
 
 
 def paginate(query: Mapping[str, str], count: int, max_page_size: int = MAX_PAGE_SIZE) -> Page:
+    """The page the query asks for (``page``, ``page_size`` bounded); ``PageNotFound`` past the
+    last."""
     size = _positive_int(query.get("page_size"), DEFAULT_PAGE_SIZE)
     size = min(size, max_page_size)
     num_pages = max(1, -(-count // size))
@@ -96,6 +98,7 @@ def links(base: str, query: Mapping[str, Sequence[str]],
 
 
 def pagination(page: Page, base: str, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """The ``pagination`` block of a list answer: counts, page numbers and links."""
     following, previous = links(base, query, page)
     return {
         "count": page.count,

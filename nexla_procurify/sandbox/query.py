@@ -31,7 +31,10 @@ SEARCH_FIELDS = frozenset({
 
 
 class Condition(Protocol):
-    def test(self, table: Table, position: int) -> bool: ...
+    """A filter condition on a record of a table."""
+
+    def test(self, table: Table, position: int) -> bool:
+        """Whether the record at ``position`` meets the condition."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class PurchaseOrderScope:
     status: str
 
     def test(self, table: Table, position: int) -> bool:
+        """Whether the purchase order at ``position`` is in this role's and status's list."""
         state = table.value(position, "state")
         if self.role == "receivable" and state not in OPEN_STATES:
             return False
@@ -133,6 +137,8 @@ class Selection:
 
 
 class InvalidFilter(ValueError):
+    """Query parameters refused: the problems by parameter, answered as a 400."""
+
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__(str(errors))
         self.errors = errors

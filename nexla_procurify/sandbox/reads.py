@@ -16,6 +16,7 @@ from nexla_procurify.sandbox.words import mix
 
 
 def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """A list answer: filtered, ordered and paginated, in the collection's envelope."""
     name = call.collection
     collection = database.collection(name)
     scope: query.Condition | None = None
@@ -62,6 +63,7 @@ def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
 
 
 def get_record(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """One record by its id; 404 when there is none."""
     table = database.table(call.collection)
     with table.lock:
         position = call.position(database)
@@ -73,6 +75,7 @@ def get_record(database: Database, hooks: PageHooks, call: Call) -> Response:
 
 
 def me(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """The signed-in user (``/me``)."""
     return call.answer(database, 200, database.me(call.data_schema(database)))
 
 

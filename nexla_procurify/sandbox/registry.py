@@ -39,6 +39,8 @@ Granularity = Literal["date", "date-time"]
 
 @dataclass(frozen=True)
 class Collection:
+    """How the sandbox serves one resource: its list operation, key, envelope and fields."""
+
     name: str
     list_op: str | None  # the contract operation listing it ("GET /api/v3/vendors")
     key: str = "id"  # the field path parameters and lookups address

@@ -67,11 +67,14 @@ NOT_PROCURIFY = (
 
 @dataclass(frozen=True)
 class AccessToken:
+    """A bearer token (never shown), when it expires and when to refresh it before that."""
+
     value: Secret
     expires_at: float
     refresh_at: float
 
     def fresh(self, now: float) -> bool:
+        """Whether the token may still be used at ``now`` (before its refresh time)."""
         return now < self.refresh_at
 
 
@@ -131,6 +134,7 @@ class TokenManager:
         return f"TokenManager(base_url={self._credential.base_url!r})"
 
     def token(self) -> AccessToken:
+        """A fresh token: the current one, or a new one fetched (one fetch at a time)."""
         current = self._token
         if current is not None and current.fresh(self._clock()):
             return current
@@ -273,6 +277,7 @@ class ProcurifySession:
 
     @property
     def base_url(self) -> str:
+        """The credential's Procurify URL, the root of every path."""
         return self.credential.base_url
 
     def __repr__(self) -> str:
@@ -285,6 +290,7 @@ class ProcurifySession:
         self.close()
 
     def close(self) -> None:
+        """Close the HTTP connections."""
         self.client.close()
 
     def request(
@@ -337,15 +343,19 @@ class ProcurifySession:
         return scrub_answer
 
     def get(self, path: str, **options: Unpack[RequestFields]) -> requests.Response:
+        """``request("GET", path, ...)``."""
         return self.request("GET", path, **options)
 
     def post(self, path: str, **options: Unpack[RequestFields]) -> requests.Response:
+        """``request("POST", path, ...)``."""
         return self.request("POST", path, **options)
 
     def put(self, path: str, **options: Unpack[RequestFields]) -> requests.Response:
+        """``request("PUT", path, ...)``."""
         return self.request("PUT", path, **options)
 
     def patch(self, path: str, **options: Unpack[RequestFields]) -> requests.Response:
+        """``request("PATCH", path, ...)``."""
         return self.request("PATCH", path, **options)
 
     @staticmethod

@@ -42,6 +42,8 @@ EXAMPLE_BASE_URL = "https://acme.procurify.com"
 
 @dataclass(frozen=True)
 class Credential:
+    """A checked Procurify credential (``parse`` makes it); its secret never shows itself."""
+
     name: str
     client_id: str
     client_secret: Secret = field(repr=False)
@@ -68,6 +70,7 @@ def loopback_allowed(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def credential_schema() -> dict[str, Any]:
+    """The shipped credential schema (``schemas/credential.schema.json``)."""
     return manifest.schema("credential.schema.json")
 
 

@@ -90,6 +90,7 @@ class Settings:
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
+        """``true`` or ``false``."""
         value = self.values.get(key, default)
         if not isinstance(value, bool):
             self.problem(f"'{key}' must be true or false.")

@@ -47,10 +47,12 @@ class DestinationConfig:
 
     @property
     def target(self) -> Resource:
+        """The resource written to, from the catalogue."""
         return catalogue().get(self.resource, "destination")
 
 
 def destination_schema() -> dict[str, Any]:
+    """The shipped destination configuration schema."""
     return manifest.schema(DESTINATION_SCHEMA)
 
 

@@ -92,6 +92,7 @@ class Plan:
 
     @property
     def upsert(self) -> bool:
+        """Whether the operation is an upsert."""
         return self.config.operation == UPSERT
 
     # ---- the fields that name a record
@@ -108,6 +109,7 @@ class Plan:
         return self.resource.key[0] if self.resource.key else "id"
 
     def id_of(self, record: Mapping[str, Any] | None) -> Any:
+        """The id of a record as Procurify answered it (``None`` when it has none)."""
         if not isinstance(record, Mapping):
             return None
         return record.get(self.id_field)

@@ -15,6 +15,8 @@ Clients must be allowed loopback Base URLs: ``NEXLA_PROCURIFY_ALLOW_LOOPBACK=1``
 
 from __future__ import annotations
 
+__all__ = ["Fault", "LoggedRequest", "Sandbox"]
+
 import copy
 import secrets
 from collections.abc import Callable, Mapping
@@ -25,8 +27,6 @@ from nexla_procurify.sandbox.database import DEFAULT_RECORDS, Database
 from nexla_procurify.sandbox.faults import Fault, FaultPlan
 from nexla_procurify.sandbox.hooks import PageHooks
 from nexla_procurify.sandbox.server import LoggedRequest, LoopbackServer
-
-__all__ = ["Fault", "LoggedRequest", "Sandbox"]
 
 
 class Sandbox:

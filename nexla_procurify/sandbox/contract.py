@@ -7,6 +7,15 @@ checks a request's query parameters and body against it, and validates answers.
 
 from __future__ import annotations
 
+__all__ = [
+    "Contract",
+    "Operation",
+    "QueryParam",
+    "contract",
+    "resolve",
+    "undeclared_fields",
+]
+
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,15 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-
-__all__ = [
-    "Contract",
-    "Operation",
-    "QueryParam",
-    "contract",
-    "resolve",
-    "undeclared_fields",
-]
 
 _FILE = "procurify.json"
 Schema = Mapping[str, Any]

@@ -4,6 +4,26 @@ A host loads it by entry point (``nexla.connectors``: ``procurify``) and drives 
 ``nexla_procurify.hookspecs``; the names below are what a host may want to catch or check.
 """
 
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "Checkpoint",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "CredentialError",
+    "FieldError",
+    "PermissionDeniedError",
+    "ProcurifyError",
+    "ProcurifySession",
+    "RateLimitError",
+    "Record",
+    "SchemaMessage",
+    "TransientError",
+    "ValidationResult",
+    "WriteResult",
+    "__version__",
+]
+
 __version__ = "0.1.0"
 
 from nexla_procurify.auth import ProcurifySession
@@ -26,23 +46,3 @@ from nexla_procurify.messages import (
     ValidationResult,
     WriteResult,
 )
-
-__all__ = [
-    "ApiError",
-    "AuthenticationError",
-    "Checkpoint",
-    "ConfigurationError",
-    "ConnectionFailedError",
-    "CredentialError",
-    "FieldError",
-    "PermissionDeniedError",
-    "ProcurifyError",
-    "ProcurifySession",
-    "RateLimitError",
-    "Record",
-    "SchemaMessage",
-    "TransientError",
-    "ValidationResult",
-    "WriteResult",
-    "__version__",
-]

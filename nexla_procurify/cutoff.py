@@ -10,6 +10,8 @@ connection goes back to the pool, so that a pooled connection is never cut.
 
 from __future__ import annotations
 
+__all__ = ["CutoffAdapter", "Watch"]
+
 import contextlib
 import socket
 import threading
@@ -105,11 +107,13 @@ class Watch:
             self._local.current = None
 
     def attach(self, connection: Any) -> None:
+        """Let this thread's deadline, if any, cut ``connection``."""
         current: Deadline | None = getattr(self._local, "current", None)
         if current is not None:
             current.attach(connection)
 
     def detach(self, connection: Any) -> None:
+        """The connection is done with: this thread's deadline no longer cuts it."""
         current: Deadline | None = getattr(self._local, "current", None)
         if current is not None:
             current.detach(connection)
@@ -165,10 +169,12 @@ class CutoffAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """``HTTPAdapter.init_poolmanager``, its pools' connections watched."""
         super().init_poolmanager(*args, **kwargs)
         _watch_pools_of(self.poolmanager)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """``HTTPAdapter.proxy_manager_for``, its pools' connections watched."""
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if isinstance(manager, PoolManager):
             _watch_pools_of(manager)
@@ -181,6 +187,7 @@ class CutoffAdapter(HTTPAdapter):
         proxies: Any = None,
         cert: Any = None,
     ) -> Any:
+        """``HTTPAdapter.get_connection_with_tls_context``, the connection's pool watched."""
         pool = super().get_connection_with_tls_context(request, verify, proxies=proxies,
                                                        cert=cert)
         if isinstance(pool, _WatchedHTTPConnectionPool | _WatchedHTTPSConnectionPool):

@@ -1,6 +1,9 @@
-"""Procurify's answer envelope: the records under ``data`` and the pagination beside them."""
+"""Procurify's answer envelope, read: the records under ``data`` and the pagination beside them
+(the sandbox builds such answers in ``sandbox/listing.py``)."""
 
 from __future__ import annotations
+
+__all__ = ["NotRecordsError", "pagination_value", "records_of"]
 
 from collections.abc import Mapping
 from typing import Any

@@ -6,6 +6,18 @@ nothing secret is ever passed to these constructors.
 
 from __future__ import annotations
 
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "CredentialError",
+    "PermissionDeniedError",
+    "ProcurifyError",
+    "RateLimitError",
+    "TransientError",
+]
+
 from collections.abc import Mapping, Sequence
 from typing import Any, Self, TypeVar
 

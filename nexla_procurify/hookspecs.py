@@ -8,6 +8,18 @@ pluggy gives hook implementations no defaults.
 
 from __future__ import annotations
 
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROJECT",
+    "authenticate",
+    "connector_manifest",
+    "hookimpl",
+    "hookspec",
+    "read_source",
+    "validate_credential",
+    "write_destination",
+]
+
 from collections.abc import Iterable, Iterator
 from typing import Any
 

@@ -13,6 +13,8 @@ be damaged: the command line's credential, state and config files and ``write``'
 
 from __future__ import annotations
 
+__all__ = ["MAX_LINE_BYTES", "TOO_LONG", "bounded_lines", "decode_line", "load_object"]
+
 import codecs
 import json
 import math

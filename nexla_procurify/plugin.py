@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "CONNECTOR_TYPE",
+    "authenticate",
+    "connector_manifest",
+    "read_source",
+    "validate_credential",
+    "write_destination",
+]
+
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -15,6 +24,7 @@ CONNECTOR_TYPE = "procurify"
 
 @hookimpl
 def connector_manifest() -> dict[str, Any]:
+    """Hook: the shipped ``connector.json``."""
     return manifest.connector_manifest()
 
 
@@ -22,6 +32,8 @@ def connector_manifest() -> dict[str, Any]:
 def validate_credential(
     connector_type: str, credential: dict[str, Any], live: bool
 ) -> ValidationResult | None:
+    """Hook: check a Procurify credential, and when ``live`` that Procurify accepts it
+    (``None`` for another connector type)."""
     if connector_type != CONNECTOR_TYPE:
         return None
     result = validate(credential, allow_loopback=loopback_allowed())
@@ -32,6 +44,7 @@ def validate_credential(
 
 @hookimpl
 def authenticate(connector_type: str, credential: dict[str, Any]) -> auth.ProcurifySession | None:
+    """Hook: a session with Procurify for a credential (``None`` for another connector type)."""
     if connector_type != CONNECTOR_TYPE:
         return None
     return auth.ProcurifySession(parse(credential, allow_loopback=loopback_allowed()))
@@ -44,6 +57,7 @@ def read_source(
     config: dict[str, Any],
     state: Mapping[str, Any] | None,
 ) -> Iterator[Record | Checkpoint] | None:
+    """Hook: read a source: records and checkpoints (``None`` for another connector type)."""
     if connector_type != CONNECTOR_TYPE:
         return None
     return source.read(session, config, state)
@@ -56,6 +70,8 @@ def write_destination(
     config: dict[str, Any],
     records: Iterable[dict[str, Any]],
 ) -> Iterator[WriteResult] | None:
+    """Hook: write records to a destination: one result per record, in input order (``None`` for
+    another connector type)."""
     if connector_type != CONNECTOR_TYPE:
         return None
     return destination.write(session, config, records)

@@ -244,7 +244,8 @@ def _lookup(data: Mapping[str, Any]) -> Lookup:
 @dataclass(frozen=True)
 class Catalogue:
     """Every resource by name, in ``connector.json``'s order, and the bounds and defaults of
-    page size and read and write concurrency (from the source and destination schemas)."""
+    page size, read and write concurrency and extra pages (from the source and destination
+    schemas)."""
 
     resources: Mapping[str, Resource]
     max_page_size: int
@@ -253,6 +254,8 @@ class Catalogue:
     max_read_concurrency: int
     default_write_concurrency: int
     max_write_concurrency: int
+    default_max_extra_pages: int
+    max_extra_pages_limit: int
 
     def get(self, name: object, mode: str) -> Resource:
         """The resource ``name`` in ``mode`` (``source`` or ``destination``); a
@@ -290,6 +293,8 @@ def catalogue() -> Catalogue:
         max_read_concurrency=_bound(source, "concurrency", "maximum"),
         default_write_concurrency=_bound(destination, "concurrency", "default"),
         max_write_concurrency=_bound(destination, "concurrency", "maximum"),
+        default_max_extra_pages=_bound(source, "max_extra_pages", "default"),
+        max_extra_pages_limit=_bound(source, "max_extra_pages", "maximum"),
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from nexla_procurify.errors import ConfigurationError
-from nexla_procurify.validation import schema_problems, validator
+from nexla_procurify.validation import schema_problems, shipped_validator
 
 # Longer values are cut in messages, so that a huge value does not flood them.
 MAX_SHOWN_VALUE = 40
@@ -90,6 +90,7 @@ class Settings:
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
+        """``true`` or ``false``."""
         value = self.values.get(key, default)
         if not isinstance(value, bool):
             self.problem(f"'{key}' must be true or false.")
@@ -122,7 +123,7 @@ class Settings:
         if self.problems:
             return
         whole = "the configuration"
-        found = schema_problems(validator(schema_path), self.values, whole=whole)
+        found = schema_problems(shipped_validator(schema_path), self.values, whole=whole)
         for name, messages in found.items():
             reason = " and ".join(messages)
             self.problem(f"The configuration {reason}." if name == whole

@@ -15,6 +15,8 @@ only ``None``.
 
 from __future__ import annotations
 
+__all__ = ["same"]
+
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+__all__ = ["FieldProblems", "describe", "schema_problems", "shipped_validator"]
+
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -32,7 +34,7 @@ _DECIMAL_PATTERN = re.compile(r"\^\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$")
 
 
 @cache
-def validator(schema_path: str) -> Draft202012Validator:
+def shipped_validator(schema_path: str) -> Draft202012Validator:
     """The validator of a shipped schema (``"schemas/..."``), compiled once: the schemas are
     read-only files of the package."""
     schema = manifest.load_json(schema_path)

@@ -71,8 +71,8 @@ def test_a_nullable_composition_keeps_its_null() -> None:
     )
     delegatee = me["properties"]["data"]["properties"]["approval_delegatee"]
     assert delegatee["anyOf"][1] == {"type": "null"}
-    assert contract().validator(delegatee).is_valid(None)
-    assert not contract().validator(delegatee).is_valid("someone")
+    assert contract().validator_for(delegatee).is_valid(None)
+    assert not contract().validator_for(delegatee).is_valid("someone")
 
 
 def test_the_null_enum_correction_is_applied_and_said() -> None:

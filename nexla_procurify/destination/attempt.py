@@ -85,15 +85,19 @@ class RecordRejected(Exception):
         self.details = dict(details or {})
 
     def result(self, index: int) -> WriteResult:
+        """The record's result: rejected, with this message and its details."""
         return WriteResult(index, "rejected", error=self.message, details=self.details)
 
 
 def rejected_for_fields(problems: FieldProblems) -> RecordRejected:
+    """A ``RecordRejected`` naming every field problem found in the record."""
     details = {name: tuple(messages) for name, messages in problems.items()}
     return RecordRejected(f"Invalid record: {describe(problems)}.", details)
 
 
 def result_for_error(index: int, error: ProcurifyError) -> WriteResult:
+    """The result of a record whose write raised ``error``: rejected when Procurify refused it,
+    failed otherwise."""
     if isinstance(error, ApiError) and is_refusal(error.status):
         return WriteResult(index, "rejected", error=error.message, details=error.field_errors)
     return WriteResult(index, "failed", error=error.message)

@@ -88,6 +88,7 @@ class Abort:
         self._failed_index: int | None = None
 
     def note(self, result: WriteResult) -> None:
+        """Note a record's result: the earliest failure in input order trips the circuit."""
         if result.status != "failed":
             return
         with self._lock:
@@ -96,13 +97,16 @@ class Abort:
 
     @property
     def tripped(self) -> bool:
+        """Whether a record has failed, so that later ones are not sent."""
         return self._failed_index is not None
 
     def skips(self, index: int) -> bool:
+        """Whether record ``index`` is not sent: it comes after the failed one."""
         failed = self._failed_index
         return failed is not None and index > failed
 
     def skipped(self, index: int) -> WriteResult:
+        """The result of a record not sent because the run stopped."""
         return WriteResult(
             index,
             "failed",

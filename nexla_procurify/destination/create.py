@@ -74,6 +74,8 @@ class Creator:
         self.sleep = sleep
 
     def create(self, attempt: Attempt, prepared: Prepared) -> WriteResult:
+        """Create the record: POST, and when the outcome is unknown confirm it by looking the
+        record up before any retry."""
         index = attempt.index
         path = self.plan.operation.path
         action = f"create a {self.plan.resource.title} record (POST {path})"

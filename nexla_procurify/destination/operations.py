@@ -61,6 +61,8 @@ class Operations:
         return WriteResult(attempt.index, "updated", id=prepared.target_id)
 
     def upsert(self, attempt: Attempt, prepared: Prepared) -> WriteResult:
+        """Upsert the record: find it by its key, then update it, or create it when there is
+        none."""
         assert prepared.key_value is not None
         plan = self.plan
         index = attempt.index

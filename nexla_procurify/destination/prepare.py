@@ -27,7 +27,7 @@ from jsonschema import Draft202012Validator
 from nexla_procurify.destination.attempt import RecordRejected, encode, rejected_for_fields
 from nexla_procurify.destination.config import MAX_SHOWN_VALUE, UPSERT, DestinationConfig
 from nexla_procurify.resources import Operation, Resource
-from nexla_procurify.validation import FieldProblems, schema_problems, validator
+from nexla_procurify.validation import FieldProblems, schema_problems, shipped_validator
 
 # Lists and objects nested deeper than this are refused before validation (no real Procurify
 # record comes close; validating or encoding thousands of levels exhausts the stack).
@@ -88,10 +88,11 @@ class Plan:
             update = resource.operations.get("patch") or resource.operations.get("update")
         schema_path = operation.request_schema
         return cls(config, resource, operation, update,
-                   validator(schema_path) if schema_path else None)
+                   shipped_validator(schema_path) if schema_path else None)
 
     @property
     def upsert(self) -> bool:
+        """Whether the operation is an upsert."""
         return self.config.operation == UPSERT
 
     # ---- the fields that name a record
@@ -108,6 +109,7 @@ class Plan:
         return self.resource.key[0] if self.resource.key else "id"
 
     def id_of(self, record: Mapping[str, Any] | None) -> Any:
+        """The id of a record as Procurify answered it (``None`` when it has none)."""
         if not isinstance(record, Mapping):
             return None
         return record.get(self.id_field)

@@ -41,6 +41,7 @@ class TurnTaker:
         self._queues: dict[Hashable, deque[int]] = {}
 
     def take_ticket(self, key: Hashable | None, index: int) -> None:
+        """Queue record ``index`` for ``key`` (on the submitting thread, in input order)."""
         if key is None:
             return
         with self._changed:
@@ -48,6 +49,7 @@ class TurnTaker:
 
     @contextmanager
     def turn(self, key: Hashable | None, index: int) -> Iterator[None]:
+        """Wait until it is record ``index``'s turn for ``key``; the next one's when done."""
         if key is None:
             yield
             return

@@ -82,6 +82,7 @@ class HttpClient:
         self._transport = Transport(self.policy, clock=clock)
 
     def close(self) -> None:
+        """Close the HTTP connections."""
         self._transport.close()
 
     def send(

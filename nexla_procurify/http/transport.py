@@ -77,6 +77,7 @@ class Transport:
         self._session.mount("http://", adapter)
 
     def close(self) -> None:
+        """Close the HTTP connections."""
         self._session.close()
 
     def attempt(

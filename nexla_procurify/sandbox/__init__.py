@@ -15,6 +15,8 @@ Clients must be allowed loopback Base URLs: ``NEXLA_PROCURIFY_ALLOW_LOOPBACK=1``
 
 from __future__ import annotations
 
+__all__ = ["Fault", "LoggedRequest", "Sandbox"]
+
 import copy
 import secrets
 from collections.abc import Callable, Mapping
@@ -26,10 +28,11 @@ from nexla_procurify.sandbox.faults import Fault, FaultPlan
 from nexla_procurify.sandbox.hooks import PageHooks
 from nexla_procurify.sandbox.server import LoggedRequest, LoopbackServer
 
-__all__ = ["Fault", "LoggedRequest", "Sandbox"]
-
 
 class Sandbox:
+    """A Procurify look-alike on loopback: the contract's API over generated data, with faults to
+    inject and every request logged; a context manager that starts and stops it."""
+
     def __init__(
         self,
         *,
@@ -79,14 +82,17 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
+        """The root URL of the running sandbox (``http://127.0.0.1:<port>``)."""
         host, port = self._server.address
         return f"http://{host}:{port}"
 
     @property
     def requests(self) -> list[LoggedRequest]:
+        """Every request the sandbox has answered, in order."""
         return self._server.log.entries()
 
     def requests_to(self, path: str, method: str | None = None) -> list[LoggedRequest]:
+        """The requests answered on ``path`` (and ``method``, when given), in order."""
         return self._server.log.entries(method=method, path=path)
 
     def credential(self, name: str = "Procurify sandbox") -> dict[str, Any]:
@@ -99,6 +105,7 @@ class Sandbox:
         }
 
     def inject(self, *faults: Fault) -> None:
+        """Arm ``faults``: the next matching requests get them instead of their answer."""
         for fault in faults:
             self.faults.add(fault)
 
@@ -167,10 +174,12 @@ class Sandbox:
         self.on_page(resource, page, act)
 
     def start(self) -> Sandbox:
+        """Start serving (in a thread); returns the sandbox."""
         self._server.start()
         return self
 
     def stop(self) -> None:
+        """Stop serving and close the socket."""
         self._server.stop()
 
     def __enter__(self) -> Sandbox:

@@ -8,6 +8,8 @@ serve it; ``reads`` and ``writes`` answer.
 
 from __future__ import annotations
 
+__all__ = ["ProcurifyApi"]
+
 import secrets
 import threading
 import time
@@ -107,6 +109,8 @@ class ProcurifyApi:
             raise RuntimeError(f"The sandbox serves no {', '.join(unserved)}")
 
     def dispatch(self, request: Request) -> Response:
+        """The answer to one request: the token endpoint, or the contract operation its method
+        and path address."""
         path = request.path
         if path in self.token_paths or path.rstrip("/") in self.token_paths:
             if request.method != "POST":

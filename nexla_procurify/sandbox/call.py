@@ -3,6 +3,8 @@ serves it, and helpers shared by ``reads`` and ``writes``."""
 
 from __future__ import annotations
 
+__all__ = ["BadBody", "Call", "not_found"]
+
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,7 @@ from nexla_procurify.sandbox.shape import Schema
 
 
 def not_found() -> Response:
+    """Procurify's 404 answer."""
     return Response(404, {"detail": "Not found."})
 
 
@@ -24,12 +27,16 @@ class BadBody(ValueError):
 
 @dataclass(frozen=True)
 class Call:
+    """One request matched to a contract operation: the collection it addresses and its path
+    parameters."""
+
     operation: Operation
     collection: str
     args: dict[str, str]  # path parameters
     request: Request
 
     def body(self) -> Any:
+        """The request's JSON body (``None`` when empty); ``BadBody`` when it is not JSON."""
         if not self.request.body:
             return None
         try:
@@ -56,6 +63,7 @@ class Call:
         return None
 
     def data_schema(self, database: Database) -> Schema:
+        """The schema of the record this operation answers with."""
         return database.data_schema(self.operation)
 
     def enveloped(self, database: Database) -> bool:
@@ -67,6 +75,7 @@ class Call:
         return {"data", "metadata"} <= set(database.shaper.properties(schema) or {})
 
     def answer(self, database: Database, status: int, data: Any, position: int = 0) -> Response:
+        """The answer with ``data``, wrapped in the envelope when this operation's answers are."""
         if not self.enveloped(database):
             return Response(status, data)
         return Response(status, {"data": data, "metadata": metadata(database, self, position)})

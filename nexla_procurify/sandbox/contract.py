@@ -7,6 +7,15 @@ checks a request's query parameters and body against it, and validates answers.
 
 from __future__ import annotations
 
+__all__ = [
+    "Contract",
+    "Operation",
+    "QueryParam",
+    "contract",
+    "resolve",
+    "undeclared_fields",
+]
+
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,21 +28,14 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-__all__ = [
-    "Contract",
-    "Operation",
-    "QueryParam",
-    "contract",
-    "resolve",
-    "undeclared_fields",
-]
-
 _FILE = "procurify.json"
 Schema = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class QueryParam:
+    """One documented query parameter of an operation."""
+
     name: str
     schema: Schema
     required: bool
@@ -41,12 +43,15 @@ class QueryParam:
 
     @property
     def item_schema(self) -> Schema:
+        """The schema of one value (an item's, for a parameter sent repeated)."""
         items = self.schema.get("items")
         return items if self.repeated and isinstance(items, Mapping) else self.schema
 
 
 @dataclass(frozen=True)
 class Operation:
+    """One documented operation: method, path template, parameters, request and answer schemas."""
+
     method: str
     path: str  # a template: ``/api/v3/vendors/{id}``
     path_params: Mapping[str, Schema]
@@ -57,10 +62,12 @@ class Operation:
 
     @property
     def name(self) -> str:
+        """``"METHOD /path/template"``."""
         return f"{self.method} {self.path}"
 
     @property
     def literal_segments(self) -> int:
+        """How many fixed (non-parameter) segments the path has: the more specific template wins."""
         return sum(1 for part in self.path.split("/") if part and not part.startswith("{"))
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
@@ -77,6 +84,8 @@ class Operation:
 
 
 class Contract:
+    """The recorded API contract: its operations and the schemas they share."""
+
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
         self.defs: Mapping[str, Schema] = document["$defs"]
@@ -97,6 +106,7 @@ class Contract:
         return best
 
     def operation(self, method: str, template: str) -> Operation:
+        """The operation ``method template``; ``KeyError`` when the contract has none."""
         for operation in self.operations:
             if operation.method == method.upper() and operation.path == template:
                 return operation
@@ -110,7 +120,9 @@ class Contract:
         """``schema`` with its top-level ``$ref`` followed and ``allOf`` parts merged."""
         return resolve(schema, self.defs)
 
-    def validator(self, schema: Schema) -> Draft202012Validator:
+    def validator_for(self, schema: Schema) -> Draft202012Validator:
+        """The validator of one schema of the contract (its ``$ref``s resolved against the
+        contract's definitions), compiled once per contract and schema."""
         return _validator(self, json.dumps(schema, sort_keys=True))
 
     def query_problems(
@@ -181,7 +193,7 @@ class Contract:
         """(JSON path, message) for each way ``body`` breaks the operation's request schema."""
         if operation.request_body is None:
             return [] if body is None else [("", f"{operation.name} takes no body.")]
-        check = self.validator(operation.request_body)
+        check = self.validator_for(operation.request_body)
         return [
             (_json_path(error.absolute_path), error.message)
             for error in check.iter_errors(body)

@@ -1,10 +1,12 @@
 """The sandbox's data: one ``Table`` per collection, seeded from the contract's list schemas,
 plus record-level edits and the fitting of records to each answer's schema.
 
-Everything here works on records; HTTP shapes live in ``api.py`` and ``envelope.py``.
+Everything here works on records; HTTP shapes live in ``api.py`` and ``listing.py``.
 """
 
 from __future__ import annotations
+
+__all__ = ["DEFAULT_RECORDS", "Database"]
 
 import math
 import threading
@@ -26,6 +28,9 @@ _WRITE_ONLY = frozenset({"requisitions", "me"})
 
 
 class Database:
+    """The sandbox's data: one table per collection, generated from the contract's schemas, with
+    a clock for the timestamps writes set."""
+
     def __init__(
         self,
         records: int | Mapping[str, int] = DEFAULT_RECORDS,
@@ -63,9 +68,11 @@ class Database:
             self.tables[name] = Table(name, self._planner(collection), count, indexed)
 
     def collection(self, name: str) -> Collection:
+        """The registry's description of the collection ``name``."""
         return COLLECTIONS[name]
 
     def table(self, name: str) -> Table:
+        """The table of the collection ``name``; ``KeyError`` naming it when there is none."""
         try:
             return self.tables[name]
         except KeyError:
@@ -74,6 +81,7 @@ class Database:
     # -- schemas and generation -----------------------------------------------------------------
 
     def compiler(self, name: str) -> Compiler:
+        """A record generator for the collection ``name`` (this database's seed and time anchor)."""
         return Compiler(name, self.contract.defs, seed=self.seed, anchor=self.anchor)
 
     def item_schema(self, name: str) -> Schema:
@@ -150,6 +158,7 @@ class Database:
     # -- writes ---------------------------------------------------------------------------------
 
     def now(self) -> str:
+        """The sandbox clock's time, as ISO text."""
         return iso(self.clock())
 
     def modified_fields(self, name: str) -> tuple[str, ...]:
@@ -158,6 +167,7 @@ class Database:
         return tuple(f for f in MODIFIED_FIELDS if f in fields)
 
     def stamped(self, name: str, record: Record) -> Record:
+        """``record`` with the collection's modified timestamps set to now."""
         return {**record, **dict.fromkeys(self.modified_fields(name), self.now())}
 
     def locate(self, name: str, ref: object) -> int | None:

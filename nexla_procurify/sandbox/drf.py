@@ -5,6 +5,8 @@ and for a list body one such object per item (``[{}, {"email": [...]}]``).
 
 from __future__ import annotations
 
+__all__ = ["body_errors", "normalised"]
+
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["Fault", "FaultPlan"]
+
 import threading
 from dataclasses import dataclass
 from typing import Literal
@@ -33,6 +35,7 @@ class Fault:
     times: int | None = 1
 
     def matches(self, method: str, path: str, query: dict[str, str]) -> bool:
+        """Whether a request (``method``, ``path``, ``query``) is one this fault is for."""
         return (
             (self.method is None or self.method.upper() == method)
             and (self.path is None or self.path == path)
@@ -54,14 +57,17 @@ class FaultPlan:
         self._lock = threading.Lock()
 
     def add(self, fault: Fault) -> None:
+        """Arm ``fault`` for its number of times."""
         with self._lock:
             self._armed.append(_Armed(fault, fault.times))
 
     def clear(self) -> None:
+        """Disarm every fault."""
         with self._lock:
             self._armed.clear()
 
     def take(self, method: str, path: str, query: dict[str, str]) -> Fault | None:
+        """The first armed fault matching the request, used up once; ``None`` when none matches."""
         with self._lock:
             for armed in self._armed:
                 if not armed.fault.matches(method, path, query):

@@ -12,6 +12,8 @@ per field (shared, never mutated in place); ``links`` makes children agree with 
 
 from __future__ import annotations
 
+__all__ = ["MODIFIED_FIELDS", "Compiler", "Gen", "Plan", "Record"]
+
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,15 +71,19 @@ class Plan:
         return mix(self.seed, self.rsalt, position)
 
     def record(self, position: int) -> Record:
+        """The generated record at ``position`` (the same every time)."""
         h = self._hash(position)
         return {name: gen(position, h) for name, gen in self.fields}
 
     def value(self, position: int, name: str) -> Any:
+        """One field of the record at ``position``, without generating the rest; ``None`` for a
+        field the plan has not."""
         gen = self.by_name.get(name)
         return None if gen is None else gen(position, self._hash(position))
 
     @property
     def field_names(self) -> tuple[str, ...]:
+        """The names of the fields, in schema order."""
         return tuple(name for name, _ in self.fields)
 
 
@@ -93,6 +99,7 @@ class Compiler:
         self.anchor = anchor
 
     def plan(self, schema: Schema, name: str | None = None) -> Plan:
+        """The plan generating records of ``schema`` (an object schema)."""
         inner = self.resolve(schema)
         props: Mapping[str, Schema] = inner.get("properties", {})
         fields = tuple((key, self.gen(prop, key, self.collection, 0))
@@ -106,6 +113,7 @@ class Compiler:
     # -- schema helpers -------------------------------------------------------------------------
 
     def resolve(self, schema: Schema) -> Schema:
+        """``schema`` with its top-level ``$ref`` followed and ``allOf`` parts merged."""
         return resolve(schema, self.defs)
 
     def branch(self, schema: Schema) -> tuple[Schema | None, bool]:
@@ -136,6 +144,8 @@ class Compiler:
     # -- generators -----------------------------------------------------------------------------
 
     def gen(self, schema: Schema, name: str, parent: str, depth: int) -> Gen:
+        """The generator of one value of ``schema`` (field ``name`` of ``parent``, ``depth``
+        levels down)."""
         inner, nullable = self.branch(schema)
         if inner is None:
             return _const(None)
@@ -204,6 +214,7 @@ class Compiler:
         return build
 
     def scalar(self, schema: Schema, name: str, parent: str, depth: int) -> Gen:
+        """The generator of a value of a scalar ``schema`` (const, enum, format, type)."""
         fsalt = salt(parent + "." + name) | 1
         if "const" in schema:
             return _const(schema["const"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["PageHooks"]
+
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +26,13 @@ class PageHooks:
 
     def add(self, resource: str, page: int, action: Callable[[], object],
             times: int | None = 1) -> None:
+        """Run ``action`` when page ``page`` of ``resource`` is served (``times`` times;
+        ``None``: always)."""
         with self._lock:
             self._triggers.append(_Trigger(resource, page, action, times))
 
     def fire(self, resource: str, page: int) -> None:
+        """Run the actions due for page ``page`` of ``resource``."""
         due: list[Callable[[], object]] = []
         with self._lock:
             for trigger in list(self._triggers):

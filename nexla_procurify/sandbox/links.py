@@ -12,6 +12,8 @@ vendor and purchaser.
 
 from __future__ import annotations
 
+__all__ = ["fill_children", "linked"]
+
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 

@@ -7,6 +7,8 @@ selection is a ``range``: serving a page costs O(page size) however large the ta
 
 from __future__ import annotations
 
+__all__ = ["Condition", "InvalidFilter", "PurchaseOrderScope", "parse", "select"]
+
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +31,10 @@ SEARCH_FIELDS = frozenset({
 
 
 class Condition(Protocol):
-    def test(self, table: Table, position: int) -> bool: ...
+    """A filter condition on a record of a table."""
+
+    def test(self, table: Table, position: int) -> bool:
+        """Whether the record at ``position`` meets the condition."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class PurchaseOrderScope:
     status: str
 
     def test(self, table: Table, position: int) -> bool:
+        """Whether the purchase order at ``position`` is in this role's and status's list."""
         state = table.value(position, "state")
         if self.role == "receivable" and state not in OPEN_STATES:
             return False
@@ -131,6 +137,8 @@ class Selection:
 
 
 class InvalidFilter(ValueError):
+    """Query parameters refused: the problems by parameter, answered as a 400."""
+
     def __init__(self, errors: dict[str, list[str]]) -> None:
         super().__init__(str(errors))
         self.errors = errors

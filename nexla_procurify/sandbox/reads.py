@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+__all__ = ["approvers", "get_record", "list_records", "me"]
+
 from typing import Any
 
-from nexla_procurify.sandbox import envelope, query
+from nexla_procurify.sandbox import listing, query
 from nexla_procurify.sandbox.call import Call, not_found
 from nexla_procurify.sandbox.database import Database
 from nexla_procurify.sandbox.hooks import PageHooks
@@ -14,6 +16,7 @@ from nexla_procurify.sandbox.words import mix
 
 
 def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """A list answer: filtered, ordered and paginated, in the collection's envelope."""
     name = call.collection
     collection = database.collection(name)
     scope: query.Condition | None = None
@@ -39,27 +42,28 @@ def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
             shown = positions
         else:
             try:
-                page = envelope.paginate(request.query, len(positions))
-            except envelope.PageNotFound:
+                page = listing.paginate(request.query, len(positions))
+            except listing.PageNotFound:
                 return Response(404, {"detail": "Invalid page."})
             number = page.number
             shown = positions[page.start:page.stop]
-            paging = envelope.pagination(page, base, request.multi)
+            paging = listing.pagination(page, base, request.multi)
         records = [table.get(position) for position in shown]
-        summary = envelope.SUMMARIES.get(name)
+        summary = listing.SUMMARIES.get(name)
         if summary is not None:
             extra = table.cached((selection, "summary"), lambda: summary(table, positions))
         if name == "purchase_orders":
-            counts = table.cached("counts", lambda: envelope.purchase_order_counts(table))
+            counts = table.cached("counts", lambda: listing.purchase_order_counts(table))
             extra = {"counts": {role: {**tally, "page": len(records)}
                                 for role, tally in counts.items()}}
-    body = envelope.list_body(records, paging, extra, wrapped=collection.wrapped,
+    body = listing.list_body(records, paging, extra, wrapped=collection.wrapped,
                               top_level=top_level)
     hooks.fire(name, number)
     return Response(200, body)
 
 
 def get_record(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """One record by its id; 404 when there is none."""
     table = database.table(call.collection)
     with table.lock:
         position = call.position(database)
@@ -71,6 +75,7 @@ def get_record(database: Database, hooks: PageHooks, call: Call) -> Response:
 
 
 def me(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """The signed-in user (``/me``)."""
     return call.answer(database, 200, database.me(call.data_schema(database)))
 
 

@@ -10,6 +10,8 @@ name a user's department gives it).
 
 from __future__ import annotations
 
+__all__ = ["Errors", "cited", "default_role", "expand", "invalid"]
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +23,7 @@ Errors = dict[str, list[str]]
 
 
 def invalid(ref: Any) -> str:
+    """DRF's message for a reference to a record that does not exist."""
     return f'Invalid pk "{ref}" - object does not exist.'
 
 
@@ -32,6 +35,7 @@ def role(role_id: int) -> Record | None:
 
 
 def default_role() -> Record:
+    """The role users get when none is given."""
     found = role(DEFAULT_ROLE)
     assert found is not None
     return found

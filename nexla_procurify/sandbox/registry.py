@@ -9,6 +9,24 @@ The contract says what each operation takes and answers; it does not say that
 
 from __future__ import annotations
 
+__all__ = [
+    "COLLECTIONS",
+    "DEFAULT_ROLE",
+    "DOMAIN",
+    "ID_FIELDS",
+    "ME_EMAIL",
+    "ME_NAMES",
+    "OPEN_STATES",
+    "PATH_FIELDS",
+    "REFERENCES",
+    "ROLES",
+    "STATUS_STATES",
+    "Action",
+    "Collection",
+    "Granularity",
+    "routes",
+]
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -21,6 +39,8 @@ Granularity = Literal["date", "date-time"]
 
 @dataclass(frozen=True)
 class Collection:
+    """How the sandbox serves one resource: its list operation, key, envelope and fields."""
+
     name: str
     list_op: str | None  # the contract operation listing it ("GET /api/v3/vendors")
     key: str = "id"  # the field path parameters and lookups address

@@ -5,6 +5,8 @@ What Procurify answers lives in ``api.py``; this module only moves bytes.
 
 from __future__ import annotations
 
+__all__ = ["LoggedRequest", "LoopbackServer", "Request", "Response"]
+
 import contextlib
 import json
 import logging
@@ -25,6 +27,8 @@ log = logging.getLogger("nexla_procurify.sandbox")
 
 @dataclass(frozen=True)
 class Request:
+    """A request as the sandbox's handlers see it."""
+
     method: str
     path: str
     query: dict[str, str]  # the last value of each parameter
@@ -44,12 +48,15 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
+    """A handler's answer: status, JSON body (or raw bytes) and headers."""
+
     status: int
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     raw: bytes | None = None
 
     def encoded(self) -> bytes:
+        """The body as sent: the raw bytes, or the JSON of ``body``."""
         if self.raw is not None:
             return self.raw
         if self.body is None:
@@ -59,6 +66,8 @@ class Response:
 
 @dataclass(frozen=True)
 class LoggedRequest:
+    """What the log keeps of one request (whether it was authorized, never the token)."""
+
     method: str
     path: str
     query: dict[str, str]
@@ -110,10 +119,12 @@ class LoopbackServer:
 
     @property
     def address(self) -> tuple[str, int]:
+        """The (host, port) the server listens on."""
         host, port = self._httpd.server_address[:2]
         return str(host), int(port)
 
     def start(self) -> None:
+        """Serve in a daemon thread."""
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},  # stop() waits for one poll: keep it short
@@ -123,6 +134,7 @@ class LoopbackServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop serving, close the socket and wait for the thread."""
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:

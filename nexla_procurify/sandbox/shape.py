@@ -8,6 +8,8 @@ lacks; ``merge`` lays a request body over a record the same way.
 
 from __future__ import annotations
 
+__all__ = ["MISSING", "Schema", "Shaper"]
+
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -22,18 +24,23 @@ MISSING: Any = _MISSING  # what ``conform`` answers for a value that cannot fit
 
 
 class Shaper:
+    """Answers shaped as the contract's schemas say: validators, properties and items of a
+    schema."""
+
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
         # by the schema object's id, the schema kept alongside so that the id stays its own
         self._checks: dict[int, tuple[Schema, Draft202012Validator]] = {}
 
     def check(self, schema: Schema) -> Draft202012Validator:
+        """The validator of ``schema`` (compiled once per schema object)."""
         found = self._checks.get(id(schema))
         if found is None or found[0] is not schema:
-            found = self._checks[id(schema)] = (schema, self.contract.validator(schema))
+            found = self._checks[id(schema)] = (schema, self.contract.validator_for(schema))
         return found[1]
 
     def resolve(self, schema: Schema) -> Schema:
+        """``schema`` with its top-level ``$ref`` followed and ``allOf`` parts merged."""
         return self.contract.resolve(schema)
 
     def properties(self, schema: Schema) -> dict[str, Schema] | None:
@@ -52,6 +59,8 @@ class Shaper:
         return None if free and not found else found
 
     def items(self, schema: Schema) -> Schema | None:
+        """The schema of the items of an array ``schema`` (over its branches); ``None`` when it
+        has none."""
         schema = self.resolve(schema)
         for option in [schema, *schema.get("oneOf", ()), *schema.get("anyOf", ())]:
             option = self.resolve(option)

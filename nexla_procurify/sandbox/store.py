@@ -8,6 +8,8 @@ re-entrant lock and a ``version`` bumped by every write (query results are cache
 
 from __future__ import annotations
 
+__all__ = ["Table"]
+
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -17,6 +19,9 @@ from nexla_procurify.sandbox.generate import Plan, Record
 
 
 class Table:
+    """One collection's records: generated on demand by position, the written ones kept, with
+    indexes on chosen fields."""
+
     def __init__(self, name: str, plan: Callable[[], Plan], size: int,
                  indexed: Sequence[str] = ()) -> None:
         self.name = name
@@ -35,6 +40,7 @@ class Table:
 
     @property
     def plan(self) -> Plan:
+        """The record generator, compiled on first use."""
         if self._plan is None:
             with self.lock:
                 if self._plan is None:
@@ -45,25 +51,31 @@ class Table:
         return self._size
 
     def get(self, position: int) -> Record:
+        """The record at ``position``: as written, else as generated."""
         row = self._rows.get(position)
         return row if row is not None else self.plan.record(position)
 
     def value(self, position: int, field: str) -> Any:
+        """One field of the record at ``position``, without generating the rest."""
         row = self._rows.get(position)
         if row is not None:
             return row.get(field)
         return self.plan.value(position, field)
 
     def positions(self) -> range:
+        """Every position of the table."""
         return range(self._size)
 
     def rows(self) -> Iterator[Record]:
+        """Every record, in position order."""
         for position in range(self._size):
             yield self.get(position)
 
     # -- writes ---------------------------------------------------------------------------------
 
     def put(self, position: int, record: Record) -> None:
+        """Write ``record`` at ``position`` (a new one at the end), keeping the indexes up to
+        date."""
         with self.lock:
             if self._indexes:
                 old = self.get(position) if position < self._size else {}
@@ -102,6 +114,7 @@ class Table:
             return [position for position in positions if position not in hidden]
 
     def clear(self) -> None:
+        """Remove every record (and the indexes and cached answers built on them)."""
         with self.lock:
             self._size = 0
             self._rows.clear()
@@ -110,6 +123,7 @@ class Table:
             self.version += 1
 
     def is_indexed(self, field: str) -> bool:
+        """Whether lookups by ``field`` use an index."""
         return field in self._indexed
 
     # -- lookups --------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ within one object; independent fields by the record's hash.
 
 from __future__ import annotations
 
+__all__ = ["REFERENCES", "iso", "iso_date", "mix", "rate", "salt", "text", "uuid_for"]
+
 import hashlib
 import time
 import uuid
@@ -101,6 +103,7 @@ def mix(*parts: int) -> int:
 
 
 def salt(text: str) -> int:
+    """A stable number from ``text`` (a field's or collection's name), to vary what it generates."""
     return mix(int.from_bytes(text.encode()[:32].ljust(32, b"\0"), "big") & _MASK, len(text),
                int.from_bytes(text.encode()[-16:].ljust(16, b"\0"), "big") & _MASK)
 
@@ -111,14 +114,17 @@ def iso(timestamp: float) -> str:
 
 
 def iso_date(timestamp: float) -> str:
+    """The UTC date of ``timestamp``, as ``YYYY-MM-DD``."""
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
 
 
 def uuid_for(seed: int, rsalt: int, position: int) -> str:
+    """A stable UUID for a record's field."""
     return str(uuid.UUID(int=mix(seed, rsalt, position) << 64 | mix(rsalt, position)))
 
 
 def rate(position: int, places: int) -> str:
+    """The exchange rate of the currency at ``position``, with ``places`` decimals."""
     return f"{CURRENCIES[position % len(CURRENCIES)][2]:.{places}f}"
 
 

@@ -5,6 +5,8 @@ fields."""
 
 from __future__ import annotations
 
+__all__ = ["close", "create", "deactivate", "invite", "reopen", "requisition", "update"]
+
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -78,6 +80,7 @@ def _store(database: Database, name: str, body: Mapping[str, Any]) -> tuple[int,
 
 
 def create(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """A create: the body checked as Procurify checks it, then the record added."""
     body, refused = _checked(database, call)
     if refused is not None:
         return refused
@@ -136,12 +139,14 @@ def update(database: Database, hooks: PageHooks, call: Call) -> Response:
 
 
 def close(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """Close a purchase order (its closed date set when it has one)."""
     return _change(database, call, None, lambda current: {
         **current, "state": CLOSED,
         **({"closed_date": database.now()} if "closed_date" in current else {})})
 
 
 def reopen(database: Database, hooks: PageHooks, call: Call) -> Response:
+    """Reopen a purchase order (its closed date cleared)."""
     return _change(database, call, None, lambda current: {
         **current, "state": REOPENED,
         **({"closed_date": None} if "closed_date" in current else {})})

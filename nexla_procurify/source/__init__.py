@@ -54,8 +54,6 @@ from __future__ import annotations
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
     "DATE_FILTER_ALLOWANCE",
-    "DEFAULT_MAX_EXTRA_PAGES",
-    "MAX_EXTRA_PAGES_LIMIT",
     "SERVER_TIME_MARGIN",
     "STATE_VERSION",
     "AdaptiveLimit",
@@ -73,8 +71,6 @@ __all__ = [
 ]
 
 from nexla_procurify.source.config import (
-    DEFAULT_MAX_EXTRA_PAGES,
-    MAX_EXTRA_PAGES_LIMIT,
     FilterValue,
     SourceConfig,
     parse_config,

@@ -4,8 +4,6 @@ how large a page and how many requests at once; checked in full before any reque
 from __future__ import annotations
 
 __all__ = [
-    "DEFAULT_MAX_EXTRA_PAGES",
-    "MAX_EXTRA_PAGES_LIMIT",
     "SOURCE_SCHEMA",
     "FilterValue",
     "SourceConfig",
@@ -15,7 +13,7 @@ __all__ = [
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +23,6 @@ from nexla_procurify.settings import Settings
 from nexla_procurify.source.times import iso, parse_when
 
 SOURCE_SCHEMA = "schemas/source.schema.json"
-# Pages a read may go on to beyond those its first page announced (records created meanwhile).
-DEFAULT_MAX_EXTRA_PAGES = 1000
-MAX_EXTRA_PAGES_LIMIT = 1_000_000
 # The keys of every source configuration; a resource adds its path parameters (``role``).
 KEYS = ("resource", "page_size", "filters", "start_date", "concurrency", "max_extra_pages")
 
@@ -45,7 +40,10 @@ class SourceConfig:
     path_values: Mapping[str, str]
     start: datetime | None
     concurrency: int
-    max_extra_pages: int = DEFAULT_MAX_EXTRA_PAGES
+    # Pages a read may go on to beyond those its first page announced (records created
+    # meanwhile); the default and the limit are the source schema's.
+    max_extra_pages: int = field(
+        default_factory=lambda: catalogue().default_max_extra_pages)
 
     @property
     def query_fingerprint(self) -> str:
@@ -86,8 +84,8 @@ def parse_config(config: object) -> SourceConfig:
                                       maximum=cat.max_page_size)
     concurrency = settings.whole_number("concurrency", cat.default_read_concurrency,
                                         maximum=cat.max_read_concurrency)
-    max_extra_pages = settings.whole_number("max_extra_pages", DEFAULT_MAX_EXTRA_PAGES,
-                                            maximum=MAX_EXTRA_PAGES_LIMIT, minimum=0)
+    max_extra_pages = settings.whole_number("max_extra_pages", cat.default_max_extra_pages,
+                                            maximum=cat.max_extra_pages_limit, minimum=0)
     if resource is None:
         settings.checked()  # raises: the unknown resource is among the problems
     assert resource is not None

@@ -34,6 +34,7 @@ class Coverage:
         self.doubt: str | None = None  # why nothing can be proved, when so
 
     def connects(self, page: Page) -> bool:
+        """Whether nothing lies between what is covered and ``page``'s first record."""
         if self.complete or page.offset == 0:
             return True
         if not page.records or self.through is None:
@@ -87,6 +88,7 @@ class IdentityCoverage:
         self.doubt: str | None = None
 
     def connects(self, page: Page) -> bool:
+        """Whether ``page`` holds the landmark record (or is the selection's first page)."""
         if self.complete or (self.through is None and page.offset == 0):
             return True
         if not page.records or self.through is None:
@@ -95,6 +97,7 @@ class IdentityCoverage:
         return self.through in keys or keys[-1] in self.window
 
     def absorb(self, page: Page) -> list[dict[str, Any]]:
+        """The records of ``page`` not yet emitted, moving what is covered past them."""
         if self.complete:
             return []
         keys = [self.identity(record) for record in page.records]

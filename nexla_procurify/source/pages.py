@@ -75,15 +75,18 @@ class AdaptiveLimit:
 
     @property
     def current(self) -> int:
+        """How many pages may be fetched at once now."""
         return self._current
 
     def on_retry(self, event: RetryEvent) -> None:
+        """On a retry: a 429 halves the limit."""
         if event.status == 429:
             with self._lock:
                 self._current = max(1, self._current // 2)
                 self._clean = 0
 
     def on_success(self) -> None:
+        """On a page fetched: the limit grows by one after as many clean pages as it is."""
         with self._lock:
             self._clean += 1
             if self._clean >= self._current and self._current < self.maximum:
@@ -94,7 +97,8 @@ class AdaptiveLimit:
 class PoolFactory(Protocol):
     """Makes the worker pool of a read (``ThreadPoolExecutor``, or a test's own)."""
 
-    def __call__(self, *, max_workers: int, thread_name_prefix: str) -> Executor: ...
+    def __call__(self, *, max_workers: int, thread_name_prefix: str) -> Executor:
+        """A pool of ``max_workers`` threads named after ``thread_name_prefix``."""
 
 
 def slice_around(boundary: int, reach: int, largest: int) -> tuple[int, int]:
@@ -266,6 +270,7 @@ class PageFetcher:
 
 
 def no_records(action: str) -> TransientError:
+    """The error for a list answer without records or pagination (nothing was skipped)."""
     return TransientError(
         f"Procurify's answer while trying to {action} had no records list or no pagination: "
         "nothing was skipped; try again later."

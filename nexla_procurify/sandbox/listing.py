@@ -1,4 +1,6 @@
-"""Response envelopes and pagination math, shaped as Procurify's response models document them.
+"""Building list answers: the page asked for, its links and pagination math, and the body
+in Procurify's envelope, shaped as Procurify's response models document them (reading an
+envelope is ``nexla_procurify/envelope.py``'s).
 
 Most lists answer ``{"data": [...], "metadata": {"pagination": {...}}}``; payment methods put
 ``pagination`` next to ``data``; locations wrap each record:
@@ -6,6 +8,15 @@ Most lists answer ``{"data": [...], "metadata": {"pagination": {...}}}``; paymen
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "SUMMARIES",
+    "PageNotFound",
+    "list_body",
+    "paginate",
+    "pagination",
+    "purchase_order_counts",
+]
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +56,8 @@ class Page:
 
 
 def paginate(query: Mapping[str, str], count: int, max_page_size: int = MAX_PAGE_SIZE) -> Page:
+    """The page the query asks for (``page``, ``page_size`` bounded); ``PageNotFound`` past the
+    last."""
     size = _positive_int(query.get("page_size"), DEFAULT_PAGE_SIZE)
     size = min(size, max_page_size)
     num_pages = max(1, -(-count // size))
@@ -85,6 +98,7 @@ def links(base: str, query: Mapping[str, Sequence[str]],
 
 
 def pagination(page: Page, base: str, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """The ``pagination`` block of a list answer: counts, page numbers and links."""
     following, previous = links(base, query, page)
     return {
         "count": page.count,

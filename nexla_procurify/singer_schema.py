@@ -27,14 +27,14 @@ recursive. References outside the document (or to anchors) become every JSON typ
 
 from __future__ import annotations
 
+__all__ = ["MAX_REF_DEPTH", "flatten_schema"]
+
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 from urllib.parse import unquote
-
-__all__ = ["MAX_REF_DEPTH", "flatten_schema"]
 
 # Nested ``$ref`` expansions followed before a reference is cut short (see the module docstring).
 MAX_REF_DEPTH = 16

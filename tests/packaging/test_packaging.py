@@ -18,10 +18,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from shared import REPO
 
 import nexla_procurify
 
-REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "nexla_procurify"
 
 
@@ -141,3 +141,16 @@ def test_a_host_finds_the_installed_wheel_by_entry_point(wheel: Path, tmp_path: 
     assert report["credential_ok"] is True
     assert report["version"] == nexla_procurify.__version__
     assert str(REPO) not in done.stdout
+
+
+def test_wheel_is_typed_and_offers_the_sandbox_as_a_pytest_plugin(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as built:
+        names = set(built.namelist())
+        info = next(n for n in names if n.endswith(".dist-info/METADATA")).rsplit("/", 1)[0]
+        entry_points = built.read(f"{info}/entry_points.txt").decode()
+        metadata = built.read(f"{info}/METADATA").decode()
+    assert f"{PACKAGE}/py.typed" in names
+    assert f"{PACKAGE}/pytest_plugin.py" in names
+    assert "[pytest11]" in entry_points
+    assert "procurify_sandbox = nexla_procurify.pytest_plugin" in entry_points
+    assert f"\nVersion: {nexla_procurify.__version__}\n" in metadata

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pluggy
 import pytest
+from shared import REPO
 
 import nexla_procurify
 from nexla_procurify import hookspecs, plugin
@@ -19,7 +19,6 @@ from nexla_procurify.errors import ConfigurationError, CredentialError
 from nexla_procurify.host import Host
 from nexla_procurify.messages import ValidationResult
 
-REPO = Path(__file__).resolve().parent.parent
 SECRET = "HostContractSecret0123456789"
 CREDENTIAL = {
     "name": "prod",

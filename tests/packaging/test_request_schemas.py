@@ -4,19 +4,16 @@ stricter in one way only (undeclared fields refused), regenerated here and compa
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from devtools import tool
 from jsonschema import Draft202012Validator
+from shared import REPO as ROOT
 
 from nexla_procurify import manifest
 from nexla_procurify.resources import catalogue
 from nexla_procurify.sandbox.contract import contract
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 TOOL = tool("request_schemas")
 render = tool("schema_files").render

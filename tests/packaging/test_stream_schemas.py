@@ -4,19 +4,16 @@ shipped files must be what the generator makes of today's contract and catalogue
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from devtools import tool
 from jsonschema import Draft202012Validator
+from shared import REPO
 
 from nexla_procurify import manifest
 from nexla_procurify.resources import catalogue
 from nexla_procurify.sandbox.contract import contract
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 TOOL = tool("stream_schemas")
 render = tool("schema_files").render

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from shared import REPO as ROOT
 
 from nexla_procurify.sandbox.contract import Contract, contract, undeclared_fields
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = json.loads((ROOT / "contract" / "procurify.json").read_text(encoding="utf-8"))
 
 

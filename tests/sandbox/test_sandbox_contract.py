@@ -47,13 +47,6 @@ def client(allow_module_loopback: None) -> Iterator[Client]:
         yield Client(sandbox)
 
 
-@pytest.fixture(scope="module")
-def allow_module_loopback() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NEXLA_PROCURIFY_ALLOW_LOOPBACK", "1")
-        yield
-
-
 def path_of(operation: Operation) -> str:
     path = operation.path
     for name, value in PATH_ARGS.items():

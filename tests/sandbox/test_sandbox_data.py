@@ -193,10 +193,3 @@ def test_common_fields_look_real(answers: list[tuple[Operation, Any]]) -> None:
     assert roles
     assert {name for _, name in roles} <= {
         "Administrator", "Approver", "Purchaser", "Requester", "Accounts payable"}
-
-
-@pytest.fixture(scope="module")
-def allow_module_loopback() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NEXLA_PROCURIFY_ALLOW_LOOPBACK", "1")
-        yield

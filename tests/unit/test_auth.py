@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests_mock as rm
+from shared import BASE, FakeClock
 
 from nexla_procurify import auth
 from nexla_procurify.auth import (
@@ -21,25 +22,11 @@ from nexla_procurify.credential import parse
 from nexla_procurify.errors import ApiError, AuthenticationError, ConfigurationError, TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy
 
-BASE = "https://acme.procurify.com"
 TOKEN = BASE + "/api/v3/oauth/token"
 LEGACY_TOKEN = BASE + "/oauth/token"
 ME = BASE + "/api/v3/users/me"
 CLIENT_ID = "client-id-123"
 SECRET = "zq9SecretValue0000aaaa"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def credential_dict() -> dict[str, Any]:
@@ -55,11 +42,6 @@ def token_answers(*lifetimes: float | None) -> list[dict[str, Any]]:
             body["expires_in"] = lifetime
         answers.append({"json": body})
     return answers
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

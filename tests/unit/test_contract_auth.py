@@ -5,11 +5,11 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import requests_mock as rm
+from shared import BASE
 
 from nexla_procurify import plugin
 from nexla_procurify.sandbox.contract import contract
 
-BASE = "https://acme.procurify.com"
 CREDENTIAL = {
     "name": "test",
     "client_id": "client-id-123",

@@ -14,7 +14,6 @@ import math
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -24,7 +23,8 @@ import requests_mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from test_source_sandbox import run as read  # the read_source hook, as a host calls it
+from shared import BASE, REPO, SERVER_DATE
+from shared import host_read as read  # the read_source hook, as a host calls it
 
 from nexla_procurify import manifest, source
 from nexla_procurify.auth import ProcurifySession
@@ -33,8 +33,6 @@ from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.sandbox.contract import Contract, Operation, contract, undeclared_fields
 
-BASE = "https://acme.procurify.com"
-SERVER_DATE = "Sun, 29 Nov 2026 16:00:00 GMT"
 RECORDS = 3  # per list: more than one page at page_size 2
 READABLE = [catalogue().resources[name] for name in catalogue().names("source")]
 # Query parameters of list operations that the connector manages itself, not as filters.
@@ -507,7 +505,7 @@ def test_answers_built_from_the_contract_are_valid_per_the_contract(full: bool) 
 
 
 def test_every_read_of_the_contract_is_a_stream_or_named_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
     used = {r.path for r in READABLE} | {r.detail.path for r in READABLE if r.detail}
     for operation in contract().operations:
         if operation.method == "GET" and operation.path not in used:

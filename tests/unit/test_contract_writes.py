@@ -24,6 +24,7 @@ import pytest
 import requests_mock as requests_mock_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared import BASE as BASE_URL
 from test_destination_write import make_session
 
 from nexla_procurify import destination, plugin
@@ -32,7 +33,6 @@ from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.sandbox.contract import Contract, contract
 from nexla_procurify.validation import validator
 
-BASE_URL = "https://acme.procurify.com"
 TOKEN_PATH = "/api/v3/oauth/token"
 CREATED_ID = 4321
 CREATED_UUID = "0b9c6a8e-2f1d-4f7e-9a1b-5c3d2e1f0a9b"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import pickle
-from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from shared import REPO
 
 from nexla_procurify import credential as cred_module
 from nexla_procurify import plugin
@@ -24,7 +24,6 @@ from nexla_procurify.credential import (
 )
 from nexla_procurify.errors import CredentialError
 
-REPO = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = REPO / "schemas" / "credential.schema.json"
 SECRET = "s3cr3tValueThatMustNeverShow42"
 GENERIC = "must be exactly https://<company>.procurify.com"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import requests_mock as requests_mock_module
 from jsonschema import Draft202012Validator
+from shared import BASE as BASE_URL
 
 from nexla_procurify import destination
 from nexla_procurify.auth import ProcurifySession
@@ -14,8 +15,6 @@ from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.destination import DestinationConfig, parse_config
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.resources import catalogue
-
-BASE_URL = "https://acme.procurify.com"
 
 
 def config_error(config: object) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import requests_mock as requests_mock_module
+from shared import BASE as BASE_URL
 
 from nexla_procurify import destination
 from nexla_procurify.auth import ProcurifySession
@@ -21,7 +22,6 @@ from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.messages import WriteResult
 from nexla_procurify.stored import same
 
-BASE_URL = "https://acme.procurify.com"
 VENDORS = "/api/v3/vendors"
 USERS = "/api/v3/users"
 

@@ -13,13 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import requests_mock as requests_mock_module
+from shared import BASE as BASE_URL
 from test_contract_writes import purchase_order_update
 from test_destination_write import VENDORS, FakeProcurify, run, vendor, writes
 
 from nexla_procurify import destination
 from nexla_procurify.resources import catalogue
 
-BASE_URL = "https://acme.procurify.com"
 USERS = "/api/v3/users"
 REQUISITIONS = "/api/v3/requisitions"
 INVITE = {"resource": "users", "operation": "create", "concurrency": 1}

@@ -17,6 +17,7 @@ import requests
 import requests_mock as requests_mock_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared import BASE as BASE_URL
 
 from nexla_procurify import destination, http
 from nexla_procurify.auth import ProcurifySession
@@ -25,7 +26,6 @@ from nexla_procurify.errors import TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.messages import WriteResult
 
-BASE_URL = "https://acme.procurify.com"
 TOKEN_PATH = "/api/v3/oauth/token"
 CLIENT_SECRET = "client-secret-never-shown-0123456789"
 ACCESS_TOKEN = "access-token-never-shown-9876543210"

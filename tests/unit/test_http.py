@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 import requests_mock as rm
+from shared import BASE, FakeClock
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from nexla_procurify.errors import (
@@ -35,29 +36,12 @@ from nexla_procurify.http import (
     retry_after_seconds,
 )
 
-BASE = "https://acme.procurify.com"
 URL = BASE + "/api/v3/vendors"
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the client sleeps (or a test moves it)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)  # not at 0: the client must measure time from its own start
 
 
 def client_for(clock: FakeClock, **policy: Any) -> HttpClient:

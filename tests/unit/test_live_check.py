@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import requests_mock
+from shared import BASE
 
 from nexla_procurify import auth
 from nexla_procurify.credential import Credential, Secret
-
-BASE = "https://acme.procurify.com"
 
 
 def test_live_check_blames_the_base_url_when_the_token_request_is_redirected_away(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests_mock
+from shared import BASE
 
 from nexla_procurify import auth
 from nexla_procurify.auth import ProcurifySession
@@ -11,7 +12,6 @@ from nexla_procurify.credential import Credential, Secret, redact
 from nexla_procurify.errors import ApiError, AuthenticationError
 from nexla_procurify.http import HttpClient, HttpPolicy, error_for_response
 
-BASE = "https://acme.procurify.com"
 SECRET = "S3CR3T/with+odd=chars"
 TOKEN = "tok-ABCDEFGHIJKLMNOP"
 

@@ -20,6 +20,7 @@ import requests_mock
 from hostile import echo, exposed, fold, leaked, raw, spellings
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from shared import BASE
 
 from nexla_procurify import plugin, source
 from nexla_procurify.auth import ProcurifySession
@@ -28,7 +29,6 @@ from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import ProcurifyError
 from nexla_procurify.http import HttpClient, HttpPolicy
 
-BASE = "https://acme.procurify.com"
 TOKEN_URL = BASE + "/api/v3/oauth/token"
 NO_WAIT = HttpPolicy(max_attempts=2, backoff_initial=0.0, backoff_max=0.0)
 

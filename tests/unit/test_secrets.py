@@ -16,6 +16,7 @@ import requests_mock
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from shared import BASE
 
 from nexla_procurify import plugin
 from nexla_procurify.auth import ProcurifySession
@@ -25,7 +26,6 @@ from nexla_procurify.errors import CredentialError, ProcurifyError
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.sandbox import Fault, Sandbox
 
-BASE = "https://acme.procurify.com"
 FIELDS = ["name", "description", "client_id", "client_secret", "base_url"]
 SCHEMA = Draft202012Validator(credential_schema())
 NO_WAIT = HttpPolicy(max_attempts=3, backoff_initial=0.0, backoff_max=0.0)

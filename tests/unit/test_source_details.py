@@ -16,6 +16,7 @@ import requests_mock
 from drawn import DrawnOrder
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from shared import BASE, SERVER_DATE, no_sleep
 
 from nexla_procurify import source
 from nexla_procurify.auth import ProcurifySession
@@ -29,14 +30,8 @@ from nexla_procurify.errors import (
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.messages import Checkpoint, Record
 
-BASE = "https://acme.procurify.com"
-SERVER_DATE = "Sun, 29 Nov 2026 16:00:00 GMT"
 BILLS = f"{BASE}/api/v3/ap/bills"
 BILL = re.compile(re.escape(f"{BASE}/api/v2/ap/bills/") + r"[^/?]+")
-
-
-def no_sleep(_: float) -> None:
-    return None
 
 
 def open_session(mock: requests_mock.Mocker) -> ProcurifySession:

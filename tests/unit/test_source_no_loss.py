@@ -30,6 +30,7 @@ import requests_mock
 from drawn import DrawnOrder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared import BASE, no_sleep
 
 from nexla_procurify import source
 from nexla_procurify.auth import ProcurifySession
@@ -37,7 +38,6 @@ from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.messages import Checkpoint, Record
 
-BASE = "https://acme.procurify.com"
 FIELD = "last_modified_datetime"
 
 
@@ -125,10 +125,6 @@ class FakeBills:
                       "page_size": size}
         return {"data": [self.shape.record(row) for row in rows[(page - 1) * size: page * size]],
                 "metadata": {"pagination": pagination}}
-
-
-def no_sleep(_: float) -> None:
-    return None
 
 
 @st.composite

@@ -15,6 +15,7 @@ import requests_mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from shared import BASE, SERVER_DATE, no_sleep
 
 from nexla_procurify import cli, manifest, source
 from nexla_procurify.auth import ProcurifySession
@@ -23,9 +24,6 @@ from nexla_procurify.errors import ConfigurationError, PermissionDeniedError, Tr
 from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
 from nexla_procurify.messages import Checkpoint, Record
 from nexla_procurify.resources import catalogue
-
-BASE = "https://acme.procurify.com"
-SERVER_DATE = "Sun, 29 Nov 2026 16:00:00 GMT"
 
 
 class FakeList:
@@ -51,10 +49,6 @@ class FakeList:
         if self.pagination_at_top:
             return {"data": data, "pagination": pagination}
         return {"data": data, "metadata": {"pagination": pagination}}
-
-
-def no_sleep(_: float) -> None:
-    return None
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ENV_FIELDS.values():
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv(ALLOW_LOOPBACK_ENV, raising=False)
-
-
-@pytest.fixture(scope="module")
-def shared_sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as running:
-        yield running
 
 
 def write(tmp_path: Path, data: Any, name: str = "credential.json") -> Path:

@@ -85,13 +85,6 @@ def test_a_line_too_long_names_the_setting() -> None:
     assert "--max-line-bytes" in decoded.reason
 
 
-@pytest.fixture
-def credential_file(sandbox: Sandbox, tmp_path: Path) -> Path:
-    path = tmp_path / "credential.json"
-    path.write_text(json.dumps(sandbox.credential()))
-    return path
-
-
 def test_write_rejects_an_over_long_line_as_its_record_and_goes_on(
     sandbox: Sandbox, credential_file: Path, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

@@ -15,13 +15,6 @@ from nexla_procurify import cli
 from nexla_procurify.sandbox import Sandbox
 
 
-@pytest.fixture
-def credential_file(sandbox: Sandbox, tmp_path: Path) -> Path:
-    path = tmp_path / "credential.json"
-    path.write_text(json.dumps(sandbox.credential()))
-    return path
-
-
 def test_write_prints_one_result_per_line_and_a_summary(
     sandbox: Sandbox, credential_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -47,12 +47,6 @@ class Fresh:
         return [r for r in self.requests if r.path == path and method in (None, r.method)]
 
 
-@pytest.fixture(scope="module")
-def shared_sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as running:
-        yield running
-
-
 @pytest.fixture
 def sandbox(shared_sandbox: Sandbox, allow_loopback: None) -> Iterator[Fresh]:
     fresh = Fresh(shared_sandbox)

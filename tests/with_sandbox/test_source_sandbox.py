@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared import host_read as run  # the read_source hook, as a host calls it
 
 from nexla_procurify import cli, plugin
 from nexla_procurify.auth import ProcurifySession
@@ -18,7 +19,7 @@ from nexla_procurify.credential import parse
 from nexla_procurify.errors import TransientError
 from nexla_procurify.host import Host
 from nexla_procurify.http import HttpPolicy
-from nexla_procurify.messages import Checkpoint, Record
+from nexla_procurify.messages import Record
 from nexla_procurify.resources import catalogue
 from nexla_procurify.sandbox import Fault, Sandbox
 
@@ -29,19 +30,6 @@ HOST = Host(plugins=[plugin])
 def session(sandbox: Sandbox) -> Iterator[ProcurifySession]:
     with HOST.authenticate("procurify", sandbox.credential()) as opened:
         yield opened
-
-
-def run(
-    session: ProcurifySession, config: dict[str, Any], state: dict[str, Any] | None = None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    records, states = [], []
-    for message in HOST.read("procurify", session, config, state):
-        if isinstance(message, Record):
-            records.append(dict(message.record))
-        else:
-            assert isinstance(message, Checkpoint)
-            states.append(dict(message.value))
-    return records, states
 
 
 def ids(records: list[dict[str, Any]]) -> list[Any]:

@@ -244,12 +244,12 @@ class TestOrderAndFilters:
 
 def test_same_seed_same_data() -> None:
     anchor = time.time()
-    one = Sandbox(records=5, seed=7, anchor=anchor)
-    two = Sandbox(records=5, seed=7, anchor=anchor)
-    other = Sandbox(records=5, seed=8, anchor=anchor)
-    for name in ("vendors", "purchase_orders", "bills"):
-        assert one.records(name) == two.records(name)
-        assert one.records(name) != other.records(name)
+    with (Sandbox(records=5, seed=7, anchor=anchor) as one,  # stopped: no socket left open
+          Sandbox(records=5, seed=7, anchor=anchor) as two,
+          Sandbox(records=5, seed=8, anchor=anchor) as other):
+        for name in ("vendors", "purchase_orders", "bills"):
+            assert one.records(name) == two.records(name)
+            assert one.records(name) != other.records(name)
 
 
 def test_large_table_starts_fast_and_pages_cheaply(allow_loopback: None) -> None:

@@ -1,3 +1,6 @@
+"""Fixtures for every test folder. The sandbox fixtures are the package's pytest plugin
+(``nexla_procurify.pytest_plugin``, loaded by its entry point), under the names used here."""
+
 from __future__ import annotations
 
 import logging
@@ -5,19 +8,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from nexla_procurify.credential import ALLOW_LOOPBACK_ENV
 from nexla_procurify.sandbox import Sandbox
 
-
-@pytest.fixture
-def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALLOW_LOOPBACK_ENV, "1")
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
-def sandbox(allow_loopback: None) -> Iterator[Sandbox]:
-    with Sandbox() as running:
-        yield running
+def allow_loopback(procurify_loopback: None) -> None:
+    """The connector accepts loopback base URLs (the sandbox's, the hostile server's)."""
+
+
+@pytest.fixture
+def sandbox(procurify_sandbox: Sandbox) -> Sandbox:
+    """A sandbox for this test (loopback allowed), stopped after it."""
+    return procurify_sandbox
 
 
 @pytest.fixture(autouse=True)

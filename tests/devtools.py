@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 from types import ModuleType
 
-REPO = Path(__file__).resolve().parent.parent
+from shared import REPO
 
 
 def tool(name: str) -> ModuleType:

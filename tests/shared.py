@@ -1,0 +1,59 @@
+"""Values and fakes that more than one test module uses (fixtures are in ``conftest.py`` files).
+
+Importable from every test folder: ``pythonpath`` in ``pyproject.toml`` puts ``tests/`` first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nexla_procurify import plugin
+from nexla_procurify.host import Host
+from nexla_procurify.messages import Checkpoint, Record
+
+__all__ = ["BASE", "REPO", "SERVER_DATE", "FakeClock", "host_read", "no_sleep"]
+
+REPO = Path(__file__).resolve().parent.parent
+"""The repository checkout the tests run from."""
+
+BASE = "https://acme.procurify.com"
+"""The base URL of the Procurify that requests-mock and the in-memory fakes play."""
+
+SERVER_DATE = "Sun, 29 Nov 2026 16:00:00 GMT"
+"""The ``Date`` header the fakes answer with (reads take their cutoff from it)."""
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the client sleeps (or a test moves it)."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def no_sleep(_: float) -> None:
+    """A ``sleep`` that returns at once (for pacing that a test does not look at)."""
+    return None
+
+
+def host_read(
+    session: Any, config: dict[str, Any], state: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A read through the ``read_source`` hook, as a host drives it: (records, states)."""
+    records, states = [], []
+    for message in Host(plugins=[plugin]).read("procurify", session, config, state):
+        if isinstance(message, Record):
+            records.append(dict(message.record))
+        else:
+            assert isinstance(message, Checkpoint)
+            states.append(dict(message.value))
+    return records, states

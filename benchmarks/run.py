@@ -125,8 +125,13 @@ class SandboxProcess:
         with tempfile.TemporaryDirectory(prefix="procurify-bench-") as private:
             path = Path(private) / "credential.json"
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-                [sys.executable, str(Path(__file__).resolve()), "--serve-sandbox",
-                 json.dumps(self.spec), str(path)],
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--serve-sandbox",
+                    json.dumps(self.spec),
+                    str(path),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -246,8 +251,11 @@ class Report:
 
     def add(self, name: str, value: str, target: str = "", passed: bool | None = None) -> None:
         self.rows.append(Row(name, value, target, passed))
-        print(f"  {name}: {value}" + (f"  [{target}: {self.rows[-1].verdict}]" if target else ""),
-              file=sys.stderr, flush=True)
+        print(
+            f"  {name}: {value}" + (f"  [{target}: {self.rows[-1].verdict}]" if target else ""),
+            file=sys.stderr,
+            flush=True,
+        )
 
     @property
     def failed(self) -> bool:
@@ -257,12 +265,14 @@ class Report:
         headers = ("measurement", "median", "target", "result")
         cells = [(row.name, row.value, row.target, row.verdict) for row in self.rows]
         widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-        lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-                 + " |",
-                 "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        lines = [
+            "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+        ]
         for cell in cells:
-            lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True))
-                         + " |")
+            lines.append(
+                "| " + " | ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) + " |"
+            )
         return "\n".join(lines)
 
 
@@ -270,8 +280,10 @@ def _spread(values: Sequence[float], fmt: str) -> str:
     """The median, and the range when there was more than one run."""
     if len(values) == 1:
         return fmt.format(values[0])
-    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}" \
-           f"..{fmt.format(max(values))})"
+    return (
+        f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}"
+        f"..{fmt.format(max(values))})"
+    )
 
 
 def progress(text: str) -> None:
@@ -284,9 +296,11 @@ def progress(text: str) -> None:
 def bench_read_throughput(plan: Plan, report: Report) -> None:
     cat = catalogue()
     levels = sorted({1, cat.default_read_concurrency, cat.max_read_concurrency})
-    progress(f"read throughput: {plan.read_records} {RESOURCE}, page_size {plan.page_size}, "
-             f"latency {plan.latency * 1000:.0f} ms, concurrency {levels}, "
-             f"{plan.repeats} repeats")
+    progress(
+        f"read throughput: {plan.read_records} {RESOURCE}, page_size {plan.page_size}, "
+        f"latency {plan.latency * 1000:.0f} ms, concurrency {levels}, "
+        f"{plan.repeats} repeats"
+    )
     host = Host(plugins=[nexla_procurify.plugin])
     with SandboxProcess({RESOURCE: plan.read_records}, plan.latency) as sandbox:
         session = connect(host, sandbox)
@@ -296,8 +310,11 @@ def bench_read_throughput(plan: Plan, report: Report) -> None:
             read_all(host, session, concurrency=max(levels), page_size=plan.page_size)
             for _ in range(plan.repeats):
                 for level in levels:
-                    seconds, count = timed(lambda level=level: read_all(
-                        host, session, concurrency=level, page_size=plan.page_size))
+                    seconds, count = timed(
+                        lambda level=level: read_all(
+                            host, session, concurrency=level, page_size=plan.page_size
+                        )
+                    )
                     if count != plan.read_records:
                         raise RuntimeError(f"read {count} records, expected {plan.read_records}")
                     rates[level].append(plan.read_records / seconds)
@@ -305,14 +322,21 @@ def bench_read_throughput(plan: Plan, report: Report) -> None:
             session.close()
     base = statistics.median(rates[1])
     for level in levels:
-        label = {1: "sequential", cat.default_read_concurrency: "default",
-                 cat.max_read_concurrency: "max"}[level]
+        label = {
+            1: "sequential",
+            cat.default_read_concurrency: "default",
+            cat.max_read_concurrency: "max",
+        }[level]
         report.add(f"read c={level} ({label}) records/s", _spread(rates[level], "{:,.0f}"))
     for level in levels[1:]:
         speedup = statistics.median(rates[level]) / base
         if level == cat.default_read_concurrency:
-            report.add(f"read speed-up c={level} (default) vs c=1", f"{speedup:.2f}x",
-                       f">= {READ_SPEEDUP_TARGET:g}x", speedup >= READ_SPEEDUP_TARGET)
+            report.add(
+                f"read speed-up c={level} (default) vs c=1",
+                f"{speedup:.2f}x",
+                f">= {READ_SPEEDUP_TARGET:g}x",
+                speedup >= READ_SPEEDUP_TARGET,
+            )
         else:
             report.add(f"read speed-up c={level} (max) vs c=1", f"{speedup:.2f}x")
 
@@ -320,19 +344,26 @@ def bench_read_throughput(plan: Plan, report: Report) -> None:
 def bench_read_memory(plan: Plan, report: Report) -> None:
     small, large = plan.read_memory
     concurrency = catalogue().default_read_concurrency
-    progress(f"read memory: stream {small} vs {large} {RESOURCE}, page_size {plan.page_size}, "
-             f"concurrency {concurrency}, {plan.read_memory_repeats} repeats")
+    progress(
+        f"read memory: stream {small} vs {large} {RESOURCE}, page_size {plan.page_size}, "
+        f"concurrency {concurrency}, {plan.read_memory_repeats} repeats"
+    )
     host = Host(plugins=[nexla_procurify.plugin])
     peaks: dict[int, list[int]] = {small: [], large: []}
-    with SandboxProcess({RESOURCE: small}, plan.memory_latency) as sandbox_small, \
-            SandboxProcess({RESOURCE: large}, plan.memory_latency) as sandbox_large:
+    with (
+        SandboxProcess({RESOURCE: small}, plan.memory_latency) as sandbox_small,
+        SandboxProcess({RESOURCE: large}, plan.memory_latency) as sandbox_large,
+    ):
         sessions = {small: connect(host, sandbox_small), large: connect(host, sandbox_large)}
         try:
             read_all(host, sessions[small], concurrency=concurrency, page_size=plan.page_size)
             for _ in range(plan.read_memory_repeats):
                 for size in (small, large):
-                    peak, count = peak_memory(lambda size=size: read_all(
-                        host, sessions[size], concurrency=concurrency, page_size=plan.page_size))
+                    peak, count = peak_memory(
+                        lambda size=size: read_all(
+                            host, sessions[size], concurrency=concurrency, page_size=plan.page_size
+                        )
+                    )
                     if count != size:
                         raise RuntimeError(f"read {count} records, expected {size}")
                     peaks[size].append(peak)
@@ -345,8 +376,10 @@ def bench_read_memory(plan: Plan, report: Report) -> None:
 def bench_write_throughput(plan: Plan, report: Report, tags: Tags) -> None:
     default = catalogue().default_write_concurrency
     levels = [1, default]
-    progress(f"write throughput: create {plan.write_records} {RESOURCE}, latency "
-             f"{plan.latency * 1000:.0f} ms, concurrency {levels}, {plan.repeats} repeats")
+    progress(
+        f"write throughput: create {plan.write_records} {RESOURCE}, latency "
+        f"{plan.latency * 1000:.0f} ms, concurrency {levels}, {plan.repeats} repeats"
+    )
     host = Host(plugins=[nexla_procurify.plugin])
     rates: dict[int, list[float]] = {level: [] for level in levels}
     with SandboxProcess({RESOURCE: 25}, plan.latency) as sandbox:
@@ -355,8 +388,11 @@ def bench_write_throughput(plan: Plan, report: Report, tags: Tags) -> None:
             write_all(host, session, count=2 * default, concurrency=default, tag=tags())
             for _ in range(plan.repeats):
                 for level in levels:
-                    seconds, statuses = timed(lambda level=level: write_all(
-                        host, session, count=plan.write_records, concurrency=level, tag=tags()))
+                    seconds, statuses = timed(
+                        lambda level=level: write_all(
+                            host, session, count=plan.write_records, concurrency=level, tag=tags()
+                        )
+                    )
                     _check_created(statuses, plan.write_records)
                     rates[level].append(plan.write_records / seconds)
         finally:
@@ -364,15 +400,21 @@ def bench_write_throughput(plan: Plan, report: Report, tags: Tags) -> None:
     report.add("write c=1 (sequential) records/s", _spread(rates[1], "{:,.1f}"))
     report.add(f"write c={default} (default) records/s", _spread(rates[default], "{:,.1f}"))
     speedup = statistics.median(rates[default]) / statistics.median(rates[1])
-    report.add(f"write speed-up c={default} (default) vs c=1", f"{speedup:.2f}x",
-               f">= {WRITE_SPEEDUP_TARGET:g}x", speedup >= WRITE_SPEEDUP_TARGET)
+    report.add(
+        f"write speed-up c={default} (default) vs c=1",
+        f"{speedup:.2f}x",
+        f">= {WRITE_SPEEDUP_TARGET:g}x",
+        speedup >= WRITE_SPEEDUP_TARGET,
+    )
 
 
 def bench_write_memory(plan: Plan, report: Report, tags: Tags) -> None:
     small, large = plan.write_memory
     concurrency = catalogue().default_write_concurrency
-    progress(f"write memory: create {small} vs {large} {RESOURCE} from a generator, "
-             f"concurrency {concurrency}, {plan.write_memory_repeats} repeats")
+    progress(
+        f"write memory: create {small} vs {large} {RESOURCE} from a generator, "
+        f"concurrency {concurrency}, {plan.write_memory_repeats} repeats"
+    )
     host = Host(plugins=[nexla_procurify.plugin])
     peaks: dict[int, list[int]] = {small: [], large: []}
     with SandboxProcess({RESOURCE: 25}, plan.memory_latency) as sandbox:
@@ -381,8 +423,11 @@ def bench_write_memory(plan: Plan, report: Report, tags: Tags) -> None:
             write_all(host, session, count=2 * concurrency, concurrency=concurrency, tag=tags())
             for _ in range(plan.write_memory_repeats):
                 for size in (small, large):
-                    peak, statuses = peak_memory(lambda size=size: write_all(
-                        host, session, count=size, concurrency=concurrency, tag=tags()))
+                    peak, statuses = peak_memory(
+                        lambda size=size: write_all(
+                            host, session, count=size, concurrency=concurrency, tag=tags()
+                        )
+                    )
                     _check_created(statuses, size)
                     peaks[size].append(peak)
         finally:
@@ -399,11 +444,17 @@ def _memory_rows(
     report: Report, what: str, peaks: dict[int, list[int]], small: int, large: int
 ) -> None:
     for size in (small, large):
-        report.add(f"{what} peak memory, {size:,} records",
-                   _spread([p / MiB for p in peaks[size]], "{:.2f}") + " MiB")
+        report.add(
+            f"{what} peak memory, {size:,} records",
+            _spread([p / MiB for p in peaks[size]], "{:.2f}") + " MiB",
+        )
     ratio = statistics.median(peaks[large]) / statistics.median(peaks[small])
-    report.add(f"{what} memory ratio {large:,} / {small:,} records", f"{ratio:.2f}",
-               f"< {MEMORY_RATIO_TARGET:g}", ratio < MEMORY_RATIO_TARGET)
+    report.add(
+        f"{what} memory ratio {large:,} / {small:,} records",
+        f"{ratio:.2f}",
+        f"< {MEMORY_RATIO_TARGET:g}",
+        ratio < MEMORY_RATIO_TARGET,
+    )
 
 
 # ------------------------------------------------------------------------------ main
@@ -413,10 +464,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller smoke run (< 30 s)")
     parser.add_argument("--repeats", type=int, help="repeats per measurement (median is kept)")
-    parser.add_argument("--only", choices=("read", "read-memory", "write", "write-memory"),
-                        action="append", help="run only these benchmarks (repeatable)")
-    parser.add_argument("--serve-sandbox", nargs=2, metavar=("SPEC", "FILE"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only",
+        choices=("read", "read-memory", "write", "write-memory"),
+        action="append",
+        help="run only these benchmarks (repeatable)",
+    )
+    parser.add_argument(
+        "--serve-sandbox", nargs=2, metavar=("SPEC", "FILE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.serve_sandbox:
         return serve_sandbox(*args.serve_sandbox)
@@ -424,16 +480,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ[LOOPBACK_ENV] = "1"
     plan = QUICK if args.quick else FULL
     if args.repeats:
-        plan = dataclasses.replace(plan, repeats=args.repeats,
-                                   read_memory_repeats=args.repeats,
-                                   write_memory_repeats=args.repeats)
+        plan = dataclasses.replace(
+            plan,
+            repeats=args.repeats,
+            read_memory_repeats=args.repeats,
+            write_memory_repeats=args.repeats,
+        )
     only = set(args.only or ("read", "read-memory", "write", "write-memory"))
     report = Report()
     tags = Tags()
     started = time.perf_counter()
-    progress(f"nexla-procurify benchmarks ({'quick' if args.quick else 'full'}), "
-             f"{datetime.date.today()}, Python {platform.python_version()}, "
-             f"{os.cpu_count()} CPUs")
+    progress(
+        f"nexla-procurify benchmarks ({'quick' if args.quick else 'full'}), "
+        f"{datetime.date.today()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs"
+    )
     try:
         benches: dict[str, Callable[[], None]] = {
             "read": lambda: bench_read_throughput(plan, report),
@@ -451,12 +512,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     elapsed = time.perf_counter() - started
     print()
-    print(f"nexla-procurify benchmarks, {datetime.date.today()}, "
-          f"{'quick' if args.quick else 'full'} run, Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, {elapsed:.0f} s")
-    print(f"median (min..max) of {plan.repeats} interleaved runs; memory: "
-          f"{plan.read_memory_repeats} read and {plan.write_memory_repeats} write run(s); "
-          f"sandbox latency {plan.latency * 1000:.0f} ms per request for throughput")
+    print(
+        f"nexla-procurify benchmarks, {datetime.date.today()}, "
+        f"{'quick' if args.quick else 'full'} run, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {elapsed:.0f} s"
+    )
+    print(
+        f"median (min..max) of {plan.repeats} interleaved runs; memory: "
+        f"{plan.read_memory_repeats} read and {plan.write_memory_repeats} write run(s); "
+        f"sandbox latency {plan.latency * 1000:.0f} ms per request for throughput"
+    )
     print(report.table())
     print()
     print("FAIL: a target was missed." if report.failed else "PASS: every target was met.")

@@ -130,8 +130,11 @@ class ProcurifySession:
         self, method: str, url: str, options: RequestOptions, token: AccessToken, *, decode: bool
     ) -> Answer:
         """One call of the client with ``token``, its headers and the masking of answers."""
-        sent = replace(options, headers=self._headers(token, options.headers or {}),
-                       scrub=self._scrubber(token))
+        sent = replace(
+            options,
+            headers=self._headers(token, options.headers or {}),
+            scrub=self._scrubber(token),
+        )
         if decode:
             return self.client.send_json(method, url, sent)
         return Answer(self.client.send(method, url, sent), None)
@@ -174,12 +177,17 @@ class ProcurifySession:
 
 # A live check answers within seconds: a person is waiting in front of a form. Its
 # ``max_elapsed`` bounds the whole check (every token path and the API call together).
-LIVE_CHECK_POLICY = HttpPolicy(connect_timeout=5.0, read_timeout=20.0, max_attempts=3,
-                               max_elapsed=20.0)
+LIVE_CHECK_POLICY = HttpPolicy(
+    connect_timeout=5.0, read_timeout=20.0, max_attempts=3, max_elapsed=20.0
+)
 
 
-def check_connection(credential: Credential, policy: HttpPolicy | None = None,
-                     *, clock: Callable[[], float] = time.monotonic) -> ValidationResult:
+def check_connection(
+    credential: Credential,
+    policy: HttpPolicy | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> ValidationResult:
     """Exchange a token and call ``GET /api/v3/users/me``; say which field is at fault.
     The whole check ends within the policy's ``max_elapsed`` (``LIVE_CHECK_POLICY``)."""
     policy = policy or LIVE_CHECK_POLICY

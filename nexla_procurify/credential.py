@@ -102,8 +102,10 @@ def validate(data: object, *, allow_loopback: bool = False) -> ValidationResult:
         problems = base_url_problems(base_url, allow_loopback=allow_loopback)
         sandbox = allow_loopback and _is_loopback_url(base_url)
         if not problems and schema_rejects_base_url and not sandbox:
-            problems = [f"Base URL must be exactly https://<company>.procurify.com, such as "
-                        f"{EXAMPLE_BASE_URL}."]
+            problems = [
+                f"Base URL must be exactly https://<company>.procurify.com, such as "
+                f"{EXAMPLE_BASE_URL}."
+            ]
         errors.extend(FieldError("base_url", problem) for problem in problems)
     return ValidationResult.of(errors)
 
@@ -237,9 +239,7 @@ def _host_problems(
             f"(for example {EXAMPLE_BASE_URL})."
         )
     elif not _is_dns_label(subdomain):
-        problems.append(
-            "Base URL's company name may only hold letters, digits and inner hyphens."
-        )
+        problems.append("Base URL's company name may only hold letters, digits and inner hyphens.")
     host_written = netloc.split("@")[-1].split(":")[0]
     if hostname != host or host_written != hostname or scheme_written != scheme_written.lower():
         problems.append(f"Base URL must be written in lowercase: https://{host}.")

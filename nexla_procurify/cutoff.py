@@ -188,8 +188,7 @@ class CutoffAdapter(HTTPAdapter):
         cert: Any = None,
     ) -> Any:
         """``HTTPAdapter.get_connection_with_tls_context``, the connection's pool watched."""
-        pool = super().get_connection_with_tls_context(request, verify, proxies=proxies,
-                                                       cert=cert)
+        pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
         if isinstance(pool, _WatchedHTTPConnectionPool | _WatchedHTTPSConnectionPool):
             pool.watch = self.watch
         return pool

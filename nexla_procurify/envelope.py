@@ -32,8 +32,10 @@ def records_of(body: object) -> list[dict[str, Any]] | None:
         if "id" not in item and isinstance(inner, list):
             for inner_index, record in enumerate(inner):
                 if not isinstance(record, dict):
-                    raise NotRecordsError(f"item {inner_index} of the list in item {index} is "
-                                          f"{_kind(record)}, not a record")
+                    raise NotRecordsError(
+                        f"item {inner_index} of the list in item {index} is "
+                        f"{_kind(record)}, not a record"
+                    )
             records.extend(inner)
         else:
             records.append(item)

@@ -38,9 +38,7 @@ def connector_manifest() -> dict[str, Any]:  # type: ignore[empty-body]
 
 
 @hookspec(firstresult=True)
-def validate_credential(
-    connector_type: str, credential: dict[str, Any], live: bool
-) -> Any:
+def validate_credential(connector_type: str, credential: dict[str, Any], live: bool) -> Any:
     """A ``ValidationResult``; with ``live`` also exchange a token and call Procurify."""
 
 

@@ -63,8 +63,7 @@ def decode_line(raw: bytes | _TooLong, number: int, limit: int) -> Any:
         )
     if raw.startswith(codecs.BOM_UTF8):
         return UnreadableRecord(
-            f"{where} starts with a byte order mark (BOM): save the input as UTF-8 without "
-            "a BOM."
+            f"{where} starts with a byte order mark (BOM): save the input as UTF-8 without a BOM."
         )
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return UnreadableRecord(f"{where} is UTF-16 text: save the input as UTF-8.")
@@ -102,8 +101,9 @@ def load_object(text: str, where: str) -> dict[str, Any]:
     except RecursionError:
         raise ValueError(_too_deep(where)) from None
     except json.JSONDecodeError as error:
-        raise ValueError(f"{where} is not valid JSON: {error.msg} "
-                         f"(line {error.lineno}, column {error.colno})") from None
+        raise ValueError(
+            f"{where} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        ) from None
     except ValueError as error:
         raise ValueError(f"{where} {error}") from None
     if not isinstance(loaded, dict):
@@ -115,13 +115,13 @@ def load_object(text: str, where: str) -> dict[str, Any]:
 
 def _parse(text: str) -> Any:
     """JSON with every number usable: finite, and an integer Python can convert."""
-    return json.loads(text, parse_constant=_not_finite, parse_float=_finite,
-                      parse_int=_integer)
+    return json.loads(text, parse_constant=_not_finite, parse_float=_finite, parse_int=_integer)
 
 
 def _too_deep(where: str) -> str:
-    return (f"{where} is nested too deeply (more than {MAX_NESTING_DEPTH} levels of lists or "
-            "objects)")
+    return (
+        f"{where} is nested too deeply (more than {MAX_NESTING_DEPTH} levels of lists or objects)"
+    )
 
 
 def _cut_short(error: json.JSONDecodeError) -> bool:

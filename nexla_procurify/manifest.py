@@ -92,8 +92,9 @@ def _catalogue_problems(resources: Sequence[Mapping[str, Any]]) -> list[str]:
     """What the schema cannot say: names are unique, a detail stream reads a readable list."""
     problems: list[str] = []
     names = [resource["name"] for resource in resources]
-    problems.extend(f"resource {name!r} is listed twice" for name in sorted(set(names))
-                    if names.count(name) > 1)
+    problems.extend(
+        f"resource {name!r} is listed twice" for name in sorted(set(names)) if names.count(name) > 1
+    )
     listed = {resource["name"]: resource for resource in resources}
     for resource in resources:
         detail = resource.get("detail")
@@ -101,8 +102,10 @@ def _catalogue_problems(resources: Sequence[Mapping[str, Any]]) -> list[str]:
             continue
         of = listed.get(detail["of"])
         if of is None or "path" not in of or "source" not in of["modes"]:
-            problems.append(f"resource {resource['name']!r}: detail.of {detail['of']!r} is not "
-                            "a readable resource with a path")
+            problems.append(
+                f"resource {resource['name']!r}: detail.of {detail['of']!r} is not "
+                "a readable resource with a path"
+            )
     return problems
 
 

@@ -49,8 +49,9 @@ def procurify_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def procurify_sandbox(procurify_loopback: None, request: pytest.FixtureRequest
-                      ) -> Iterator[Sandbox]:
+def procurify_sandbox(
+    procurify_loopback: None, request: pytest.FixtureRequest
+) -> Iterator[Sandbox]:
     """A sandbox running on loopback for this test, with the options of the test's
     ``procurify_sandbox`` marker if it has one."""
     from nexla_procurify.sandbox import Sandbox

@@ -285,8 +285,9 @@ def catalogue() -> Catalogue:
     specs = {spec["name"]: spec for spec in data["resources"]}
     return Catalogue(
         # Read-only views: the catalogue is cached and shared by every caller.
-        resources=MappingProxyType({spec["name"]: _resource(spec, specs)
-                                    for spec in data["resources"]}),
+        resources=MappingProxyType(
+            {spec["name"]: _resource(spec, specs) for spec in data["resources"]}
+        ),
         max_page_size=_bound(source, "page_size", "maximum"),
         default_page_size=_bound(source, "page_size", "default"),
         default_read_concurrency=_bound(source, "concurrency", "default"),

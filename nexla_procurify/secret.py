@@ -60,8 +60,17 @@ MIN_MASKED_LENGTH = 8
 # What an answer becomes when a secret in it could be recognised but not cut out.
 WITHHELD = "[withheld: the answer repeated a secret]"
 
-_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f",
-                  "\n": "\\n", "\r": "\\r", "\t": "\\t", "'": "\\'"}
+_SHORT_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "'": "\\'",
+}
 _SHORT_UNESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _HTML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
 # Characters that start an escape: a secret holding one is always searched for in full.
@@ -152,9 +161,11 @@ def _unescaped(match: re.Match[str]) -> str:
     if escape[0] == "&":
         return html.unescape(escape)
     if escape[0] == "%" or escape[1] == "x":
-        data = bytes(int(escape[at + 1: at + 3], 16) for at in range(0, len(escape), 3)) \
-            if escape[0] == "%" else \
-            bytes(int(escape[at + 2: at + 4], 16) for at in range(0, len(escape), 4))
+        data = (
+            bytes(int(escape[at + 1 : at + 3], 16) for at in range(0, len(escape), 3))
+            if escape[0] == "%"
+            else bytes(int(escape[at + 2 : at + 4], 16) for at in range(0, len(escape), 4))
+        )
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:

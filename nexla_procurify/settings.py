@@ -71,20 +71,26 @@ class Settings:
         if message not in self.problems:
             self.problems.append(message)
 
-    def unknown_keys(self, allowed: Sequence[str], *, called: str = "setting",
-                     where: str = "") -> None:
+    def unknown_keys(
+        self, allowed: Sequence[str], *, called: str = "setting", where: str = ""
+    ) -> None:
         """A problem naming every key not in ``allowed`` (``called`` names what a key is,
         ``where`` what it was looked up for), with the allowed ones in their given order."""
         unknown = sorted(str(key) for key in self.values if key not in allowed)
         if unknown:
-            self.problem(f"Unknown {self.what} {called}(s){where}: {', '.join(unknown)}. "
-                         f"Allowed: {', '.join(allowed)}.")
+            self.problem(
+                f"Unknown {self.what} {called}(s){where}: {', '.join(unknown)}. "
+                f"Allowed: {', '.join(allowed)}."
+            )
 
     def whole_number(self, key: str, default: int, *, maximum: int, minimum: int = 1) -> int:
         """A whole number from ``minimum`` to ``maximum`` (``true`` is not one)."""
         value = self.values.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not (
-                minimum <= value <= maximum):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not (minimum <= value <= maximum)
+        ):
             self.problem(f"'{key}' must be a whole number from {minimum} to {maximum}.")
             return default
         return value
@@ -126,11 +132,11 @@ class Settings:
         found = schema_problems(shipped_validator(schema_path), self.values, whole=whole)
         for name, messages in found.items():
             reason = " and ".join(messages)
-            self.problem(f"The configuration {reason}." if name == whole
-                         else f"'{name}' {reason}.")
+            self.problem(f"The configuration {reason}." if name == whole else f"'{name}' {reason}.")
 
     def checked(self) -> None:
         """Raise one ``ConfigurationError`` naming every problem noted, if any."""
         if self.problems:
             raise ConfigurationError(
-                f"Invalid {self.what} configuration. " + " ".join(self.problems))
+                f"Invalid {self.what} configuration. " + " ".join(self.problems)
+            )

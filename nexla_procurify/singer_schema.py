@@ -147,8 +147,9 @@ def _own(schema: Mapping[str, Any], context: _Context) -> Schema:
     for _, names in _GROUPS:
         node.update({name: schema[name] for name in names if name in schema})
     if isinstance(schema.get("properties"), Mapping):
-        node["properties"] = {str(name): _node(sub, context)
-                              for name, sub in schema["properties"].items()}
+        node["properties"] = {
+            str(name): _node(sub, context) for name, sub in schema["properties"].items()
+        }
     if isinstance(schema.get("required"), list):
         node["required"] = [str(name) for name in schema["required"]]
     if "patternProperties" in schema:  # left out: the other fields may then be anything
@@ -193,8 +194,13 @@ def _resolve(root: Mapping[str, Any], ref: Any) -> Any:
 
 def _meet(a: Schema, b: Schema) -> Schema:
     """A schema admitting every instance both admit (their intersection, or looser)."""
-    node: Schema = {"type": frozenset(kind for kind in a["type"] | b["type"]
-                                      if _admits(a["type"], kind) and _admits(b["type"], kind))}
+    node: Schema = {
+        "type": frozenset(
+            kind
+            for kind in a["type"] | b["type"]
+            if _admits(a["type"], kind) and _admits(b["type"], kind)
+        )
+    }
     if "enum" in a and "enum" in b:
         other = {_same(value) for value in b["enum"]}
         node["enum"] = [value for value in a["enum"] if _same(value) in other]
@@ -208,8 +214,11 @@ def _meet(a: Schema, b: Schema) -> Schema:
     if "properties" in a or "properties" in b:
         mine, theirs = a.get("properties", {}), b.get("properties", {})
         node["properties"] = {
-            name: _meet(mine[name], theirs[name]) if name in mine and name in theirs
-            else mine.get(name, theirs.get(name)) for name in [*mine, *theirs]}
+            name: _meet(mine[name], theirs[name])
+            if name in mine and name in theirs
+            else mine.get(name, theirs.get(name))
+            for name in [*mine, *theirs]
+        }
     if "required" in a or "required" in b:
         node["required"] = list(dict.fromkeys([*a.get("required", []), *b.get("required", [])]))
     for name in ("additionalProperties", "items"):
@@ -243,14 +252,21 @@ def _join(a: Schema, b: Schema) -> Schema:
         # Fields no property names: declared by a branch that has no properties or says what
         # other fields hold (``additionalProperties``), anything by one that does not.
         extra_a, extra_b = a.get("additionalProperties"), b.get("additionalProperties")
-        if any(extra is not None or "properties" not in s for s, extra in ((a, extra_a),
-                                                                          (b, extra_b))):
-            node["additionalProperties"] = (_any() if extra_a is None or extra_b is None
-                                            else _join(extra_a, extra_b))
+        if any(
+            extra is not None or "properties" not in s for s, extra in ((a, extra_a), (b, extra_b))
+        ):
+            node["additionalProperties"] = (
+                _any() if extra_a is None or extra_b is None else _join(extra_a, extra_b)
+            )
     elif in_a or in_b:
         source = a if in_a else b
-        node.update({name: source[name] for name in ("properties", "required",
-                                                     "additionalProperties") if name in source})
+        node.update(
+            {
+                name: source[name]
+                for name in ("properties", "required", "additionalProperties")
+                if name in source
+            }
+        )
     in_a, in_b = ("array" in s["type"] for s in (a, b))
     if in_a and in_b and "items" in a and "items" in b:
         node["items"] = _join(a["items"], b["items"])
@@ -310,10 +326,14 @@ def _emit(node: Schema) -> Schema:
 def _not_null(schema: Schema) -> Schema:
     """A key property's schema without ``null`` (unless it admits nothing else)."""
     declared = schema["type"]
-    kinds = [kind for kind in ([declared] if isinstance(declared, str) else declared)
-             if kind != "null"]
+    kinds = [
+        kind for kind in ([declared] if isinstance(declared, str) else declared) if kind != "null"
+    ]
     if not kinds:
         return schema
-    enum = {"enum": [value for value in schema["enum"] if value is not None]} \
-        if "enum" in schema else {}
+    enum = (
+        {"enum": [value for value in schema["enum"] if value is not None]}
+        if "enum" in schema
+        else {}
+    )
     return {**schema, "type": kinds[0] if len(kinds) == 1 else kinds, **enum}

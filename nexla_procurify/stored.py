@@ -58,12 +58,14 @@ def _same_object(sent: Mapping[str, Any], stored: Any, schema: Mapping[str, Any]
         return False
     properties = schema.get("properties")
     fields = properties if isinstance(properties, Mapping) else {}
-    return all(same(value, stored.get(key), fields.get(key), str(key))
-               for key, value in sent.items())
+    return all(
+        same(value, stored.get(key), fields.get(key), str(key)) for key, value in sent.items()
+    )
 
 
-def _same_list(sent: list[Any] | tuple[Any, ...], stored: Any, schema: Mapping[str, Any],
-               name: str) -> bool:
+def _same_list(
+    sent: list[Any] | tuple[Any, ...], stored: Any, schema: Mapping[str, Any], name: str
+) -> bool:
     if not isinstance(stored, list | tuple) or len(stored) != len(sent):
         return False
     items = schema.get("items")

@@ -88,8 +88,12 @@ def token_lifetime(expires_in: object) -> float:
 
 def usable_token(value: object) -> bool:
     """Whether ``value`` can be sent as a bearer token: printable ASCII, no spaces."""
-    return (isinstance(value, str) and bool(value) and value.isascii()
-            and all("!" <= char <= "~" for char in value))
+    return (
+        isinstance(value, str)
+        and bool(value)
+        and value.isascii()
+        and all("!" <= char <= "~" for char in value)
+    )
 
 
 def refresh_margin(lifetime: float) -> float:

@@ -57,9 +57,7 @@ def schema_problems(
     return problems
 
 
-def _describe(
-    error: ValidationError, root: Mapping[str, Any], whole: str
-) -> list[tuple[str, str]]:
+def _describe(error: ValidationError, root: Mapping[str, Any], whole: str) -> list[tuple[str, str]]:
     path = ".".join(str(part) for part in error.absolute_path)
     kind, expected = error.validator, error.validator_value
     if kind == "required" and isinstance(error.instance, Mapping) and isinstance(expected, list):
@@ -102,8 +100,10 @@ def _reason(error: ValidationError, root: Mapping[str, Any]) -> str:
         decimal = _DECIMAL_PATTERN.fullmatch(str(expected))
         if decimal is not None:
             before, after = decimal.groups()
-            return (f"must be a decimal number written as text, with at most {before} digits "
-                    f"before the point and {after} after")
+            return (
+                f"must be a decimal number written as text, with at most {before} digits "
+                f"before the point and {after} after"
+            )
         return "does not have the expected form"
     return f"is not valid ({kind})"
 

@@ -25,9 +25,19 @@ MAX_REQUEST_BYTES = 1 << 20
 # One gzip member inflating to 1 MiB of zeros (about 1 KiB): a bomb is many of them.
 _MEMBER_SIZE = 1 << 20
 _MEMBER = gzip.compress(b"\0" * _MEMBER_SIZE, compresslevel=9)
-REASONS = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently",
-           302: "Found", 307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized",
-           404: "Not Found", 418: "I'm a teapot", 500: "Internal Server Error"}
+REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    301: "Moved Permanently",
+    302: "Found",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    418: "I'm a teapot",
+    500: "Internal Server Error",
+}
 
 
 @dataclass(frozen=True)
@@ -196,11 +206,11 @@ class HostileServer:
 
     def _answer(self, connection: socket.socket, answer: Answer) -> None:
         if isinstance(answer, Reply):
-            connection.sendall(_head(answer.status, answer.headers, len(answer.body))
-                               + answer.body)
+            connection.sendall(_head(answer.status, answer.headers, len(answer.body)) + answer.body)
         elif isinstance(answer, Drip):
-            connection.sendall(_head(answer.status, (("Content-Type", "application/json"),),
-                                     len(answer.body)))
+            connection.sendall(
+                _head(answer.status, (("Content-Type", "application/json"),), len(answer.body))
+            )
             sent = 0
             try:
                 for byte in _bytes(answer.body):
@@ -219,11 +229,17 @@ class HostileServer:
         elif isinstance(answer, Silence):
             self._stop.wait(self.lifetime)
         elif isinstance(answer, DropAfterHeaders):
-            connection.sendall(_head(answer.status, (("Content-Type", "application/json"),),
-                                     answer.length))
+            connection.sendall(
+                _head(answer.status, (("Content-Type", "application/json"),), answer.length)
+            )
         elif isinstance(answer, GzipBomb):
-            connection.sendall(_head(answer.status, (("Content-Type", "application/json"),
-                                                     ("Content-Encoding", "gzip")), None))
+            connection.sendall(
+                _head(
+                    answer.status,
+                    (("Content-Type", "application/json"), ("Content-Encoding", "gzip")),
+                    None,
+                )
+            )
             for _ in range(max(1, answer.inflated // _MEMBER_SIZE)):
                 if self._stop.is_set():
                     return
@@ -233,7 +249,7 @@ class HostileServer:
 
 def _bytes(data: bytes) -> Iterator[bytes]:
     for position in range(len(data)):
-        yield data[position:position + 1]
+        yield data[position : position + 1]
 
 
 def _head(status: int, headers: tuple[tuple[str, str], ...], length: int | None) -> bytes:
@@ -281,10 +297,14 @@ def spellings(value: str) -> list[str]:
             json_ascii,
             json_ascii.upper(),
             json.dumps(variant, ensure_ascii=False)[1:-1],
-            "".join(json.dumps(char)[1:-1] if ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
-                    for char in variant),
+            "".join(
+                json.dumps(char)[1:-1] if ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
+                for char in variant
+            ),
             "".join(f"\\u{ord(char):04X}" if ord(char) <= 0xFFFF else char for char in variant),
-            json_ascii.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            json_ascii.replace("&", "\\u0026")
+            .replace("<", "\\u003c")
+            .replace(">", "\\u003e")
             .replace("-", "\\u002d"),
             quote(variant, safe=""),
             quote(variant, safe="").lower(),
@@ -299,8 +319,10 @@ def spellings(value: str) -> list[str]:
 
 def echo(*values: str) -> dict[str, Any]:
     """A Django REST framework style error body repeating ``values`` in every spelling."""
-    return {"detail": [f"invalid: {form}" for value in values for form in spellings(value)],
-            "client_secret": [f"'{form}'" for value in values for form in spellings(value)]}
+    return {
+        "detail": [f"invalid: {form}" for value in values for form in spellings(value)],
+        "client_secret": [f"'{form}'" for value in values for form in spellings(value)],
+    }
 
 
 def raw(body: Any) -> bytes:
@@ -323,9 +345,9 @@ def exposed(thing: Any, depth: int = 0, seen: set[int] | None = None) -> Iterato
     if isinstance(thing, bytes | bytearray):
         yield bytes(thing).decode("utf-8", "replace")
         return
-    if isinstance(thing, bool | int | float) or (callable(thing) and not isinstance(
-        thing, BaseException
-    )):
+    if isinstance(thing, bool | int | float) or (
+        callable(thing) and not isinstance(thing, BaseException)
+    ):
         return
     yield repr(thing)
     if isinstance(thing, Secret):
@@ -362,8 +384,12 @@ def decodings(text: str) -> Iterator[str]:
     with contextlib.suppress(UnicodeError, ValueError):
         yield text.encode("latin-1", "backslashreplace").decode("unicode_escape")
     with contextlib.suppress(UnicodeError, ValueError):
-        yield (text.encode("latin-1", "backslashreplace").decode("unicode_escape")
-               .encode("latin-1").decode("utf-8"))
+        yield (
+            text.encode("latin-1", "backslashreplace")
+            .decode("unicode_escape")
+            .encode("latin-1")
+            .decode("utf-8")
+        )
 
 
 def fold(text: str) -> str:
@@ -372,7 +398,9 @@ def fold(text: str) -> str:
 
 def leaked(texts: list[str], *values: str) -> list[str]:
     wanted = [fold(value) for value in values]
-    return [text[:200] for text in texts for reading in decodings(text)
-            if any(value in fold(reading) for value in wanted)]
-
-
+    return [
+        text[:200]
+        for text in texts
+        for reading in decodings(text)
+        if any(value in fold(reading) for value in wanted)
+    ]

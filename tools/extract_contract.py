@@ -251,8 +251,9 @@ class Extractor:
 def _admits_null(schema: dict[str, Any]) -> bool:
     """Whether a composition already lists a null alternative (``NullEnum``)."""
     options = [*schema.get("oneOf", ()), *schema.get("anyOf", ())]
-    return any(option == {"$ref": "#/$defs/NullEnum"} or option.get("type") == "null"
-               for option in options)
+    return any(
+        option == {"$ref": "#/$defs/NullEnum"} or option.get("type") == "null" for option in options
+    )
 
 
 def _number(value: Any) -> Any:
@@ -275,7 +276,9 @@ def git_commit(sdk: pathlib.Path) -> str | None:
     try:
         out = subprocess.run(  # noqa: S603
             ["git", "-C", str(sdk), "rev-parse", "HEAD"],  # noqa: S607
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -287,7 +290,8 @@ def main() -> None:
     parser.add_argument("sdk", type=pathlib.Path, help="a checkout of " + REPOSITORY)
     parser.add_argument("--commit", help="the SDK commit the checkout holds (default: git's)")
     parser.add_argument(
-        "--out", type=pathlib.Path,
+        "--out",
+        type=pathlib.Path,
         default=pathlib.Path(__file__).resolve().parent.parent / "contract" / "procurify.json",
     )
     args = parser.parse_args()
@@ -299,14 +303,14 @@ def main() -> None:
         "description": "Facts extracted from Procurify's published Python SDK by "
         "tools/extract_contract.py; do not edit by hand.",
         "source": {"repository": REPOSITORY, "commit": args.commit or git_commit(args.sdk)},
-        "corrections": {name: why for name, (_, why) in CORRECTIONS.items()
-                        if name in extractor.models},
+        "corrections": {
+            name: why for name, (_, why) in CORRECTIONS.items() if name in extractor.models
+        },
         "operations": operations,
         "$defs": dict(sorted(extractor.models.items())),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(contract, indent=1, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
+    args.out.write_text(json.dumps(contract, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{len(operations)} operations, {len(extractor.models)} models -> {args.out}")
 
 

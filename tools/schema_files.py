@@ -24,12 +24,14 @@ def sync(generated: Mapping[str, Any], folder: str, *, check: bool) -> int:
     """Write ``generated`` (relative path -> schema) and remove the other files of ``folder``;
     with ``check``, only report them. Returns the exit status: 1 when ``check`` found any."""
     stale = [
-        relative for relative, schema in sorted(generated.items())
+        relative
+        for relative, schema in sorted(generated.items())
         if not (REPO / relative).is_file()
         or (REPO / relative).read_text(encoding="utf-8") != render(schema)
     ]
     orphans = sorted(
-        path.relative_to(REPO).as_posix() for path in (REPO / folder).glob("*.json")
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / folder).glob("*.json")
         if path.relative_to(REPO).as_posix() not in generated
     )
     for relative in stale:

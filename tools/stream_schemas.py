@@ -83,8 +83,10 @@ def _record_schema(
     item = _resolve(data["items"], defs)
     properties = item.get("properties", {})
     inner = _resolve(properties.get("data", {}), defs)
-    if "id" not in properties and _kind(inner) == "array" and isinstance(
-        inner.get("items"), Mapping
+    if (
+        "id" not in properties
+        and _kind(inner) == "array"
+        and isinstance(inner.get("items"), Mapping)
     ):
         return _resolve(inner["items"], defs), "the records each data item wraps in its own list"
     return item, "the data items of the answer"
@@ -142,8 +144,9 @@ def _referenced(schema: Schema, defs: Mapping[str, Schema]) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="report stale stream schemas instead of writing them")
+    parser.add_argument(
+        "--check", action="store_true", help="report stale stream schemas instead of writing them"
+    )
     args = parser.parse_args(argv)
     generated = generate(load("contract/procurify.json"), load("connector.json"))
     return sync(generated, "schemas/streams", check=args.check)

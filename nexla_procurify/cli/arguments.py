@@ -32,57 +32,96 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate a credential (--live: also sign in)")
     _credential_option(check)
-    check.add_argument("--live", action="store_true",
-                       help="exchange a token and call GET /api/v3/users/me")
+    check.add_argument(
+        "--live", action="store_true", help="exchange a token and call GET /api/v3/users/me"
+    )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
     sandbox = commands.add_parser("sandbox", help="run the embedded Procurify sandbox")
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--token-lifetime", type=float, default=86400.0, metavar="SECONDS")
-    sandbox.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
-                         help="added to every answer")
-    sandbox.add_argument("--records", type=int, default=25, metavar="N",
-                         help="seeded records per resource")
+    sandbox.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS", help="added to every answer"
+    )
+    sandbox.add_argument(
+        "--records", type=int, default=25, metavar="N", help="seeded records per resource"
+    )
     sandbox.add_argument("--seed", type=int, default=0, help="seed of the generated data")
-    sandbox.add_argument("--write-credential", type=Path, metavar="FILE",
-                         help="write a credential for this sandbox to FILE (mode 0600)")
+    sandbox.add_argument(
+        "--write-credential",
+        type=Path,
+        metavar="FILE",
+        help="write a credential for this sandbox to FILE (mode 0600)",
+    )
 
     commands.add_parser("discover", help="print every resource as a SCHEMA message")
 
     read = commands.add_parser("read", help="read a resource as Singer JSON lines")
     read.add_argument("resource", help="resource to read, e.g. vendors (see discover)")
     _credential_option(read)
-    read.add_argument("--config", type=Path, metavar="FILE",
-                      help="source configuration JSON (flags below override it)")
-    read.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE",
-                      help="a Procurify filter of the resource (repeatable)")
+    read.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="source configuration JSON (flags below override it)",
+    )
+    read.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Procurify filter of the resource (repeatable)",
+    )
     read.add_argument("--page-size", type=int)
     read.add_argument("--concurrency", type=int)
     read.add_argument("--start-date", metavar="DATE", help="incremental resources: first run")
     read.add_argument("--role", help="purchase_orders: purchased or receivable")
-    read.add_argument("--status",
-                      help="purchase_orders: all, open, partial, closed, cancelled, paid")
-    read.add_argument("--state", type=Path, metavar="FILE",
-                      help="state from an earlier run (its last STATE value)")
+    read.add_argument(
+        "--status", help="purchase_orders: all, open, partial, closed, cancelled, paid"
+    )
+    read.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help="state from an earlier run (its last STATE value)",
+    )
     read.add_argument("--limit", type=int, metavar="N", help="stop after N records")
 
     write = commands.add_parser("write", help="write JSON-lines records into a resource")
     write.add_argument("resource", help="resource to write, e.g. vendors")
-    write.add_argument("input", nargs="?", type=Path, metavar="FILE",
-                       help="JSON lines, one record per line (default: standard input)")
+    write.add_argument(
+        "input",
+        nargs="?",
+        type=Path,
+        metavar="FILE",
+        help="JSON lines, one record per line (default: standard input)",
+    )
     _credential_option(write)
-    write.add_argument("--config", type=Path, metavar="FILE",
-                       help="destination configuration JSON (flags below override it)")
-    write.add_argument("--operation", help="create, update, patch, upsert, revise, close, "
-                       "reopen, deactivate (what the resource supports)")
+    write.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="destination configuration JSON (flags below override it)",
+    )
+    write.add_argument(
+        "--operation",
+        help="create, update, patch, upsert, revise, close, "
+        "reopen, deactivate (what the resource supports)",
+    )
     write.add_argument("--key", help="upsert key, e.g. external_id")
-    write.add_argument("--dry-run", action="store_true", default=None,
-                       help="validate and report, write nothing")
+    write.add_argument(
+        "--dry-run", action="store_true", default=None, help="validate and report, write nothing"
+    )
     write.add_argument("--concurrency", type=int)
     write.add_argument("--on-error", choices=("continue", "abort"))
-    write.add_argument("--max-line-bytes", type=int, default=jsonlines.MAX_LINE_BYTES,
-                       metavar="N", help="largest input line; a longer one is rejected, "
-                       f"not read (default {jsonlines.MAX_LINE_BYTES}, 16 MiB)")
+    write.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=jsonlines.MAX_LINE_BYTES,
+        metavar="N",
+        help="largest input line; a longer one is rejected, "
+        f"not read (default {jsonlines.MAX_LINE_BYTES}, 16 MiB)",
+    )
 
     commands.add_parser("demo", help="run the connector against an in-process sandbox")
     return parser
@@ -124,7 +163,6 @@ def source_config(args: argparse.Namespace) -> dict[str, Any]:
             given.setdefault(name, []).append(raw)
         # Typed by the resource's filter definition; a name given again is a list
         # (``--filter locations=1 --filter locations=2``), which only list filters accept.
-        filters.update({name: raws[0] if len(raws) == 1 else raws
-                        for name, raws in given.items()})
+        filters.update({name: raws[0] if len(raws) == 1 else raws for name, raws in given.items()})
         config["filters"] = filters
     return config

@@ -65,7 +65,8 @@ def _spec(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     credential = load_credential(args.credential)
     result: ValidationResult = connector_host().validate_credential(
-        CONNECTOR, credential, live=args.live)
+        CONNECTOR, credential, live=args.live
+    )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     elif result.ok:
@@ -86,8 +87,13 @@ def _sandbox(args: argparse.Namespace) -> int:
     from nexla_procurify.sandbox import Sandbox  # only this command and the demo need it
 
     try:
-        sandbox = Sandbox(port=args.port, token_lifetime=args.token_lifetime,
-                          latency=args.latency, records=args.records, seed=args.seed)
+        sandbox = Sandbox(
+            port=args.port,
+            token_lifetime=args.token_lifetime,
+            latency=args.latency,
+            records=args.records,
+            seed=args.seed,
+        )
     except OSError as error:
         raise ConfigurationError(
             f"cannot listen on 127.0.0.1:{args.port}: {error.strerror} (try another --port)"
@@ -98,8 +104,10 @@ def _sandbox(args: argparse.Namespace) -> int:
             write_private(args.write_credential, json.dumps(sandbox.credential(), indent=2))
             print(f"Credential written to {args.write_credential}")
             print(f"Use it with {ALLOW_LOOPBACK_ENV}=1, e.g.:")
-            print(f"  {ALLOW_LOOPBACK_ENV}=1 nexla-procurify check --live "
-                  f"--credential {args.write_credential}")
+            print(
+                f"  {ALLOW_LOOPBACK_ENV}=1 nexla-procurify check --live "
+                f"--credential {args.write_credential}"
+            )
         else:
             print(f"Client ID: {sandbox.client_id} (pass --write-credential FILE for the secret)")
         print("Press Ctrl-C to stop.", flush=True)
@@ -123,10 +131,15 @@ def _read(args: argparse.Namespace) -> int:
     progress = Progress(resource.name, sys.stderr)
     last_state: str | None = None
     try:
-        with stop_signals(raise_stop, "ending the read after the last page printed",
-                          "resume from the last STATE line printed."), \
-                host.authenticate(CONNECTOR, credential) as session, \
-                closed_after(host.read(CONNECTOR, session, config, state)) as messages:
+        with (
+            stop_signals(
+                raise_stop,
+                "ending the read after the last page printed",
+                "resume from the last STATE line printed.",
+            ),
+            host.authenticate(CONNECTOR, credential) as session,
+            closed_after(host.read(CONNECTOR, session, config, state)) as messages,
+        ):
             print(json.dumps(source.schema_message(resource).to_dict()), file=out)
             for message in messages:
                 if isinstance(message, Record):
@@ -146,8 +159,9 @@ def _read(args: argparse.Namespace) -> int:
             out.write(last_state)
         out.flush()
         progress.finish()
-        print("Interrupted: resume from the last STATE line printed (--state FILE).",
-              file=sys.stderr)
+        print(
+            "Interrupted: resume from the last STATE line printed (--state FILE).", file=sys.stderr
+        )
         sys.stderr.flush()
         # Prefetching workers may be waiting on a slow answer; the interpreter would join them
         # at exit (up to HttpPolicy.max_elapsed). Everything owed is printed: end now.
@@ -169,20 +183,29 @@ def _write(args: argparse.Namespace) -> int:
         records = InputRecords(stream, args.max_line_bytes)
         # Installed before anything is sent, removed after the summary: a first SIGINT or
         # SIGTERM only stops the input, so every record sent is finished and reported.
-        with stop_signals(records.stop, "finishing and reporting the records already sent",
-                          "check the records that were in flight in Procurify."):
+        with stop_signals(
+            records.stop,
+            "finishing and reporting the records already sent",
+            "check the records that were in flight in Procurify.",
+        ):
             with host.authenticate(CONNECTOR, credential) as session:
                 for result in host.write(CONNECTOR, session, config, records):
                     counts[result.status] += 1
                     print(json.dumps(result.to_dict()), flush=False)
             sys.stdout.flush()
             summary = ", ".join(f"{counts[status]} {status}" for status in WRITE_STATUSES)
-            print(f"{args.resource} {config.get('operation')}: {sum(counts.values())} "
-                  f"records: {summary}.", file=sys.stderr)
+            print(
+                f"{args.resource} {config.get('operation')}: {sum(counts.values())} "
+                f"records: {summary}.",
+                file=sys.stderr,
+            )
             signum = records.stopped_by
             if signum is not None:
-                print("Interrupted: the records above were handled; the rest of the input "
-                      "was not read.", file=sys.stderr)
+                print(
+                    "Interrupted: the records above were handled; the rest of the input "
+                    "was not read.",
+                    file=sys.stderr,
+                )
                 return 128 + signum
     return EXIT_FAILED if counts["rejected"] or counts["failed"] else EXIT_OK
 
@@ -202,12 +225,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # Command name (as ``arguments.parser`` names them) -> the function that runs it.
-COMMANDS: Mapping[str, Callable[[argparse.Namespace], int]] = MappingProxyType({
-    "spec": _spec,
-    "check": _check,
-    "sandbox": _sandbox,
-    "discover": _discover,
-    "read": _read,
-    "write": _write,
-    "demo": _demo,
-})
+COMMANDS: Mapping[str, Callable[[argparse.Namespace], int]] = MappingProxyType(
+    {
+        "spec": _spec,
+        "check": _check,
+        "sandbox": _sandbox,
+        "discover": _discover,
+        "read": _read,
+        "write": _write,
+        "demo": _demo,
+    }
+)

@@ -73,20 +73,31 @@ def _run_demo() -> int:
             print(f"   Saved state for the next incremental run: {json.dumps(state)}")
             sandbox.edit("purchase_orders", 3)
             changed, _ = _demo_read(host, session, config, state)
-            print(f"5. Someone edited PO-000003; the incremental run read {len(changed)} "
-                  f"purchase orders (changed ones and the boundary day) instead of {len(orders)}.")
+            print(
+                f"5. Someone edited PO-000003; the incremental run read {len(changed)} "
+                f"purchase orders (changed ones and the boundary day) instead of {len(orders)}."
+            )
             upserts = [
-                {"name": "Acme Office Supply", "email": ["ap@acme.example"], "type": 3,
-                 "external_id": "DEMO-1"},
-                {"name": "Globex Furniture", "email": ["billing@globex.example"], "type": 4,
-                 "external_id": "DEMO-2"},
+                {
+                    "name": "Acme Office Supply",
+                    "email": ["ap@acme.example"],
+                    "type": 3,
+                    "external_id": "DEMO-1",
+                },
+                {
+                    "name": "Globex Furniture",
+                    "email": ["billing@globex.example"],
+                    "type": 4,
+                    "external_id": "DEMO-2",
+                },
                 {**_vendor_request(vendors[0]), "name": vendors[0]["name"] + " (renamed)"},
                 {"name": "No email or type", "external_id": "DEMO-3"},
             ]
             write_config = {"resource": "vendors", "operation": "upsert", "key": "external_id"}
             for round_number in (1, 2):
-                outcome = [r.to_dict() for r in host.write(CONNECTOR, session, write_config,
-                                                           upserts)]
+                outcome = [
+                    r.to_dict() for r in host.write(CONNECTOR, session, write_config, upserts)
+                ]
                 print(f"{5 + round_number}. Upserted vendors by external_id (run {round_number}):")
                 for upsert, written in zip(upserts, outcome, strict=True):
                     detail = f"id {written['id']}" if written["id"] else written.get("error", "")

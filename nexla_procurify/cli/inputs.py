@@ -36,8 +36,7 @@ def load_credential(path: Path | None) -> dict[str, Any]:
     """The credential from a JSON file, or else from ``PROCURIFY_*`` environment variables."""
     if path is not None:
         return load_json_object(path, "credential")
-    found = {field: os.environ[name] for field, name in ENV_FIELDS.items()
-             if os.environ.get(name)}
+    found = {field: os.environ[name] for field, name in ENV_FIELDS.items() if os.environ.get(name)}
     if not found:
         raise ConfigurationError(
             "no credential given: pass --credential FILE or set "
@@ -96,8 +95,7 @@ class InputRecords:
     not JSON, ...) is passed on as an ``UnreadableRecord`` saying why, so that it comes back
     ``rejected`` instead of ending the run."""
 
-    def __init__(self, stream: BinaryIO, max_line_bytes: int = jsonlines.MAX_LINE_BYTES
-                 ) -> None:
+    def __init__(self, stream: BinaryIO, max_line_bytes: int = jsonlines.MAX_LINE_BYTES) -> None:
         self._lines = jsonlines.bounded_lines(stream, max_line_bytes)
         self._limit = max_line_bytes
         self.stopped_by: int | None = None  # the signal that stopped the input before its end

@@ -43,8 +43,7 @@ def closed_after(messages: Iterator[Any]) -> Iterator[Iterator[Any]]:
 
 
 @contextlib.contextmanager
-def stop_signals(on_first: Callable[[int], None], stopping: str, abandoned: str
-                 ) -> Iterator[None]:
+def stop_signals(on_first: Callable[[int], None], stopping: str, abandoned: str) -> Iterator[None]:
     """SIGINT (Ctrl-C) and SIGTERM (how hosts and schedulers stop a job): the first one says
     ``stopping`` and calls ``on_first(signum)``; a second one (either) says ``abandoned`` and
     ends the process at once, with 128 + its number, without waiting for anything in flight."""
@@ -58,8 +57,11 @@ def stop_signals(on_first: Callable[[int], None], stopping: str, abandoned: str
             os._exit(128 + signum)  # workers may be waiting out retries: do not join them
         received.append(signum)
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        print(f"Stopping ({name}): {stopping} (signal again to stop at once).",
-              file=sys.stderr, flush=True)
+        print(
+            f"Stopping ({name}): {stopping} (signal again to stop at once).",
+            file=sys.stderr,
+            flush=True,
+        )
         on_first(signum)
 
     if threading.current_thread() is not threading.main_thread():
@@ -100,5 +102,7 @@ class Progress:
 
     def _line(self) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        return (f"{self.stream}: {self.records} records, {self.pages} pages, "
-                f"{elapsed:.1f}s, {self.records / elapsed:.0f} records/s")
+        return (
+            f"{self.stream}: {self.records} records, {self.pages} pages, "
+            f"{elapsed:.1f}s, {self.records / elapsed:.0f} records/s"
+        )

@@ -48,12 +48,16 @@ class Circuit:
         """Record ``index`` failed with ``error``: stop when no later record can do better."""
         cause = circuit_cause(error)
         if isinstance(cause, RateLimitError):
-            self.stop(f"Not sent: the run stopped calling Procurify after record {index} "
-                      f"failed. {cause.message}")
+            self.stop(
+                f"Not sent: the run stopped calling Procurify after record {index} "
+                f"failed. {cause.message}"
+            )
         elif isinstance(cause, TransientError) and self._outage_run_ends_at(index):
-            self.stop(f"Not sent: the run stopped calling Procurify after "
-                      f"{TRANSIENT_FAILURES_TO_STOP} records in a row failed because it "
-                      f"was unavailable (the last, record {index}: {cause.message})")
+            self.stop(
+                f"Not sent: the run stopped calling Procurify after "
+                f"{TRANSIENT_FAILURES_TO_STOP} records in a row failed because it "
+                f"was unavailable (the last, record {index}: {cause.message})"
+            )
 
     def _outage_run_ends_at(self, index: int) -> bool:
         """Whether ``index`` completes a run of consecutive input positions (in input order,
@@ -111,5 +115,5 @@ class Abort:
             index,
             "failed",
             error=f"Not written: the run stopped after record {self._failed_index} failed "
-            "(on_error is \"abort\").",
+            '(on_error is "abort").',
         )

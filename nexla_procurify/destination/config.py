@@ -65,8 +65,9 @@ def parse_config(config: object) -> DestinationConfig:
     key = _configured_key(settings, resource, operation)
     limits = catalogue()
     dry_run = settings.boolean("dry_run", False)
-    concurrency = settings.whole_number("concurrency", limits.default_write_concurrency,
-                                        maximum=limits.max_write_concurrency)
+    concurrency = settings.whole_number(
+        "concurrency", limits.default_write_concurrency, maximum=limits.max_write_concurrency
+    )
     on_error = settings.choice("on_error", ON_ERROR_CHOICES, "continue")
     settings.schema_backstop(f"schemas/{DESTINATION_SCHEMA}")
     settings.checked()
@@ -98,8 +99,7 @@ def _configured_operation(settings: Settings, resource: Resource | None) -> str 
     supported = ", ".join(resource.write_operations) if resource else None
     if "operation" not in settings:
         hint = f" for {resource.name}: {supported}" if resource else ""
-        settings.problem(
-            f"'operation' is required; choose one of the supported operations{hint}.")
+        settings.problem(f"'operation' is required; choose one of the supported operations{hint}.")
         return None
     operation = settings.text("operation", example="create")
     if operation is None:
@@ -126,8 +126,7 @@ def _configured_key(
         return None
     if key != resource.upsert_key:
         settings.problem(
-            f"{resource.name} can only be upserted by {resource.upsert_key!r}, "
-            f"not by {shown(key)}."
+            f"{resource.name} can only be upserted by {resource.upsert_key!r}, not by {shown(key)}."
         )
         return None
     return resource.upsert_key

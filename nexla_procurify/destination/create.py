@@ -88,8 +88,9 @@ class Creator:
                     raise
                 # A re-sent POST refused (e.g. "duplicate external_id"): the first one may
                 # have committed after all, and only now be visible to the lookup.
-                found = self._confirm_creation(attempt, prepared,
-                                               "HTTP 400 to the re-sent POST", number)
+                found = self._confirm_creation(
+                    attempt, prepared, "HTTP 400 to the re-sent POST", number
+                )
                 if found is None:
                     raise
                 log.info("Record %d: a re-sent POST was refused; the first one created it", index)
@@ -120,9 +121,7 @@ class Creator:
             f"{self.plan.lookup_field}: it was not created. Try again later."
         )
 
-    def _confirmed(
-        self, index: int, prepared: Prepared, found: Mapping[str, Any]
-    ) -> WriteResult:
+    def _confirmed(self, index: int, prepared: Prepared, found: Mapping[str, Any]) -> WriteResult:
         """The record found by its key after an uncertain POST: created by it when it holds
         what was sent; otherwise the key already belonged to another record."""
         found_id = self.plan.id_of(found)
@@ -143,9 +142,7 @@ class Creator:
         a list of invitations: one record is one invitation)."""
         return [prepared.body] if self.plan.operation.body == "array" else prepared.body
 
-    def _post(
-        self, attempt: Attempt, path: str, body: Any, action: str
-    ) -> requests.Response | str:
+    def _post(self, attempt: Attempt, path: str, body: Any, action: str) -> requests.Response | str:
         """The answer, or why it is unknown whether the POST took effect."""
         try:
             response = attempt.send("POST", path, body)

@@ -61,8 +61,9 @@ def find(attempt: Attempt, plan: Plan, value: str | int) -> list[Mapping[str, An
         # Filtered again here: an ignored filter must not make every record a match.
         # A record seen on two pages (the list shifted meanwhile) counts once.
         for position, item in enumerate(data):
-            if isinstance(item, Mapping) and same(value, item.get(lookup.field),
-                                                  key_schema, lookup.field):
+            if isinstance(item, Mapping) and same(
+                value, item.get(lookup.field), key_schema, lookup.field
+            ):
                 found_id = plan.id_of(item)
                 seen = found_id if isinstance(found_id, str | int) else (page, position)
                 matches.setdefault(seen, item)
@@ -78,5 +79,8 @@ def as_sent(plan: Plan, prepared: Prepared, existing: Mapping[str, Any]) -> bool
     compare = lookup.compare if lookup is not None else None
     pairs = compare.items() if compare is not None else ((name, name) for name in given)
     fields = plan.request_fields()
-    return all(same(given[name], existing.get(stored), fields.get(name), name)
-               for name, stored in pairs if name in given)
+    return all(
+        same(given[name], existing.get(stored), fields.get(name), name)
+        for name, stored in pairs
+        if name in given
+    )

@@ -34,8 +34,10 @@ class Operations:
         """``update`` (PUT) or ``patch`` (PATCH) the record ``prepared.target_id``."""
         assert prepared.target_id is not None
         path = fill(operation, prepared.target_id)
-        action = f"{operation.name} {self.plan.resource.title} {prepared.target_id} " \
-                 f"({operation.method} {path})"
+        action = (
+            f"{operation.name} {self.plan.resource.title} {prepared.target_id} "
+            f"({operation.method} {path})"
+        )
         response = attempt.send(operation.method, path, prepared.body)
         raise_for_response(response, action)
         response.close()

@@ -59,8 +59,7 @@ class Prepared:
     @property
     def given(self) -> dict[str, Any]:
         """The fields the record itself gave."""
-        return {name: value for name, value in self.body.items()
-                if name not in self.defaulted}
+        return {name: value for name, value in self.body.items() if name not in self.defaulted}
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,8 +86,13 @@ class Plan:
         if upsert:
             update = resource.operations.get("patch") or resource.operations.get("update")
         schema_path = operation.request_schema
-        return cls(config, resource, operation, update,
-                   shipped_validator(schema_path) if schema_path else None)
+        return cls(
+            config,
+            resource,
+            operation,
+            update,
+            shipped_validator(schema_path) if schema_path else None,
+        )
 
     @property
     def upsert(self) -> bool:
@@ -160,8 +164,7 @@ class Plan:
             _check_json(body)
         except RecursionError:
             raise _too_deep("record") from None
-        return Prepared(body=body, target_id=target_id, key_value=key_value,
-                        defaulted=defaulted)
+        return Prepared(body=body, target_id=target_id, key_value=key_value, defaulted=defaulted)
 
     def _target_id(self, record: Mapping[str, Any], problems: FieldProblems) -> int | None:
         id_field = self.operation.id_field

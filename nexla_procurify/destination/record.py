@@ -39,8 +39,11 @@ class RecordWriter:
         if operation.deprecated_for is not None:
             log.warning(
                 "Procurify deprecates %s %s (%s %s): prefer operation %r.",
-                plan.resource.name, operation.name, operation.method,
-                operation.path, operation.deprecated_for,
+                plan.resource.name,
+                operation.name,
+                operation.method,
+                operation.path,
+                operation.deprecated_for,
             )
 
     def write(self, index: int, record: object) -> WriteResult:

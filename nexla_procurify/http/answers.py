@@ -92,8 +92,7 @@ def _deeper_than(value: Any, limit: int) -> bool:
         if depth > limit:
             return True
         children = current.values() if isinstance(current, dict) else current
-        pending.extend((child, depth + 1) for child in children
-                       if isinstance(child, dict | list))
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
@@ -157,8 +156,9 @@ def error_for_response(response: requests.Response, action: str) -> ProcurifyErr
             status=status,
         )
     if status == 404:
-        return ApiError(f"Not found while trying to {action} (HTTP 404).", status=status,
-                        field_errors=details)
+        return ApiError(
+            f"Not found while trying to {action} (HTTP 404).", status=status, field_errors=details
+        )
     summary = describe_field_errors(details)
     return ApiError(
         f"Procurify refused the request to {action} (HTTP {status})"

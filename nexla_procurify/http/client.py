@@ -92,9 +92,7 @@ class HttpClient:
         ``ConnectionFailedError`` if none came in time."""
         return self._send(method, url, options, decode=False).response
 
-    def send_json(
-        self, method: str, url: str, options: RequestOptions = NO_OPTIONS
-    ) -> Answer:
+    def send_json(self, method: str, url: str, options: RequestOptions = NO_OPTIONS) -> Answer:
         """Like ``send``, and a successful answer that is not valid JSON counts as a failed
         attempt (retried like a 5xx) for a request that may be repeated; when the retries
         run out, a ``TransientError`` says so. The ``Answer`` holds the decoded body
@@ -128,9 +126,16 @@ class HttpClient:
                     except ValueError as error:
                         outcome = NotJson(status, str(error), outcome.retry_after)
             now = self._clock()
-            decision = decide(method, outcome, attempt, now - started, policy=self.policy,
-                              jitter=self._jitter(), idempotent=options.idempotent,
-                              remaining=ends - now)
+            decision = decide(
+                method,
+                outcome,
+                attempt,
+                now - started,
+                policy=self.policy,
+                jitter=self._jitter(),
+                idempotent=options.idempotent,
+                remaining=ends - now,
+            )
             if isinstance(decision, Retry):
                 self._retry(method, path, attempt, result, outcome, decision.delay, options)
                 attempt += 1
@@ -155,15 +160,30 @@ class HttpClient:
     ) -> None:
         """Say why the request is sent again, tell the listener, and wait."""
         if isinstance(result, ConnectionFailedError):
-            log.warning("%s; retrying %s %s in %.1fs (attempt %d)",
-                        result.message, method, path, delay, attempt + 1)
+            log.warning(
+                "%s; retrying %s %s in %.1fs (attempt %d)",
+                result.message,
+                method,
+                path,
+                delay,
+                attempt + 1,
+            )
             event = RetryEvent(method, path, attempt, None, delay)
         else:
             unusable = outcome.reason if isinstance(outcome, NotJson) else None
-            answered = (f"an answer that was not usable JSON ({unusable})" if unusable
-                        else result.status_code)
-            log.warning("Procurify answered %s to %s %s; retrying in %.1fs (attempt %d)",
-                        answered, method, path, delay, attempt + 1)
+            answered = (
+                f"an answer that was not usable JSON ({unusable})"
+                if unusable
+                else result.status_code
+            )
+            log.warning(
+                "Procurify answered %s to %s %s; retrying in %.1fs (attempt %d)",
+                answered,
+                method,
+                path,
+                delay,
+                attempt + 1,
+            )
             event = RetryEvent(method, path, attempt, result.status_code, delay, unusable)
         if options.on_retry is not None:
             options.on_retry(event)

@@ -57,8 +57,6 @@ class _Cut(Exception):
     """The request's deadline passed while its answer was being read."""
 
 
-
-
 class Transport:
     """Sends one attempt of a request through its own pool of connections; safe to share
     between threads."""
@@ -125,14 +123,16 @@ class Transport:
                 )
             except requests.exceptions.ContentDecodingError:
                 failure = ConnectionFailedError(
-                    f"Procurify sent an answer that could not be decompressed ({method} "
-                    f"{path}).", request_sent=True)
+                    f"Procurify sent an answer that could not be decompressed ({method} {path}).",
+                    request_sent=True,
+                )
             except requests.exceptions.RequestException as error:
                 failure = _connection_failure(error, method, url)
         # A socket timeout at the end of the budget (its read timeout is capped to what
         # remains) is the deadline too, whichever of the two noticed first.
-        out_of_time = (isinstance(failure, ConnectionFailedError) and not final
-                       and self._clock() >= ends)
+        out_of_time = (
+            isinstance(failure, ConnectionFailedError) and not final and self._clock() >= ends
+        )
         if cut or deadline.expired or out_of_time:
             return self._late(method, path)
         if isinstance(failure, ConnectionFailedError) and not final:
@@ -160,9 +160,16 @@ class Transport:
         hops = 0
         while True:
             response = self._session.request(
-                method, url, params=params, data=options.data, json=options.json,
-                headers=options.headers, timeout=self._timeouts(options.timeout, ends),
-                verify=True, stream=True, allow_redirects=False,
+                method,
+                url,
+                params=params,
+                data=options.data,
+                json=options.json,
+                headers=options.headers,
+                timeout=self._timeouts(options.timeout, ends),
+                verify=True,
+                stream=True,
+                allow_redirects=False,
             )
             self._read(response, method, path, ends)
             target = _redirect_target(response, method) if follow else None
@@ -177,8 +184,12 @@ class Transport:
                     "address, or try again later.",
                     status=response.status_code,
                 )
-            log.debug("%s %s -> %s (redirected within the same origin)", method,
-                      urlsplit(url).path, response.status_code)
+            log.debug(
+                "%s %s -> %s (redirected within the same origin)",
+                method,
+                urlsplit(url).path,
+                response.status_code,
+            )
             url = target
             params = None  # the new address carries its own query
 
@@ -268,9 +279,7 @@ def _connection_failure(
         reason = "did not answer in time"
     else:
         reason = "dropped the connection before answering"
-    return ConnectionFailedError(
-        f"Procurify {reason} ({method} {path}).", request_sent=True
-    )
+    return ConnectionFailedError(f"Procurify {reason} ({method} {path}).", request_sent=True)
 
 
 def _refused(error: requests.exceptions.RequestException) -> bool:
@@ -278,4 +287,3 @@ def _refused(error: requests.exceptions.RequestException) -> bool:
     if isinstance(cause, MaxRetryError):
         cause = cause.reason
     return isinstance(cause, NewConnectionError | ConnectionRefusedError)
-

@@ -62,8 +62,9 @@ class Sandbox:
         self._client_secret = client_secret or secrets.token_urlsafe(32)
         self.faults = FaultPlan()
         self.hooks = PageHooks()
-        self.database = Database(records, seed=seed, anchor=anchor, normalise=normalise,
-                                 list_lag=list_lag)
+        self.database = Database(
+            records, seed=seed, anchor=anchor, normalise=normalise, list_lag=list_lag
+        )
         self.api = ProcurifyApi(
             client_id=self.client_id,
             client_secret=self._client_secret,
@@ -73,9 +74,7 @@ class Sandbox:
             hooks=self.hooks,
             strict_query=strict_query,
         )
-        self._server = LoopbackServer(
-            self.api.dispatch, self.faults, port=port, latency=latency
-        )
+        self._server = LoopbackServer(self.api.dispatch, self.faults, port=port, latency=latency)
 
     def __repr__(self) -> str:
         return f"Sandbox(base_url={self.base_url!r})"
@@ -146,8 +145,14 @@ class Sandbox:
         """Empty a resource's table."""
         self.database.table(resource).clear()
 
-    def on_page(self, resource: str, page: int, action: Callable[[Sandbox], object], *,
-                times: int | None = 1) -> None:
+    def on_page(
+        self,
+        resource: str,
+        page: int,
+        action: Callable[[Sandbox], object],
+        *,
+        times: int | None = 1,
+    ) -> None:
         """Run ``action(sandbox)`` when page ``page`` of ``resource``'s list has been built,
         before it is sent (the first ``times`` times; None: every time)."""
         self.hooks.add(resource, page, lambda: action(self), times)

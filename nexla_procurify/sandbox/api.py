@@ -33,21 +33,23 @@ TOKEN_ALIAS = "/api/v3/oauth/token"  # noqa: S105 - the one Procurify's user doc
 _PAGINATION = frozenset({"page", "page_size"})
 
 Handler = Callable[[Database, PageHooks, Call], Response]
-HANDLERS: Mapping[Action, Handler] = MappingProxyType({
-    "list": reads.list_records,
-    "get": reads.get_record,
-    "me": reads.me,
-    "approvers": reads.approvers,
-    "create": writes.create,
-    "update": writes.update,
-    "patch": writes.update,
-    "revise": writes.update,
-    "close": writes.close,
-    "reopen": writes.reopen,
-    "deactivate": writes.deactivate,
-    "invite": writes.invite,
-    "requisition": writes.requisition,
-})
+HANDLERS: Mapping[Action, Handler] = MappingProxyType(
+    {
+        "list": reads.list_records,
+        "get": reads.get_record,
+        "me": reads.me,
+        "approvers": reads.approvers,
+        "create": writes.create,
+        "update": writes.update,
+        "patch": writes.update,
+        "revise": writes.update,
+        "close": writes.close,
+        "reopen": writes.reopen,
+        "deactivate": writes.deactivate,
+        "invite": writes.invite,
+        "requisition": writes.requisition,
+    }
+)
 
 
 class TokenStore:
@@ -129,8 +131,9 @@ class ProcurifyApi:
             return not_found()
         problems = self.contract.query_problems(operation, request.multi)
         for name in list(problems):
-            if name in _PAGINATION or (not self.strict_query and name not in
-                                       operation.query_params):
+            if name in _PAGINATION or (
+                not self.strict_query and name not in operation.query_params
+            ):
                 del problems[name]
         if problems:
             return Response(400, problems)
@@ -151,14 +154,25 @@ class ProcurifyApi:
     def _token(self, request: Request) -> Response:
         body: Any = request.json()
         if not isinstance(body, dict):
-            return Response(400, {"error": "invalid_request",
-                                  "error_description": "A JSON body is required."})
+            return Response(
+                400, {"error": "invalid_request", "error_description": "A JSON body is required."}
+            )
         if body.get("grant_type") != "client_credentials":
-            return Response(403, {"error": "unsupported_grant_type",
-                                  "error_description": "Only client_credentials is supported."})
+            return Response(
+                403,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "Only client_credentials is supported.",
+                },
+            )
         if body.get("audience") != AUDIENCE:
-            return Response(403, {"error": "access_denied",
-                                  "error_description": "Service not enabled within domain."})
+            return Response(
+                403,
+                {
+                    "error": "access_denied",
+                    "error_description": "Service not enabled within domain.",
+                },
+            )
         if not (
             secrets.compare_digest(str(body.get("client_id", "")), self.client_id)
             and secrets.compare_digest(str(body.get("client_secret", "")), self._client_secret)

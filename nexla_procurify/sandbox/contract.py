@@ -152,8 +152,8 @@ class Contract:
         schema = self.resolve(schema)
         value: Any = text
         kinds = schema.get("type")
-        kind = kinds if isinstance(kinds, str) else next(
-            (k for k in kinds or () if k != "null"), None
+        kind = (
+            kinds if isinstance(kinds, str) else next((k for k in kinds or () if k != "null"), None)
         )
         if kind == "integer":
             if not re.fullmatch(r"-?\d+", text):
@@ -195,8 +195,7 @@ class Contract:
             return [] if body is None else [("", f"{operation.name} takes no body.")]
         check = self.validator_for(operation.request_body)
         return [
-            (_json_path(error.absolute_path), error.message)
-            for error in check.iter_errors(body)
+            (_json_path(error.absolute_path), error.message) for error in check.iter_errors(body)
         ]
 
     def undeclared(self, schema: Schema, instance: Any) -> list[str]:

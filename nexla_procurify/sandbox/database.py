@@ -61,8 +61,7 @@ class Database:
         self._schemas: dict[str, Schema] = {}
         self._lock = threading.Lock()
         for name, collection in COLLECTIONS.items():
-            wanted = records.get(name, DEFAULT_RECORDS) if isinstance(records, Mapping) \
-                else records
+            wanted = records.get(name, DEFAULT_RECORDS) if isinstance(records, Mapping) else records
             count = 0 if name in _WRITE_ONLY else max(0, int(wanted))
             indexed = tuple(f for f in (*collection.unique, collection.key) if f != "id")
             self.tables[name] = Table(name, self._planner(collection), count, indexed)
@@ -120,8 +119,11 @@ class Database:
         if schema is None:
             return {}
         props = self.shaper.properties(schema) or {}
-        return self.shaper.resolve(props["data"]) if "data" in props and (
-            "metadata" in props or "pagination" in props) else self.shaper.resolve(schema)
+        return (
+            self.shaper.resolve(props["data"])
+            if "data" in props and ("metadata" in props or "pagination" in props)
+            else self.shaper.resolve(schema)
+        )
 
     def _planner(self, collection: Collection) -> Callable[[], Plan]:
         def compile_plan() -> Plan:
@@ -141,8 +143,7 @@ class Database:
                 self._plans[key] = found
         return found[1]
 
-    def shape(self, name: str, record: Mapping[str, Any], schema: Schema,
-              position: int) -> Record:
+    def shape(self, name: str, record: Mapping[str, Any], schema: Schema, position: int) -> Record:
         """``record`` as an answer of ``schema`` shows it."""
         plan = self.plan_for(name, schema)
         shaped = self.shaper.project(record, schema, lambda field, _: plan.value(position, field))

@@ -25,22 +25,26 @@ INVALID_EMAIL = "Enter a valid email address."
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PLACES = re.compile(r"\\\.\\d\{0,(\d+)\}")  # the decimal places a pattern allows
 DECIMAL_PLACES = 6  # a DecimalField's places where the contract's pattern does not say
-_TYPE_MESSAGES: Mapping[str, str] = MappingProxyType({
-    "string": "Not a valid string.",
-    "integer": "A valid integer is required.",
-    "number": "A valid number is required.",
-    "boolean": "Must be a valid boolean.",
-    "array": 'Expected a list of items but got type "{kind}".',
-    "object": 'Expected a dictionary of items but got type "{kind}".',
-})
-_FORMAT_MESSAGES: Mapping[str, str] = MappingProxyType({
-    "date-time": "Datetime has wrong format. Use one of these formats instead: "
-    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
-    "date": "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
-    "email": INVALID_EMAIL,
-    "uuid": "Must be a valid UUID.",
-    "uri": "Enter a valid URL.",
-})
+_TYPE_MESSAGES: Mapping[str, str] = MappingProxyType(
+    {
+        "string": "Not a valid string.",
+        "integer": "A valid integer is required.",
+        "number": "A valid number is required.",
+        "boolean": "Must be a valid boolean.",
+        "array": 'Expected a list of items but got type "{kind}".',
+        "object": 'Expected a dictionary of items but got type "{kind}".',
+    }
+)
+_FORMAT_MESSAGES: Mapping[str, str] = MappingProxyType(
+    {
+        "date-time": "Datetime has wrong format. Use one of these formats instead: "
+        "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+        "date": "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
+        "email": INVALID_EMAIL,
+        "uuid": "Must be a valid UUID.",
+        "uri": "Enter a valid URL.",
+    }
+)
 
 
 Errors = dict[str, list[str]]
@@ -110,8 +114,11 @@ def _message(error: ValidationError) -> str:
     if error.validator == "maxLength":
         return f"Ensure this field has no more than {limit} characters."
     if error.validator == "minLength":
-        return "This field may not be blank." if limit == 1 else (
-            f"Ensure this field has at least {limit} characters.")
+        return (
+            "This field may not be blank."
+            if limit == 1
+            else (f"Ensure this field has at least {limit} characters.")
+        )
     if error.validator == "maximum":
         return f"Ensure this value is less than or equal to {limit}."
     if error.validator == "minimum":

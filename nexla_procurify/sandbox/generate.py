@@ -38,10 +38,17 @@ MAX_DEPTH = 16
 _DECIMAL = re.compile(r"^\^\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
 # later timestamp -> the one it follows (by up to 90 days) in the same object
 EARLIER: Mapping[str, str] = {
-    "end_datetime": "start_datetime", "end_date": "start_date", "expiry_date": "date",
-    "closed_date": "date", "promise_date": "date", "dateRequired": "date",
-    "due_date": "invoice_date", "gl_post_date": "invoice_date", "approved_datetime": "created_at",
-    "dateInvoiced": "created_at", "received_on": "created_at",
+    "end_datetime": "start_datetime",
+    "end_date": "start_date",
+    "expiry_date": "date",
+    "closed_date": "date",
+    "promise_date": "date",
+    "dateRequired": "date",
+    "due_date": "invoice_date",
+    "gl_post_date": "invoice_date",
+    "approved_datetime": "created_at",
+    "dateInvoiced": "created_at",
+    "received_on": "created_at",
 }
 _DATED = re.compile(r"(_date|Date|datetime|_on|_at)$")
 _STIR = 0x2545F4914F6CDD1D
@@ -91,8 +98,9 @@ class Compiler:
     """Compiles schemas of one collection into generators (at sandbox start, or lazily for the
     extra fields of a detail answer)."""
 
-    def __init__(self, collection: str, defs: Mapping[str, Schema], *, seed: int,
-                 anchor: float) -> None:
+    def __init__(
+        self, collection: str, defs: Mapping[str, Schema], *, seed: int, anchor: float
+    ) -> None:
         self.collection = collection
         self.defs = defs
         self.seed = seed
@@ -102,8 +110,9 @@ class Compiler:
         """The plan generating records of ``schema`` (an object schema)."""
         inner = self.resolve(schema)
         props: Mapping[str, Schema] = inner.get("properties", {})
-        fields = tuple((key, self.gen(prop, key, self.collection, 0))
-                       for key, prop in props.items())
+        fields = tuple(
+            (key, self.gen(prop, key, self.collection, 0)) for key, prop in props.items()
+        )
         return Plan(name or self.collection, self.seed, self._ordered(fields, props))
 
     def value(self, schema: Schema, name: str, position: int) -> Any:
@@ -127,8 +136,10 @@ class Compiler:
                 found, is_null = self.branch(option)
                 nullable = nullable or is_null
                 if chosen is None and found is not None:
-                    chosen = {**{k: v for k, v in schema.items()
-                                 if k not in ("oneOf", "anyOf")}, **found}
+                    chosen = {
+                        **{k: v for k, v in schema.items() if k not in ("oneOf", "anyOf")},
+                        **found,
+                    }
             return chosen, nullable
         kinds = schema.get("type")
         if kinds == "null":
@@ -153,13 +164,20 @@ class Compiler:
         if kind == "array" or kind == "object" or "properties" in inner:
             if depth >= MAX_DEPTH:
                 return _const(None if nullable else ([] if kind == "array" else {}))
-            build = self._array(inner, name, depth) if kind == "array" else self._object(
-                inner, name, depth)
+            build = (
+                self._array(inner, name, depth)
+                if kind == "array"
+                else self._object(inner, name, depth)
+            )
             if depth > 0:
                 return build
             # an optional nested object is absent (null) for half of the records
-            pool = tuple(None if nullable and kind == "object" and k % 2 == 1
-                         else build(k, mix(self.seed, salt(name), k)) for k in range(VARIANTS))
+            pool = tuple(
+                None
+                if nullable and kind == "object" and k % 2 == 1
+                else build(k, mix(self.seed, salt(name), k))
+                for k in range(VARIANTS)
+            )
             fsalt = salt(self.collection + "." + name) | 1
             return lambda _p, h: pool[((h ^ fsalt) * _STIR & _MASK) % VARIANTS]
         return self.scalar(inner, name, parent, depth)
@@ -168,12 +186,14 @@ class Compiler:
         props: Mapping[str, Schema] = schema.get("properties", {})
         if name == "role" and "name" in props:
             return _role(props)
-        gens = self._ordered(tuple((key, self.gen(prop, key, name, depth + 1))
-                                   for key, prop in props.items()), props)
+        gens = self._ordered(
+            tuple((key, self.gen(prop, key, name, depth + 1)) for key, prop in props.items()), props
+        )
         return lambda p, h: {key: gen(p, h) for key, gen in gens}
 
-    def _ordered(self, gens: tuple[tuple[str, Gen], ...],
-                 props: Mapping[str, Schema]) -> tuple[tuple[str, Gen], ...]:
+    def _ordered(
+        self, gens: tuple[tuple[str, Gen], ...], props: Mapping[str, Schema]
+    ) -> tuple[tuple[str, Gen], ...]:
         """``gens`` with each later timestamp (``EARLIER``) generated after its earlier one."""
         found = dict(gens)
         out: list[tuple[str, Gen]] = []
@@ -279,6 +299,7 @@ class Compiler:
 
 def _role(props: Mapping[str, Schema]) -> Gen:
     """A user's role, from the fixed set (``registry.ROLES``)."""
+
     def role(p: int, _h: int) -> Any:
         number, name, kind = ROLES[p % len(ROLES)]
         found = {"id": number, "name": name, "type": kind}
@@ -322,8 +343,8 @@ def _decimal(schema: Schema, name: str, fsalt: int) -> Gen:
         return lambda p, _h: words.rate(p, shown)
     small = any(word in lower for word in ("quantity", "qty", "percentage", "limit"))
     digits = min(whole, 1 if "score" in lower else 2 if small else 5)
-    scale = 10 ** shown
-    span = 10 ** digits * scale
+    scale = 10**shown
+    span = 10**digits * scale
 
     def render(_p: int, h: int) -> str:
         units = pick(h, fsalt, span)

@@ -24,8 +24,9 @@ class PageHooks:
         self._triggers: list[_Trigger] = []
         self._lock = threading.Lock()
 
-    def add(self, resource: str, page: int, action: Callable[[], object],
-            times: int | None = 1) -> None:
+    def add(
+        self, resource: str, page: int, action: Callable[[], object], times: int | None = 1
+    ) -> None:
         """Run ``action`` when page ``page`` of ``resource`` is served (``times`` times;
         ``None``: always)."""
         with self._lock:

@@ -51,17 +51,19 @@ def linked(database: Database, name: str, plan: Plan) -> Plan:
     if name == "purchase_orders":
         overrides["item_count"] = lambda p, _h: lines(seed, p)
         overrides.update(_copied(plan, "pref_vendor", VENDOR_FIELDS))
-        overrides.update(_copied(plan, "purchased_currency",
-                                 {"purchased_currency_rate": "rate"}))
+        overrides.update(_copied(plan, "purchased_currency", {"purchased_currency_rate": "rate"}))
     elif name == "orders":
         pos = database.tables["purchase_orders"]
-        overrides.update({
-            "num": lambda p, _h: p + 1,
-            "item_count": lambda _p, _h: SLOTS,
-            "lineCount": lambda _p, _h: SLOTS,
-            "purchasedCount": lambda p, _h: _int(pos.value(p, "item_count"))
-            if p < len(pos) else 0,
-        })
+        overrides.update(
+            {
+                "num": lambda p, _h: p + 1,
+                "item_count": lambda _p, _h: SLOTS,
+                "lineCount": lambda _p, _h: SLOTS,
+                "purchasedCount": lambda p, _h: (
+                    _int(pos.value(p, "item_count")) if p < len(pos) else 0
+                ),
+            }
+        )
     elif name in ORDER_ITEMS:
         overrides.update(_order_item_links(database, plan))
     elif name == "bills":
@@ -74,11 +76,17 @@ def linked(database: Database, name: str, plan: Plan) -> Plan:
 
 # a purchase order's or bill's vendor fields, from its vendor object
 VENDOR_FIELDS: Mapping[str, str] = {
-    "vendor_name": "name", "vendor_contact": "contact", "vendor_addressLineOne": "addressLineOne",
-    "vendor_postalCode": "postalCode", "vendor_city": "city",
-    "vendor_state_province": "state_province", "vendor_country": "country",
-    "vendor_address_one": "addressLineOne", "vendor_address_two": "addressLineTwo",
-    "vendor_postal_code": "postalCode", "punchout_supplier_name": "name",
+    "vendor_name": "name",
+    "vendor_contact": "contact",
+    "vendor_addressLineOne": "addressLineOne",
+    "vendor_postalCode": "postalCode",
+    "vendor_city": "city",
+    "vendor_state_province": "state_province",
+    "vendor_country": "country",
+    "vendor_address_one": "addressLineOne",
+    "vendor_address_two": "addressLineTwo",
+    "vendor_postal_code": "postalCode",
+    "punchout_supplier_name": "name",
 }
 
 
@@ -100,6 +108,7 @@ def _copy(origin: Gen, key: str, own: Gen) -> Gen:
         value = origin(p, h)
         found = value.get(key) if isinstance(value, dict) else None
         return own(p, h) if found is None else found
+
     return gen
 
 
@@ -123,6 +132,7 @@ def _order_item_links(database: Database, plan: Plan) -> dict[str, Gen]:
             if q is None:
                 return otherwise(p, h)
             return pick(pos.value(q, field))
+
         return gen
 
     def generated(field: str) -> Gen:
@@ -136,8 +146,9 @@ def _order_item_links(database: Database, plan: Plan) -> dict[str, Gen]:
         "purchase_order": from_po("procurify_PO", lambda v: v, lambda _p, _h: None),
         "PO": from_po("procurify_PO", lambda v: [v], lambda _p, _h: []),
         "PO_line_num": lambda p, _h: p % SLOTS + 1,
-        "orderNum": lambda p, _h: orders.value(p // SLOTS, "num")
-        if p // SLOTS < len(orders) else None,
+        "orderNum": lambda p, _h: (
+            orders.value(p // SLOTS, "num") if p // SLOTS < len(orders) else None
+        ),
         "currency": from_po("purchased_currency", _ident, generated("currency")),
         "pref_vendor": from_po("pref_vendor", _ident, generated("pref_vendor")),
         "purchaser": from_po("purchaser", _ident, generated("purchaser")),
@@ -168,21 +179,30 @@ def _bill_item_links(database: Database, plan: Plan) -> dict[str, Gen]:
                 return generated
             fitted = _fit(database, bills.value(q, field), schema, generated)
             return generated if fitted is MISSING else fitted
+
         return gen
 
     def po(p: int, h: int) -> Any:
         q = on_bill(p)
         if q is None or q >= len(pos) or "po" not in own:
             return own["po"](p, h) if "po" in own else None
-        return {"id": pos.value(q, "procurify_PO"), "uuid": pos.value(q, "uuid"),
-                "number": pos.value(q, "number")}
+        return {
+            "id": pos.value(q, "procurify_PO"),
+            "uuid": pos.value(q, "uuid"),
+            "number": pos.value(q, "number"),
+        }
 
-    return {"bill": lambda p, _h: None if on_bill(p) is None else p // SLOTS + 1,
-            "vendor": from_bill("vendor"), "currency": from_bill("currency"), "po": po}
+    return {
+        "bill": lambda p, _h: None if on_bill(p) is None else p // SLOTS + 1,
+        "vendor": from_bill("vendor"),
+        "currency": from_bill("currency"),
+        "po": po,
+    }
 
 
-def fill_children(database: Database, name: str, answer: Record, position: int,
-                  schema: Mapping[str, Any]) -> Record:
+def fill_children(
+    database: Database, name: str, answer: Record, position: int, schema: Mapping[str, Any]
+) -> Record:
     """A detail answer (of ``schema``) whose nested children agree with it."""
     props = database.shaper.properties(schema) or {}
     if name == "purchase_orders" and "order_items" in answer:
@@ -202,17 +222,20 @@ def fill_children(database: Database, name: str, answer: Record, position: int,
         pos = database.tables["purchase_orders"]
         if isinstance(answer.get("added_purchase_orders"), list) and position < len(pos):
             currency = answer.get("currency")
-            added = {"id": pos.value(position, "procurify_PO"),
-                     "number": pos.value(position, "number"),
-                     "currency": currency.get("name") if isinstance(currency, dict) else None,
-                     "total_amount": pos.value(position, "total")}
+            added = {
+                "id": pos.value(position, "procurify_PO"),
+                "number": pos.value(position, "number"),
+                "currency": currency.get("name") if isinstance(currency, dict) else None,
+                "total_amount": pos.value(position, "total"),
+            }
             fitted = _fit(database, [added], props["added_purchase_orders"])
             answer["added_purchase_orders"] = [] if fitted is MISSING else fitted
     return answer
 
 
-def _fit(database: Database, value: Any, schema: Mapping[str, Any] | None,
-         current: Any = None) -> Any:
+def _fit(
+    database: Database, value: Any, schema: Mapping[str, Any] | None, current: Any = None
+) -> Any:
     """``value`` fitted to ``schema``; a parent's object that lacks fields the child's schema
     requires is laid over the child's own (``current``)."""
     if schema is None or value is None:
@@ -223,8 +246,9 @@ def _fit(database: Database, value: Any, schema: Mapping[str, Any] | None,
     return fitted
 
 
-def _overlay(database: Database, child: Record, schema: Mapping[str, Any],
-             values: Mapping[str, Any]) -> Record:
+def _overlay(
+    database: Database, child: Record, schema: Mapping[str, Any], values: Mapping[str, Any]
+) -> Record:
     props = database.shaper.properties(schema) or {}
     for key, value in values.items():
         if key in child:
@@ -234,8 +258,9 @@ def _overlay(database: Database, child: Record, schema: Mapping[str, Any],
     return child
 
 
-def _po_lines(database: Database, po: Record, position: int,
-              schema: Mapping[str, Any]) -> list[Record]:
+def _po_lines(
+    database: Database, po: Record, position: int, schema: Mapping[str, Any]
+) -> list[Record]:
     item = database.shaper.items(schema)
     if item is None:
         return []
@@ -249,10 +274,14 @@ def _po_lines(database: Database, po: Record, position: int,
         record = table.get(p) if p < len(table) else table.plan.record(p)
         child = database.shape("order_items", record, item, p)
         links: dict[str, Any] = {
-            "purchase_order": po.get("procurify_PO"), "PO": [po.get("procurify_PO")],
-            "purchase_order_uuid": po.get("uuid"), "purchase_order_number": po.get("number"),
-            "PO_line_num": p % SLOTS + 1, "orderNum": position + 1,
-            "currency": po.get("purchased_currency"), "pref_vendor": vendor,
+            "purchase_order": po.get("procurify_PO"),
+            "PO": [po.get("procurify_PO")],
+            "purchase_order_uuid": po.get("uuid"),
+            "purchase_order_number": po.get("number"),
+            "PO_line_num": p % SLOTS + 1,
+            "orderNum": position + 1,
+            "currency": po.get("purchased_currency"),
+            "pref_vendor": vendor,
             "vendor": vendor.get("name") if isinstance(vendor, dict) else None,
             "purchaser": po.get("purchaser"),
             "purchased_currency_rate": po.get("purchased_currency_rate"),
@@ -263,15 +292,19 @@ def _po_lines(database: Database, po: Record, position: int,
     return found
 
 
-def _bill_children(database: Database, bill: Record, position: int, field: str,
-                   schema: Mapping[str, Any]) -> list[Record]:
+def _bill_children(
+    database: Database, bill: Record, position: int, field: str, schema: Mapping[str, Any]
+) -> list[Record]:
     item = database.shaper.items(schema)
     if item is None:
         return []
     table = database.tables["bills"]
     stored = table.value(position, "items") if field == "items" else None
-    ids = [i for i in stored if isinstance(i, int)] if isinstance(stored, list) else [
-        c + 1 for c in children(position, lines(database.seed, position))]
+    ids = (
+        [i for i in stored if isinstance(i, int)]
+        if isinstance(stored, list)
+        else [c + 1 for c in children(position, lines(database.seed, position))]
+    )
     plan = database.plan_for("bills." + field, item)
     currency = bill.get("currency")
     pos = database.tables["purchase_orders"]
@@ -284,11 +317,17 @@ def _bill_children(database: Database, bill: Record, position: int, field: str,
             child = database.shape("ap_items", record, item, p)
         else:
             child = plan.record(p)
-        links: dict[str, Any] = {"id": ident, "bill": bill.get("id"), "currency": currency,
-                                 "vendor": bill.get("vendor")}
+        links: dict[str, Any] = {
+            "id": ident,
+            "bill": bill.get("id"),
+            "currency": currency,
+            "vendor": bill.get("vendor"),
+        }
         if field == "items" and position < len(pos):
-            links["po"] = {"id": pos.value(position, "procurify_PO"),
-                           "uuid": pos.value(position, "uuid"),
-                           "number": pos.value(position, "number")}
+            links["po"] = {
+                "id": pos.value(position, "procurify_PO"),
+                "uuid": pos.value(position, "uuid"),
+                "number": pos.value(position, "number"),
+            }
         found.append(_overlay(database, child, item, links))
     return found

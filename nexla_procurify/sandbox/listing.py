@@ -31,7 +31,8 @@ from nexla_procurify.sandbox.store import Table
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 500
 PERMISSIONS: Mapping[str, bool] = MappingProxyType(
-    {"can_edit": True, "can_delete": True, "can_approve": True})
+    {"can_edit": True, "can_delete": True, "can_approve": True}
+)
 PO_STATUSES = ("all", "open", "partial", "closed", "cancelled")  # metadata.counts keys
 
 
@@ -81,8 +82,9 @@ def _positive_int(raw: str | None, default: int) -> int:
     return value if value > 0 else default
 
 
-def links(base: str, query: Mapping[str, Sequence[str]],
-          page: Page) -> tuple[str | None, str | None]:
+def links(
+    base: str, query: Mapping[str, Sequence[str]], page: Page
+) -> tuple[str | None, str | None]:
     """Absolute ``next`` and ``previous`` URLs (DRF drops ``page`` for the first page)."""
 
     def url(number: int) -> str:
@@ -143,9 +145,10 @@ def _number(value: Any) -> float:
 def _bills(table: Table, positions: Sequence[int]) -> dict[str, Any]:
     currencies = {_currency_id(table.value(p, "currency")) for p in positions}
     total = sum(_number(table.value(p, "total_cost_with_tax")) for p in positions)
-    return {"summary": {"has_multiple_currency": len(currencies) > 1,
-                        "total_cost": round(total, 2)},
-            "permissions": dict(PERMISSIONS)}
+    return {
+        "summary": {"has_multiple_currency": len(currencies) > 1, "total_cost": round(total, 2)},
+        "permissions": dict(PERMISSIONS),
+    }
 
 
 def _ap_items(table: Table, positions: Sequence[int]) -> dict[str, Any]:
@@ -162,11 +165,13 @@ def _currency_id(value: Any) -> Any:
     return value.get("id") if isinstance(value, dict) else value
 
 
-SUMMARIES: Mapping[str, Callable[[Table, Sequence[int]], dict[str, Any]]] = MappingProxyType({
-    "bills": _bills,
-    "ap_items": _ap_items,
-    "payments": _payments,
-})
+SUMMARIES: Mapping[str, Callable[[Table, Sequence[int]], dict[str, Any]]] = MappingProxyType(
+    {
+        "bills": _bills,
+        "ap_items": _ap_items,
+        "payments": _payments,
+    }
+)
 
 
 def purchase_order_counts(table: Table) -> dict[str, Any]:

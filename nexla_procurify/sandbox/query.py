@@ -23,11 +23,27 @@ from nexla_procurify.sandbox.registry import (
 )
 from nexla_procurify.sandbox.store import Table
 
-SEARCH_FIELDS = frozenset({
-    "name", "description", "code", "codename", "email", "firstName", "lastName",
-    "external_id", "number", "PO_Num", "invoice_number", "vendor_name", "sku", "internalSKU",
-    "title", "comments", "field_label",
-})
+SEARCH_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "code",
+        "codename",
+        "email",
+        "firstName",
+        "lastName",
+        "external_id",
+        "number",
+        "PO_Num",
+        "invoice_number",
+        "vendor_name",
+        "sku",
+        "internalSKU",
+        "title",
+        "comments",
+        "field_label",
+    }
+)
 
 
 class Condition(Protocol):
@@ -185,8 +201,11 @@ def parse(
             else:
                 conditions.append(DateRange(field, _query_date(low_raw), _query_date(high_raw)))
         except ValueError:
-            message = "Enter a valid date/time." if granularity == "date-time" else (
-                "Enter a valid date.")
+            message = (
+                "Enter a valid date/time."
+                if granularity == "date-time"
+                else ("Enter a valid date.")
+            )
             bad = base + ("_0" if _invalid(low_raw, granularity) else "_1")
             errors[bad] = [message]
     if errors:
@@ -197,8 +216,9 @@ def parse(
     return Selection(tuple(conditions), order)
 
 
-def _range_target(collection: Collection, known: set[str],
-                  base: str) -> tuple[str, Granularity] | None:
+def _range_target(
+    collection: Collection, known: set[str], base: str
+) -> tuple[str, Granularity] | None:
     if base in collection.ranges:
         return collection.ranges[base]
     if base in known:
@@ -284,8 +304,10 @@ def select(table: Table, selection: Selection) -> Sequence[int]:
         found = [p for p in candidates if all(c.test(table, p) for c in conditions)]
         field = selection.order.lstrip("-")
         if field != "id":
-            found.sort(key=lambda p: _sort_key(table.value(p, field)),
-                       reverse=selection.order.startswith("-"))
+            found.sort(
+                key=lambda p: _sort_key(table.value(p, field)),
+                reverse=selection.order.startswith("-"),
+            )
         elif selection.order.startswith("-"):
             found.reverse()
         return array("q", found)

@@ -46,7 +46,7 @@ def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
             except listing.PageNotFound:
                 return Response(404, {"detail": "Invalid page."})
             number = page.number
-            shown = positions[page.start:page.stop]
+            shown = positions[page.start : page.stop]
             paging = listing.pagination(page, base, request.multi)
         records = [table.get(position) for position in shown]
         summary = listing.SUMMARIES.get(name)
@@ -54,10 +54,12 @@ def list_records(database: Database, hooks: PageHooks, call: Call) -> Response:
             extra = table.cached((selection, "summary"), lambda: summary(table, positions))
         if name == "purchase_orders":
             counts = table.cached("counts", lambda: listing.purchase_order_counts(table))
-            extra = {"counts": {role: {**tally, "page": len(records)}
-                                for role, tally in counts.items()}}
-    body = listing.list_body(records, paging, extra, wrapped=collection.wrapped,
-                              top_level=top_level)
+            extra = {
+                "counts": {role: {**tally, "page": len(records)} for role, tally in counts.items()}
+            }
+    body = listing.list_body(
+        records, paging, extra, wrapped=collection.wrapped, top_level=top_level
+    )
     hooks.fire(name, number)
     return Response(200, body)
 
@@ -96,5 +98,10 @@ def approvers(database: Database, hooks: PageHooks, call: Call) -> Response:
         total = float(amount)
     except (TypeError, ValueError):
         total = 0.0
-    return Response(200, {"data": choices, "metadata": {"summary": {"total_cost": total},
-                                                         "permissions": {"can_approve": True}}})
+    return Response(
+        200,
+        {
+            "data": choices,
+            "metadata": {"summary": {"total_cost": total}, "permissions": {"can_approve": True}},
+        },
+    )

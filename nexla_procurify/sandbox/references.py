@@ -60,8 +60,9 @@ def cited(database: Database, target: str, ref: Any) -> Record | None:
     return record
 
 
-def expand(database: Database, collection: str,
-           body: Mapping[str, Any]) -> tuple[dict[str, Any], Errors]:
+def expand(
+    database: Database, collection: str, body: Mapping[str, Any]
+) -> tuple[dict[str, Any], Errors]:
     """``body`` with each cited id replaced by its record, and the errors of unknown ids."""
     out = dict(body)
     errors: Errors = {}

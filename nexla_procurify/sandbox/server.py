@@ -162,9 +162,7 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             headers = {key.lower(): value for key, value in self.headers.items()}
             request = Request(self.command, parts.path, query, headers, body, multi)
             server.log.append(
-                LoggedRequest(
-                    self.command, parts.path, query, "authorization" in headers
-                )
+                LoggedRequest(self.command, parts.path, query, "authorization" in headers)
             )
             if server.latency:
                 time.sleep(server.latency)

@@ -98,8 +98,9 @@ class Shaper:
             return value.get("id")
         return _MISSING
 
-    def project(self, record: Mapping[str, Any], schema: Schema,
-                fill: Callable[[str, Schema], Any]) -> Record:
+    def project(
+        self, record: Mapping[str, Any], schema: Schema, fill: Callable[[str, Schema], Any]
+    ) -> Record:
         """``record`` as ``schema`` (an object) shows it; ``fill(name, schema)`` for the rest."""
         props = self.properties(schema) or {}
         out: Record = {}
@@ -108,8 +109,7 @@ class Shaper:
             out[name] = fill(name, prop) if value is _MISSING else value
         return out
 
-    def lay(self, current: Mapping[str, Any], value: Mapping[str, Any],
-            schema: Schema) -> Record:
+    def lay(self, current: Mapping[str, Any], value: Mapping[str, Any], schema: Schema) -> Record:
         """``current`` (an object of ``schema``) with each field of ``value`` that fits."""
         props = self.properties(schema) or {}
         out = dict(current)
@@ -120,8 +120,13 @@ class Shaper:
                     out[key] = fitted
         return out
 
-    def merge(self, base: Mapping[str, Any], body: Mapping[str, Any], schema: Schema,
-              protected: Collection[str]) -> Record:
+    def merge(
+        self,
+        base: Mapping[str, Any],
+        body: Mapping[str, Any],
+        schema: Schema,
+        protected: Collection[str],
+    ) -> Record:
         """``base`` with the body's fields laid over it where they fit ``schema`` (a reference
         by id to a nested object replaces that object's id)."""
         props = self.properties(schema) or {}

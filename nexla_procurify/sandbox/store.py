@@ -22,8 +22,9 @@ class Table:
     """One collection's records: generated on demand by position, the written ones kept, with
     indexes on chosen fields."""
 
-    def __init__(self, name: str, plan: Callable[[], Plan], size: int,
-                 indexed: Sequence[str] = ()) -> None:
+    def __init__(
+        self, name: str, plan: Callable[[], Plan], size: int, indexed: Sequence[str] = ()
+    ) -> None:
         self.name = name
         self._compile = plan
         self._plan: Plan | None = None

@@ -3,6 +3,9 @@
 Correlated fields (a city and its province, a currency's code and rate, a person's names and
 email) are chosen by the record's position (or the nested value's variant), so that they agree
 within one object; independent fields by the record's hash.
+
+Over 400 lines because most of it is word lists, one entry per line as the formatter lays them
+out; the functions are the last three hundred lines, the lists the first two hundred.
 """
 
 from __future__ import annotations
@@ -18,21 +21,83 @@ Text = Callable[[int, int], str]
 
 _MASK = (1 << 64) - 1
 COMPANIES = (
-    "Acme", "Northwind", "Summit", "Blue Ridge", "Pacific", "Evergreen", "Granite", "Harbor",
-    "Maple", "Silverline", "Redwood", "Lakeside", "Prairie", "Atlas", "Cascade", "Golden",
+    "Acme",
+    "Northwind",
+    "Summit",
+    "Blue Ridge",
+    "Pacific",
+    "Evergreen",
+    "Granite",
+    "Harbor",
+    "Maple",
+    "Silverline",
+    "Redwood",
+    "Lakeside",
+    "Prairie",
+    "Atlas",
+    "Cascade",
+    "Golden",
 )
 TRADES = (
-    "Office Supply", "Industrial", "Logistics", "Technologies", "Paper", "Lab Equipment",
-    "Furniture", "Catering", "Electric", "Software", "Freight", "Print", "Safety", "Tools",
+    "Office Supply",
+    "Industrial",
+    "Logistics",
+    "Technologies",
+    "Paper",
+    "Lab Equipment",
+    "Furniture",
+    "Catering",
+    "Electric",
+    "Software",
+    "Freight",
+    "Print",
+    "Safety",
+    "Tools",
 )
 SUFFIXES = ("Inc.", "Ltd.", "LLC", "Corp.", "Co.", "Group")
 FIRST = (
-    "Ava", "Liam", "Noah", "Emma", "Olivia", "Mateo", "Sofia", "Lucas", "Mia", "Ethan",
-    "Aria", "Leo", "Chloe", "Kai", "Zoe", "Omar", "Priya", "Hiro", "Nadia", "Jonas",
+    "Ava",
+    "Liam",
+    "Noah",
+    "Emma",
+    "Olivia",
+    "Mateo",
+    "Sofia",
+    "Lucas",
+    "Mia",
+    "Ethan",
+    "Aria",
+    "Leo",
+    "Chloe",
+    "Kai",
+    "Zoe",
+    "Omar",
+    "Priya",
+    "Hiro",
+    "Nadia",
+    "Jonas",
 )
 LAST = (
-    "Smith", "Chen", "Garcia", "Patel", "Nguyen", "Kim", "Brown", "Singh", "Martin", "Lopez",
-    "Wilson", "Tanaka", "Dubois", "Rossi", "Novak", "Khan", "Silva", "Murphy", "Berg", "Cohen",
+    "Smith",
+    "Chen",
+    "Garcia",
+    "Patel",
+    "Nguyen",
+    "Kim",
+    "Brown",
+    "Singh",
+    "Martin",
+    "Lopez",
+    "Wilson",
+    "Tanaka",
+    "Dubois",
+    "Rossi",
+    "Novak",
+    "Khan",
+    "Silva",
+    "Murphy",
+    "Berg",
+    "Cohen",
 )
 CITIES = (
     ("Vancouver", "BC", "Canada", "V6B 1A1"),
@@ -42,54 +107,138 @@ CITIES = (
     ("Denver", "CO", "United States", "80202"),
     ("Montreal", "QC", "Canada", "H2Y 1C6"),
 )
-STREETS = ("Main Street", "Granville Street", "King Street West", "Pine Street", "Congress Ave",
-           "Larimer Street", "Rue Saint-Paul", "Harbour Road")
+STREETS = (
+    "Main Street",
+    "Granville Street",
+    "King Street West",
+    "Pine Street",
+    "Congress Ave",
+    "Larimer Street",
+    "Rue Saint-Paul",
+    "Harbour Road",
+)
 DEPARTMENTS = (
-    "Finance", "Operations", "Engineering", "Marketing", "Sales", "Facilities", "IT",
-    "Human Resources", "Legal", "Procurement", "Research", "Customer Success",
+    "Finance",
+    "Operations",
+    "Engineering",
+    "Marketing",
+    "Sales",
+    "Facilities",
+    "IT",
+    "Human Resources",
+    "Legal",
+    "Procurement",
+    "Research",
+    "Customer Success",
 )
 PRODUCTS = (
-    "Printer paper (case)", "Laptop stand", "USB-C dock", "Safety goggles", "Nitrile gloves",
-    "Whiteboard markers", "Office chair", "Standing desk", "Coffee beans 1kg", "Toner cartridge",
-    "Label printer", "Monitor 27in", "Network switch", "Shipping boxes", "Hand sanitizer",
+    "Printer paper (case)",
+    "Laptop stand",
+    "USB-C dock",
+    "Safety goggles",
+    "Nitrile gloves",
+    "Whiteboard markers",
+    "Office chair",
+    "Standing desk",
+    "Coffee beans 1kg",
+    "Toner cartridge",
+    "Label printer",
+    "Monitor 27in",
+    "Network switch",
+    "Shipping boxes",
+    "Hand sanitizer",
 )
 CURRENCIES = (
-    ("USD", "US Dollar", 1.0), ("CAD", "Canadian Dollar", 1.36), ("EUR", "Euro", 0.92),
-    ("GBP", "Pound Sterling", 0.79), ("JPY", "Japanese Yen", 151.2),
-    ("AUD", "Australian Dollar", 1.52), ("CHF", "Swiss Franc", 0.9),
+    ("USD", "US Dollar", 1.0),
+    ("CAD", "Canadian Dollar", 1.36),
+    ("EUR", "Euro", 0.92),
+    ("GBP", "Pound Sterling", 0.79),
+    ("JPY", "Japanese Yen", 151.2),
+    ("AUD", "Australian Dollar", 1.52),
+    ("CHF", "Swiss Franc", 0.9),
     ("MXN", "Mexican Peso", 17.05),
 )
-PAYMENT_METHODS = ("Corporate Visa", "Operating account", "Amex", "Wire transfer", "ACH",
-                   "Cheque")
+PAYMENT_METHODS = ("Corporate Visa", "Operating account", "Amex", "Wire transfer", "ACH", "Cheque")
 TAXES = ("GST 5%", "VAT 20%", "Sales tax 8%", "HST 13%", "Exempt")
 UNITS = ("each", "box", "case", "hour", "kg")
 # attachments: (mimetype, file stem, extension), chosen together by position
 FILES = (
-    ("application/pdf", "quote", "pdf"), ("image/png", "receipt", "png"),
-    ("image/jpeg", "packing-slip", "jpg"), ("text/csv", "price-list", "csv"),
+    ("application/pdf", "quote", "pdf"),
+    ("image/png", "receipt", "png"),
+    ("image/jpeg", "packing-slip", "jpg"),
+    ("text/csv", "price-list", "csv"),
     ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "invoice", "xlsx"),
     ("application/pdf", "invoice", "pdf"),
 )
-NOTES = ("See attached quote", "Approved by finance", "Deliver to reception",
-         "Standard terms apply", "Per annual agreement", "Rush order", "Split across two months",
-         "Replaces damaged unit")
-DISCLAIMERS = ("Prices include all applicable taxes unless stated otherwise.",
-               "Please reference the PO number on every invoice and packing slip.",
-               "Goods remain subject to inspection on receipt.")
+NOTES = (
+    "See attached quote",
+    "Approved by finance",
+    "Deliver to reception",
+    "Standard terms apply",
+    "Per annual agreement",
+    "Rush order",
+    "Split across two months",
+    "Replaces damaged unit",
+)
+DISCLAIMERS = (
+    "Prices include all applicable taxes unless stated otherwise.",
+    "Please reference the PO number on every invoice and packing slip.",
+    "Goods remain subject to inspection on receipt.",
+)
 CONFIRMATIONS = ("Confirmed by vendor", "Awaiting vendor confirmation", "Partially confirmed")
 CUSTOM_VALUES = ("PRJ-1042", "CC-310", "NSF-2291", "AT-00017")
 COLORS = ("#E53935", "#43A047", "#1E88E5", "#FDD835", "#8E24AA")
 _MONEY = ("amount", "cost", "price", "total", "subtotal", "balance", "tax")
 # integer fields that refer to another record (nested: ids 1..VARIANTS)
-REFERENCES = frozenset({
-    "account", "account_code", "approver", "bill", "branch", "catalog_item", "currency",
-    "department", "location", "pref_vendor", "purchaser", "requester", "vendor", "user",
-    "purchase_order", "orderNum", "tax", "payment_method", "default_payment_method", "group",
-    "home_location", "home_department", "last_changed_by", "parent",
-})
-PEOPLE = ("user", "purchaser", "approver", "requester", "requester", "buyer", "last_export_user",
-          "next_approver", "approval_delegatee", "creator", "owner", "submitter", "members",
-          "users", "approvers", "receiver", "delegatee", "created_by", "updated_by")
+REFERENCES = frozenset(
+    {
+        "account",
+        "account_code",
+        "approver",
+        "bill",
+        "branch",
+        "catalog_item",
+        "currency",
+        "department",
+        "location",
+        "pref_vendor",
+        "purchaser",
+        "requester",
+        "vendor",
+        "user",
+        "purchase_order",
+        "orderNum",
+        "tax",
+        "payment_method",
+        "default_payment_method",
+        "group",
+        "home_location",
+        "home_department",
+        "last_changed_by",
+        "parent",
+    }
+)
+PEOPLE = (
+    "user",
+    "purchaser",
+    "approver",
+    "requester",
+    "requester",
+    "buyer",
+    "last_export_user",
+    "next_approver",
+    "approval_delegatee",
+    "creator",
+    "owner",
+    "submitter",
+    "members",
+    "users",
+    "approvers",
+    "receiver",
+    "delegatee",
+    "created_by",
+    "updated_by",
+)
 
 
 def mix(*parts: int) -> int:
@@ -104,8 +253,11 @@ def mix(*parts: int) -> int:
 
 def salt(text: str) -> int:
     """A stable number from ``text`` (a field's or collection's name), to vary what it generates."""
-    return mix(int.from_bytes(text.encode()[:32].ljust(32, b"\0"), "big") & _MASK, len(text),
-               int.from_bytes(text.encode()[-16:].ljust(16, b"\0"), "big") & _MASK)
+    return mix(
+        int.from_bytes(text.encode()[:32].ljust(32, b"\0"), "big") & _MASK,
+        len(text),
+        int.from_bytes(text.encode()[-16:].ljust(16, b"\0"), "big") & _MASK,
+    )
 
 
 def iso(timestamp: float) -> str:
@@ -131,8 +283,10 @@ def rate(position: int, places: int) -> str:
 def company(position: int) -> str:
     """Vendor ``position + 1``'s name (nested vendor references agree with the vendor list)."""
     h = mix(position, 0x5EED)
-    return (f"{COMPANIES[h % len(COMPANIES)]} {TRADES[(h >> 8) % len(TRADES)]} "
-            f"{SUFFIXES[(h >> 16) % len(SUFFIXES)]}")
+    return (
+        f"{COMPANIES[h % len(COMPANIES)]} {TRADES[(h >> 8) % len(TRADES)]} "
+        f"{SUFFIXES[(h >> 16) % len(SUFFIXES)]}"
+    )
 
 
 def first_name(position: int) -> str:
@@ -148,8 +302,10 @@ def person(position: int) -> str:
 
 
 def email(position: int) -> str:
-    return (f"{first_name(position).lower()}.{last_name(position).lower()}{position + 1}"
-            "@sandbox.example")
+    return (
+        f"{first_name(position).lower()}.{last_name(position).lower()}{position + 1}"
+        "@sandbox.example"
+    )
 
 
 def cycled(options: tuple[str, ...]) -> Text:
@@ -204,14 +360,28 @@ def _namer(collection: str, parent: str) -> Text:
 def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -> Text:
     """A generator of plausible text for field ``name`` of an object called ``parent``."""
     lower = name.lower()
-    owner = parent if parent != collection else {
-        "vendors": "vendor", "users": "user", "departments": "department",
-        "locations": "location", "currencies": "currency", "catalog_items": "item",
-        "order_items": "item", "global_order_items": "item", "catalog_bundles": "bundle",
-        "permission_groups": "group", "custom_fields": "custom_field",
-        "company_payment_methods": "payment", "vendor_payment_methods": "payment",
-        "account_codes": "account", "accounts": "account", "ap_items": "item",
-    }.get(collection, collection)
+    owner = (
+        parent
+        if parent != collection
+        else {
+            "vendors": "vendor",
+            "users": "user",
+            "departments": "department",
+            "locations": "location",
+            "currencies": "currency",
+            "catalog_items": "item",
+            "order_items": "item",
+            "global_order_items": "item",
+            "catalog_bundles": "bundle",
+            "permission_groups": "group",
+            "custom_fields": "custom_field",
+            "company_payment_methods": "payment",
+            "vendor_payment_methods": "payment",
+            "account_codes": "account",
+            "accounts": "account",
+            "ap_items": "item",
+        }.get(collection, collection)
+    )
 
     def choose(options: tuple[str, ...]) -> Text:
         return lambda _p, h: options[((h ^ fsalt) * 0x2545F4914F6CDD1D & _MASK) % len(options)]
@@ -248,8 +418,11 @@ def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -
     if lower in ("sku", "internalsku"):
         return lambda p, _h: f"SKU-{p + 1:06d}"
     if lower in ("number", "po_num", "invoice_number", "num"):
-        prefix = "PO" if "purchase" in collection or "po" in owner.lower() or (
-            "purchase" in owner.lower()) else owner[:2].upper()
+        prefix = (
+            "PO"
+            if "purchase" in collection or "po" in owner.lower() or ("purchase" in owner.lower())
+            else owner[:2].upper()
+        )
         return lambda p, _h: f"{prefix}-{p + 1:06d}"
     if lower in ("unit", "unittype"):
         return choose(UNITS)
@@ -274,8 +447,9 @@ def text(collection: str, name: str, parent: str, fmt: str | None, fsalt: int) -
     if lower in ("description", "linecomment", "comment", "comments", "note", "po_note"):
         return lambda p, _h: f"{PRODUCTS[p % len(PRODUCTS)]} for {DEPARTMENTS[p % 12]}"
     if "contact" in lower or lower in ("position",):
-        return lambda p, _h: person(p) if "contact" in lower else ("Buyer", "Controller",
-                                                                    "Manager")[p % 3]
+        return lambda p, _h: (
+            person(p) if "contact" in lower else ("Buyer", "Controller", "Manager")[p % 3]
+        )
     if "terms" in lower or lower.endswith("_term"):
         return choose(("Net 30", "Net 45", "Due on receipt"))
     return _common(lower, fsalt) or choose(NOTES)
@@ -293,8 +467,9 @@ def _common(lower: str, fsalt: int) -> Text | None:
     if lower == "mimetype" or lower.endswith("content_type"):
         return lambda p, _h: FILES[p % len(FILES)][0]
     if lower in ("file", "filename", "file_name", "path"):
-        return lambda p, _h: (f"attachments/{FILES[p % len(FILES)][1]}-{p + 1:05d}."
-                              f"{FILES[p % len(FILES)][2]}")
+        return lambda p, _h: (
+            f"attachments/{FILES[p % len(FILES)][1]}-{p + 1:05d}.{FILES[p % len(FILES)][2]}"
+        )
     if "hash" in lower or lower in ("checksum", "sha1"):
         return lambda p, _h: hexed(p)
     if lower == "slack_user_id":
@@ -302,16 +477,25 @@ def _common(lower: str, fsalt: int) -> Text | None:
     if lower == "ip_address":
         return lambda p, _h: f"203.0.113.{p % 254 + 1}"
     if lower == "address":
-        return lambda p, h: (f"{100 + h % 9900} {STREETS[p % len(STREETS)]}, "
-                             f"{CITIES[p % len(CITIES)][0]}")
+        return lambda p, h: (
+            f"{100 + h % 9900} {STREETS[p % len(STREETS)]}, {CITIES[p % len(CITIES)][0]}"
+        )
     if lower in ("purchase_order_number", "po_number"):
         return lambda p, _h: f"PO-{p + 1:06d}"
     if lower in ("reference_number", "reference", "confirmation_number"):
         return lambda p, _h: f"REF-{p + 1:06d}"
     if lower in ("vendor", "merchant", "supplier", "vendor_name", "supplier_name"):
         return lambda p, _h: company(p)
-    if lower in ("requester", "next_approver", "changed_by", "approver", "created_by",
-                 "updated_by", "user", "buyer"):
+    if lower in (
+        "requester",
+        "next_approver",
+        "changed_by",
+        "approver",
+        "created_by",
+        "updated_by",
+        "user",
+        "buyer",
+    ):
         return lambda p, _h: person(p)
     if "disclaimer" in lower:
         return lambda p, _h: DISCLAIMERS[p % len(DISCLAIMERS)]

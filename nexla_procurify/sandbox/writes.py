@@ -22,9 +22,15 @@ from nexla_procurify.sandbox.words import salt, uuid_for
 
 _KEYS = frozenset({"id", "uuid", "procurify_PO", "user"})
 # an invitation's fields, as the user record names them
-_INVITATION: Mapping[str, str] = MappingProxyType({
-    "email": "email", "first_name": "firstName", "last_name": "lastName", "phone": "phone",
-    "position": "position"})
+_INVITATION: Mapping[str, str] = MappingProxyType(
+    {
+        "email": "email",
+        "first_name": "firstName",
+        "last_name": "lastName",
+        "phone": "phone",
+        "position": "position",
+    }
+)
 
 
 def _checked(database: Database, call: Call) -> tuple[Any, Response | None]:
@@ -45,8 +51,9 @@ def _checked(database: Database, call: Call) -> tuple[Any, Response | None]:
     return body, None
 
 
-def _duplicate(database: Database, name: str, body: Mapping[str, Any],
-               position: int | None) -> dict[str, list[str]]:
+def _duplicate(
+    database: Database, name: str, body: Mapping[str, Any], position: int | None
+) -> dict[str, list[str]]:
     """400 errors when ``body`` reuses another record's unique field."""
     table = database.table(name)
     for field in database.collection(name).unique:
@@ -98,8 +105,12 @@ def create(database: Database, hooks: PageHooks, call: Call) -> Response:
     return call.answer(database, 201, shaped, position)
 
 
-def _change(database: Database, call: Call, body: Mapping[str, Any] | None,
-            change: Callable[[Record], Record]) -> Response:
+def _change(
+    database: Database,
+    call: Call,
+    body: Mapping[str, Any] | None,
+    change: Callable[[Record], Record],
+) -> Response:
     name = call.collection
     table = database.table(name)
     with table.lock:
@@ -140,16 +151,30 @@ def update(database: Database, hooks: PageHooks, call: Call) -> Response:
 
 def close(database: Database, hooks: PageHooks, call: Call) -> Response:
     """Close a purchase order (its closed date set when it has one)."""
-    return _change(database, call, None, lambda current: {
-        **current, "state": CLOSED,
-        **({"closed_date": database.now()} if "closed_date" in current else {})})
+    return _change(
+        database,
+        call,
+        None,
+        lambda current: {
+            **current,
+            "state": CLOSED,
+            **({"closed_date": database.now()} if "closed_date" in current else {}),
+        },
+    )
 
 
 def reopen(database: Database, hooks: PageHooks, call: Call) -> Response:
     """Reopen a purchase order (its closed date cleared)."""
-    return _change(database, call, None, lambda current: {
-        **current, "state": REOPENED,
-        **({"closed_date": None} if "closed_date" in current else {})})
+    return _change(
+        database,
+        call,
+        None,
+        lambda current: {
+            **current,
+            "state": REOPENED,
+            **({"closed_date": None} if "closed_date" in current else {}),
+        },
+    )
 
 
 def deactivate(database: Database, hooks: PageHooks, call: Call) -> Response:
@@ -170,9 +195,16 @@ def invite(database: Database, hooks: PageHooks, call: Call) -> Response:
         invited = [_invited(database, invitation) for invitation in body]
         users = [user for user, _ in invited]
         emails = [user["email"] for user in users]
-        errors = [cited or _duplicate(database, "users", user, None) or (
-            {"email": ["This email is invited twice."]} if emails.count(user["email"]) > 1
-            else {}) for user, cited in invited]
+        errors = [
+            cited
+            or _duplicate(database, "users", user, None)
+            or (
+                {"email": ["This email is invited twice."]}
+                if emails.count(user["email"]) > 1
+                else {}
+            )
+            for user, cited in invited
+        ]
         if any(errors):
             return Response(400, errors)
         stored = [_store(database, "users", {**user, "is_active": True}) for user in users]
@@ -180,8 +212,7 @@ def invite(database: Database, hooks: PageHooks, call: Call) -> Response:
     return call.answer(database, 201, shaped)
 
 
-def _invited(database: Database,
-             invitation: Mapping[str, Any]) -> tuple[Record, references.Errors]:
+def _invited(database: Database, invitation: Mapping[str, Any]) -> tuple[Record, references.Errors]:
     """The user an invitation makes (names empty and phone, position null when not given, as
     Procurify invents none), and the errors of the records it cites that do not exist."""
     expanded, errors = references.expand(database, "users", invitation)
@@ -196,19 +227,24 @@ def _invited(database: Database,
         for k, unit in enumerate(place.get("departments") or ()):
             department = references.cited(database, "departments", unit)
             if department is None:
-                errors[f"locations.{n}.departments.{k}.id"] = [
-                    references.invalid(unit.get("id"))]
+                errors[f"locations.{n}.departments.{k}.id"] = [references.invalid(unit.get("id"))]
             else:
                 departments.append(department)
-    user: Record = {"firstName": "", "lastName": "", "phone": None, "position": None,
-                    "is_active": True}
+    user: Record = {
+        "firstName": "",
+        "lastName": "",
+        "phone": None,
+        "position": None,
+        "is_active": True,
+    }
     user.update({_INVITATION[k]: v for k, v in invitation.items() if k in _INVITATION})
     user["role"] = expanded.get("role_id") or references.default_role()
     location = expanded.get("home_location") or (places[0] if places else None)
     if location is not None:
         user["location"] = location
     user["department"] = expanded.get("home_department") or (
-        departments[0] if departments else None)
+        departments[0] if departments else None
+    )
     return user, errors
 
 

@@ -42,14 +42,16 @@ class SourceConfig:
     concurrency: int
     # Pages a read may go on to beyond those its first page announced (records created
     # meanwhile); the default and the limit are the source schema's.
-    max_extra_pages: int = field(
-        default_factory=lambda: catalogue().default_max_extra_pages)
+    max_extra_pages: int = field(default_factory=lambda: catalogue().default_max_extra_pages)
 
     @property
     def query_fingerprint(self) -> str:
         """Identifies the selection, so that a cursor only moves the start of its own."""
-        identity = [self.resource.name, sorted(self.filters.items()),
-                    sorted(self.path_values.items())]
+        identity = [
+            self.resource.name,
+            sorted(self.filters.items()),
+            sorted(self.path_values.items()),
+        ]
         return _digest(identity)
 
     def position_fingerprint(self, since: datetime | None) -> str:
@@ -76,21 +78,28 @@ def parse_config(config: object) -> SourceConfig:
         path_names = [param.name for param in resource.path_params]
         where = f" for {resource.name!r}"
     else:  # still name the keys no resource takes
-        path_names = [param.name for each in cat.resources.values() if each.readable
-                      for param in each.path_params]
+        path_names = [
+            param.name
+            for each in cat.resources.values()
+            if each.readable
+            for param in each.path_params
+        ]
         where = ""
     settings.unknown_keys(sorted({*KEYS, *path_names}), called="configuration key", where=where)
-    page_size = settings.whole_number("page_size", cat.default_page_size,
-                                      maximum=cat.max_page_size)
-    concurrency = settings.whole_number("concurrency", cat.default_read_concurrency,
-                                        maximum=cat.max_read_concurrency)
-    max_extra_pages = settings.whole_number("max_extra_pages", cat.default_max_extra_pages,
-                                            maximum=cat.max_extra_pages_limit, minimum=0)
+    page_size = settings.whole_number("page_size", cat.default_page_size, maximum=cat.max_page_size)
+    concurrency = settings.whole_number(
+        "concurrency", cat.default_read_concurrency, maximum=cat.max_read_concurrency
+    )
+    max_extra_pages = settings.whole_number(
+        "max_extra_pages", cat.default_max_extra_pages, maximum=cat.max_extra_pages_limit, minimum=0
+    )
     if resource is None:
         settings.checked()  # raises: the unknown resource is among the problems
     assert resource is not None
-    path_values = {param.name: settings.choice(param.name, param.choices, param.default)
-                   for param in resource.path_params}
+    path_values = {
+        param.name: settings.choice(param.name, param.choices, param.default)
+        for param in resource.path_params
+    }
     filters = _filters(settings, resource)
     start = _start(settings, resource)
     # The shipped schema as a backstop: what a host validated is what we accept.
@@ -147,8 +156,9 @@ def _list_filter(name: str, value: object, items: Mapping[str, Any]) -> tuple[st
     values = value if isinstance(value, list | tuple) else [value]
     if not values:
         raise ConfigurationError(f"Filter {name!r} needs at least one value.")
-    return tuple(_filter_value(f"{name}[{index}]", item, items)
-                 for index, item in enumerate(values))
+    return tuple(
+        _filter_value(f"{name}[{index}]", item, items) for index, item in enumerate(values)
+    )
 
 
 def _filter_value(name: str, value: object, spec: Mapping[str, Any]) -> str:

@@ -26,8 +26,11 @@ class Coverage:
     ``through``, or the next whole number; or it is the selection's first page.
     """
 
-    def __init__(self, order_key: Callable[[Mapping[str, Any]], OrderKey | None],
-                 through: OrderKey | None = None) -> None:
+    def __init__(
+        self,
+        order_key: Callable[[Mapping[str, Any]], OrderKey | None],
+        through: OrderKey | None = None,
+    ) -> None:
         self.order_key = order_key
         self.through = through
         self.complete = False
@@ -52,8 +55,11 @@ class Coverage:
             self.through = None
             return list(page.records)
         through = self.through
-        fresh = [record for record, key in zip(page.records, keys, strict=True)
-                 if through is None or not _at_most(key, through)]
+        fresh = [
+            record
+            for record, key in zip(page.records, keys, strict=True)
+            if through is None or not _at_most(key, through)
+        ]
         if keys:
             last = keys[-1]
             assert last is not None
@@ -79,8 +85,11 @@ class IdentityCoverage:
     does not connect.
     """
 
-    def __init__(self, identity: Callable[[Mapping[str, Any]], Identity | None],
-                 through: Identity | None = None) -> None:
+    def __init__(
+        self,
+        identity: Callable[[Mapping[str, Any]], Identity | None],
+        through: Identity | None = None,
+    ) -> None:
         self.identity = identity
         self.through = through
         self.window: list[Identity | None] = [through] if through is not None else []
@@ -109,12 +118,15 @@ class IdentityCoverage:
         if self.through is None:
             fresh = list(page.records)
         elif self.through in keys:
-            fresh = page.records[keys.index(self.through) + 1:]
+            fresh = page.records[keys.index(self.through) + 1 :]
         elif keys and keys[-1] in self.window:
             fresh = []  # within what the last answer covered
         else:  # taken without connecting (the read holds): all not just seen
-            fresh = [record for record, key in zip(page.records, keys, strict=True)
-                     if key not in self.window]
+            fresh = [
+                record
+                for record, key in zip(page.records, keys, strict=True)
+                if key not in self.window
+            ]
         if (fresh or self.through is None) and keys:
             self.through = keys[-1]
             self.window = list(keys)
@@ -152,6 +164,7 @@ def _ascending(keys: list[OrderKey | None]) -> bool:
 def dense(page: Page, order_key: Callable[[Mapping[str, Any]], OrderKey | None]) -> bool:
     """Whether the page's keys are consecutive whole numbers (its neighbours likely too)."""
     keys = [order_key(record) for record in page.records]
-    return all(isinstance(key, int) for key in keys) and all(
-        after == before + 1 for before, after in itertools.pairwise(keys)  # type: ignore[operator]
+    numbers = [key for key in keys if isinstance(key, int)]
+    return len(numbers) == len(keys) and all(
+        after == before + 1 for before, after in itertools.pairwise(numbers)
     )

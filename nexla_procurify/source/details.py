@@ -18,8 +18,9 @@ from nexla_procurify.source.pages import PageFetcher
 log = logging.getLogger("nexla_procurify.source")
 
 
-def with_details(fetcher: PageFetcher, records: list[dict[str, Any]],
-                 missing: list[Any]) -> Iterator[dict[str, Any]]:
+def with_details(
+    fetcher: PageFetcher, records: list[dict[str, Any]], missing: list[Any]
+) -> Iterator[dict[str, Any]]:
     """``records`` themselves, or for a detail stream their details, in the same order;
     up to ``concurrency`` detail requests in flight (fewer while Procurify answers 429).
     The keys of records whose detail answered 404 are added to ``missing``."""
@@ -88,8 +89,9 @@ def fetch_detail(fetcher: PageFetcher, record: Mapping[str, Any]) -> dict[str, A
     return data
 
 
-def without_details(fetcher: PageFetcher, missing: list[Any], listed: int, page: int,
-                    held: bool) -> bool:
+def without_details(
+    fetcher: PageFetcher, missing: list[Any], listed: int, page: int, held: bool
+) -> bool:
     """Whether the read must hold its cursor after details that answered 404 (``missing``,
     their keys): a record deleted since its list page was read is no longer there to
     lose, but a 404 cannot tell that from a detail path that does not take the list's key,
@@ -108,9 +110,14 @@ def without_details(fetcher: PageFetcher, missing: list[Any], listed: int, page:
             f"did not move. Read the {detail.of} resource instead, and report this.",
             status=404,
         )
-    log.warning("Procurify has no detail for %d %s record(s) on page %d of the %s read "
-                "(%s): deleted since the list was read? They are not emitted, and the "
-                "next run starts again from this run's starting cursor.", len(missing),
-                detail.of, page, resource.name,
-                ", ".join(str(key) for key in missing[:5]))
+    log.warning(
+        "Procurify has no detail for %d %s record(s) on page %d of the %s read "
+        "(%s): deleted since the list was read? They are not emitted, and the "
+        "next run starts again from this run's starting cursor.",
+        len(missing),
+        detail.of,
+        page,
+        resource.name,
+        ", ".join(str(key) for key in missing[:5]),
+    )
     return True

@@ -37,6 +37,7 @@ from nexla_procurify.source.times import server_time
 WITNESS_REACH = 2
 PROBE_REACHES = (8, 32, 128, 250)
 
+
 @dataclass(frozen=True)
 class Page:
     """One answer of a list: ``size`` records asked for at page ``number``."""
@@ -119,16 +120,16 @@ class PageFetcher:
     """The requests of one read: its pages, in order and prefetched, and its looks across page
     boundaries; ``limit`` bounds the requests in flight."""
 
-    def __init__(self, session: ProcurifySession, config: SourceConfig,
-                 pools: PoolFactory) -> None:
+    def __init__(self, session: ProcurifySession, config: SourceConfig, pools: PoolFactory) -> None:
         self.session = session
         self.config = config
         self.resource = config.resource
         self.pools = pools
         self.limit = AdaptiveLimit(config.concurrency)
 
-    def pages(self, first: Page, params: dict[str, FilterValue],
-              look_across: Callable[[Page], bool]) -> Iterator[Unit]:
+    def pages(
+        self, first: Page, params: dict[str, FilterValue], look_across: Callable[[Page], bool]
+    ) -> Iterator[Unit]:
         """Pages in order, each with a look across its boundary with the page before when
         ``look_across`` wants one (its own keys do not run on); the ones after ``first`` are
         prefetched by a bounded pool, or, with ``concurrency`` 1, fetched one after the other
@@ -151,8 +152,9 @@ class PageFetcher:
         try:
             while True:
                 while next_number <= last_page and len(in_flight) < self.limit.current:
-                    in_flight.append((next_number, pool.submit(
-                        self._unit, next_number, params, look_across)))
+                    in_flight.append(
+                        (next_number, pool.submit(self._unit, next_number, params, look_across))
+                    )
                     next_number += 1
                 if not in_flight:
                     return
@@ -167,9 +169,14 @@ class PageFetcher:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _sequential(self, number: int, last_page: int, most: int,
-                    params: dict[str, FilterValue],
-                    look_across: Callable[[Page], bool]) -> Iterator[Unit]:
+    def _sequential(
+        self,
+        number: int,
+        last_page: int,
+        most: int,
+        params: dict[str, FilterValue],
+        look_across: Callable[[Page], bool],
+    ) -> Iterator[Unit]:
         while number <= last_page:
             unit = self._unit(number, params, look_across)
             if unit is None:  # a page announced earlier is gone: the selection shrank
@@ -189,8 +196,9 @@ class PageFetcher:
             )
         return max(last_page, page.num_pages)
 
-    def _unit(self, number: int, params: dict[str, FilterValue],
-              look_across: Callable[[Page], bool]) -> Unit | None:
+    def _unit(
+        self, number: int, params: dict[str, FilterValue], look_across: Callable[[Page], bool]
+    ) -> Unit | None:
         page = self.fetch(number, params)
         if page is None:
             return None
@@ -208,8 +216,9 @@ class PageFetcher:
         assert page is not None  # fetch raises for a missing page 1
         return page
 
-    def fetch(self, number: int, params: Mapping[str, FilterValue], *,
-              size: int | None = None) -> Page | None:
+    def fetch(
+        self, number: int, params: Mapping[str, FilterValue], *, size: int | None = None
+    ) -> Page | None:
         """The page, or ``None`` past the end (Procurify answers 404 "Invalid page")."""
         size = size or self.config.page_size
         path = self.resource.list_path(self.config.path_values)
@@ -257,9 +266,7 @@ class PageFetcher:
                 "persists, report it to Procurify."
             ) from None
 
-    def request(
-        self, path: str, params: Mapping[str, FilterValue], action: str
-    ) -> Answer:
+    def request(self, path: str, params: Mapping[str, FilterValue], action: str) -> Answer:
         """One GET under the HTTP policy; 429s on the way lower ``limit``."""
         try:
             return self.session.request_json(

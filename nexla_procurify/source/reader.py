@@ -54,8 +54,13 @@ def read(
 class _Reader:
     """One read: its pages settled against what was read before them, in order."""
 
-    def __init__(self, session: ProcurifySession, config: SourceConfig, state: ReadState,
-                 pools: PoolFactory = ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        session: ProcurifySession,
+        config: SourceConfig,
+        state: ReadState,
+        pools: PoolFactory = ThreadPoolExecutor,
+    ) -> None:
         self.config = config
         self.state = state
         self.resource = config.resource
@@ -90,8 +95,9 @@ class _Reader:
         coverage: Coverage | IdentityCoverage = Coverage(self._order_key)
         if any(self._order_key(record) is None for record in first.records):
             coverage = IdentityCoverage(self._key)
-            self.keyed = self.keyed and all(self._key(record) is not None
-                                            for record in first.records)
+            self.keyed = self.keyed and all(
+                self._key(record) is not None for record in first.records
+            )
         self._ordered = isinstance(coverage, Coverage)
         if isinstance(saved_through, tuple) == isinstance(coverage, IdentityCoverage):
             coverage.through = saved_through
@@ -100,8 +106,9 @@ class _Reader:
         elif saved_through is not None and first.number != 1:
             first = self.fetcher.fetch_first(params)  # the records changed kind: start again
         if next_cursor is None:
-            next_cursor = times.next_cursor(first.server_time, datetime.now(UTC),
-                                            self.resource.name)
+            next_cursor = times.next_cursor(
+                first.server_time, datetime.now(UTC), self.resource.name
+            )
         stream = self.resource.name
         previous_keys: set[Any] = set()
         last_number = first.number
@@ -144,14 +151,19 @@ class _Reader:
         changed = page is None or (self.counts is not None and self.counts[0] != self.counts[1])
         if held or not changed:
             return held
-        log.warning("The %s selection changed while it was read (its count or its pages); its "
-                    "records do not show the id they are ordered by, so %s.", self.resource.name,
-                    "the next run starts again from this run's starting cursor"
-                    if self.resource.incremental else "the next full read includes any missed")
+        log.warning(
+            "The %s selection changed while it was read (its count or its pages); its "
+            "records do not show the id they are ordered by, so %s.",
+            self.resource.name,
+            "the next run starts again from this run's starting cursor"
+            if self.resource.incremental
+            else "the next full read includes any missed",
+        )
         return True
 
-    def _unordered(self, page: Page, previous_keys: set[Any]
-                   ) -> tuple[list[dict[str, Any]], set[Any]]:
+    def _unordered(
+        self, page: Page, previous_keys: set[Any]
+    ) -> tuple[list[dict[str, Any]], set[Any]]:
         """A list without a stable order: records repeated from the page before are dropped."""
         keys = set()
         fresh = []
@@ -162,8 +174,13 @@ class _Reader:
                 fresh.append(record)
         return fresh, keys
 
-    def _settle(self, coverage: Coverage | IdentityCoverage, page: Page, witness: Page | None,
-                params: dict[str, FilterValue]) -> list[dict[str, Any]]:
+    def _settle(
+        self,
+        coverage: Coverage | IdentityCoverage,
+        page: Page,
+        witness: Page | None,
+        params: dict[str, FilterValue],
+    ) -> list[dict[str, Any]]:
         """The records to emit for ``page``: first those of the looks across its boundary with
         what is covered (records that moved there while the pages were answered), then its own
         not yet covered. When no look connects, the page is taken anyway and the read holds
@@ -180,12 +197,18 @@ class _Reader:
             if probe is not None and coverage.connects(probe):
                 fresh += coverage.absorb(probe)
         if not coverage.connects(page) and coverage.doubt is None:
-            coverage.doubt = (f"page {page.number} did not join the pages before it, even "
-                              "looked at from inside wider answers")
+            coverage.doubt = (
+                f"page {page.number} did not join the pages before it, even "
+                "looked at from inside wider answers"
+            )
         return fresh + coverage.absorb(page)
 
-    def _close(self, coverage: Coverage | IdentityCoverage, last_number: int,
-               params: dict[str, FilterValue]) -> list[dict[str, Any]]:
+    def _close(
+        self,
+        coverage: Coverage | IdentityCoverage,
+        last_number: int,
+        params: dict[str, FilterValue],
+    ) -> list[dict[str, Any]]:
         """Look at the end of the selection until an answer that connects is its last."""
         fresh: list[dict[str, Any]] = []
         boundary = last_number * self.config.page_size
@@ -209,11 +232,16 @@ class _Reader:
         if self.resource.incremental is None:
             consequence = "this run may have missed some; the next full read includes them"
         else:
-            consequence = ("the next run starts again from this run's starting cursor so "
-                           "that none is missed")
-        log.warning("The %s selection changed while it was read and the read could not prove "
-                    "that no record slipped between its pages (%s): %s.",
-                    self.resource.name, coverage.doubt, consequence)
+            consequence = (
+                "the next run starts again from this run's starting cursor so that none is missed"
+            )
+        log.warning(
+            "The %s selection changed while it was read and the read could not prove "
+            "that no record slipped between its pages (%s): %s.",
+            self.resource.name,
+            coverage.doubt,
+            consequence,
+        )
         return True
 
     def _final_state(self, next_cursor: datetime, held: bool) -> ReadState:
@@ -252,8 +280,9 @@ class _Reader:
                 params[incremental.filter] = iso(since)
         return params
 
-    def _position(self, page: int, next_cursor: datetime, through: OrderKey | Identity | None,
-                  held: bool) -> ReadPosition:
+    def _position(
+        self, page: int, next_cursor: datetime, through: OrderKey | Identity | None, held: bool
+    ) -> ReadPosition:
         return ReadPosition(
             page=page,
             page_size=self.config.page_size,
@@ -280,5 +309,8 @@ class _Reader:
         """Whether ``page`` is fetched with a look across its boundary with the page before
         (asked from the pool's threads): not when its own keys run on, nor once the coverage
         gave up."""
-        return self.keyed and not self._doubtful and not (
-            self._ordered and dense(page, self._order_key))
+        return (
+            self.keyed
+            and not self._doubtful
+            and not (self._ordered and dense(page, self._order_key))
+        )

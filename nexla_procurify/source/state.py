@@ -24,8 +24,9 @@ STATE_VERSION = 2
 # every computation on it stays exact.
 MAX_STATE_PAGE = 10**9
 _STATE_KEYS = frozenset({"version", "resource", "cursor", "query", "in_progress"})
-_POSITION_KEYS = frozenset({"page", "page_size", "query", "next_cursor", "through", "held",
-                            "counts"})
+_POSITION_KEYS = frozenset(
+    {"page", "page_size", "query", "next_cursor", "through", "held", "counts"}
+)
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,11 @@ class ReadState:
                 "page_size": self.position.page_size,
                 "query": self.position.query,
                 "next_cursor": self.position.next_cursor,
-                "through": (list(self.position.through)
-                            if isinstance(self.position.through, tuple)
-                            else self.position.through),
+                "through": (
+                    list(self.position.through)
+                    if isinstance(self.position.through, tuple)
+                    else self.position.through
+                ),
                 "held": self.position.held,
                 "counts": list(self.position.counts) if self.position.counts else None,
             }
@@ -114,12 +117,16 @@ def parse_state(state: object, config: SourceConfig) -> ReadState:
     fingerprint = config.query_fingerprint
     cursor = saved.cursor
     if cursor is not None and saved.query not in (None, fingerprint):
-        log.warning("The saved state of %s was made with other filters: its cursor is "
-                    "ignored and records are read from the start date.", name)
+        log.warning(
+            "The saved state of %s was made with other filters: its cursor is "
+            "ignored and records are read from the start date.",
+            name,
+        )
         cursor = None
     position = saved.position
     if position is not None and position.query != config.position_fingerprint(
-            cursor or config.start):
+        cursor or config.start
+    ):
         position = None
     return ReadState(name, cursor, position, fingerprint)
 
@@ -173,23 +180,29 @@ def _checked_position(progress: Mapping[Any, Any]) -> ReadPosition:
         try:
             parse_when(next_cursor, "state")
         except ConfigurationError:
-            raise _DamagedState("'in_progress.next_cursor' must be an ISO 8601 date-time") \
-                from None
+            raise _DamagedState("'in_progress.next_cursor' must be an ISO 8601 date-time") from None
     through = progress.get("through")
-    if isinstance(through, list) and 0 < len(through) <= 8 and all(
+    if (
+        isinstance(through, list)
+        and 0 < len(through) <= 8
+        and all(
             value is None or (isinstance(value, int | str) and not isinstance(value, bool))
-            for value in through):
+            for value in through
+        )
+    ):
         through = tuple(through)
-    elif through is not None and (isinstance(through, bool)
-                                  or not isinstance(through, int | str)):
+    elif through is not None and (isinstance(through, bool) or not isinstance(through, int | str)):
         raise _DamagedState("'in_progress.through' must be a record id or key")
     held = progress.get("held", False)
     if not isinstance(held, bool):
         raise _DamagedState("'in_progress.held' must be true or false")
     counts = progress.get("counts")
     if counts is not None:
-        if not (isinstance(counts, list) and len(counts) == 2 and all(
-                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)):
+        if not (
+            isinstance(counts, list)
+            and len(counts) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
+        ):
             raise _DamagedState("'in_progress.counts' must be two whole numbers")
         counts = (counts[0], counts[1])
     return ReadPosition(page, page_size, query, next_cursor, through, held, counts)

@@ -81,7 +81,12 @@ def next_cursor(server: datetime | None, local_now: datetime, resource: str) -> 
     if server is None:
         return local_now - CLOCK_SKEW_ALLOWANCE
     if server - local_now > CLOCK_SKEW_ALLOWANCE:
-        log.warning("Procurify's clock (its Date header, %s) is more than %s ahead of this "
-                    "machine's (%s): the next %s run starts from this machine's.",
-                    server.isoformat(), CLOCK_SKEW_ALLOWANCE, local_now.isoformat(), resource)
+        log.warning(
+            "Procurify's clock (its Date header, %s) is more than %s ahead of this "
+            "machine's (%s): the next %s run starts from this machine's.",
+            server.isoformat(),
+            CLOCK_SKEW_ALLOWANCE,
+            local_now.isoformat(),
+            resource,
+        )
     return min(server, local_now) - SERVER_TIME_MARGIN

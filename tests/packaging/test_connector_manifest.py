@@ -48,23 +48,37 @@ def test_the_unused_keys_are_gone() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: _resource(d, "vendors").update(stream_shema=_resource(d, "vendors").pop(
-            "stream_schema")),
-         r"resources\[0\] \(vendors\): unknown key 'stream_shema'"),
-        (lambda d: _resource(d, "vendors")["operations"]["create"].update(
-            methd=_resource(d, "vendors")["operations"]["create"].pop("method")),
-         r"(?=.*resources\[0\] \(vendors\)\.operations\.create: missing key 'method')"
-         r"(?=.*resources\[0\] \(vendors\)\.operations\.create: unknown key 'methd')"),
-        (lambda d: _resource(d, "orders")["incremental"].update(granularity="week"),
-         r"\(orders\)\.incremental\.granularity: 'week' is not one of"),
-        (lambda d: _resource(d, "users")["filters"]["search"].update(typ="string"),
-         r"\(users\)\.filters\.search: unknown key 'typ'"),
+        (
+            lambda d: _resource(d, "vendors").update(
+                stream_shema=_resource(d, "vendors").pop("stream_schema")
+            ),
+            r"resources\[0\] \(vendors\): unknown key 'stream_shema'",
+        ),
+        (
+            lambda d: _resource(d, "vendors")["operations"]["create"].update(
+                methd=_resource(d, "vendors")["operations"]["create"].pop("method")
+            ),
+            r"(?=.*resources\[0\] \(vendors\)\.operations\.create: missing key 'method')"
+            r"(?=.*resources\[0\] \(vendors\)\.operations\.create: unknown key 'methd')",
+        ),
+        (
+            lambda d: _resource(d, "orders")["incremental"].update(granularity="week"),
+            r"\(orders\)\.incremental\.granularity: 'week' is not one of",
+        ),
+        (
+            lambda d: _resource(d, "users")["filters"]["search"].update(typ="string"),
+            r"\(users\)\.filters\.search: unknown key 'typ'",
+        ),
         (lambda d: d.pop("resources"), r"the document: missing key 'resources'"),
         (lambda d: d.update(source={"max_page_size": 500}), r"the document: unknown key 'source'"),
-        (lambda d: _resource(d, "bill_details")["detail"].update(of="bill"),
-         r"resource 'bill_details': detail\.of 'bill' is not a readable resource"),
-        (lambda d: d["resources"].append(copy.deepcopy(_resource(d, "me"))),
-         r"resource 'me' is listed twice"),
+        (
+            lambda d: _resource(d, "bill_details")["detail"].update(of="bill"),
+            r"resource 'bill_details': detail\.of 'bill' is not a readable resource",
+        ),
+        (
+            lambda d: d["resources"].append(copy.deepcopy(_resource(d, "me"))),
+            r"resource 'me' is listed twice",
+        ),
     ],
 )
 def test_a_damaged_manifest_is_an_error_naming_the_key(
@@ -87,11 +101,17 @@ def test_the_catalogue_takes_its_bounds_from_the_configuration_schemas() -> None
     write = manifest.schema("destination.schema.json")["properties"]
     cat = catalogue()
     assert (cat.default_page_size, cat.max_page_size) == (
-        read["page_size"]["default"], read["page_size"]["maximum"])
+        read["page_size"]["default"],
+        read["page_size"]["maximum"],
+    )
     assert (cat.default_read_concurrency, cat.max_read_concurrency) == (
-        read["concurrency"]["default"], read["concurrency"]["maximum"])
+        read["concurrency"]["default"],
+        read["concurrency"]["maximum"],
+    )
     assert (cat.default_write_concurrency, cat.max_write_concurrency) == (
-        write["concurrency"]["default"], write["concurrency"]["maximum"])
+        write["concurrency"]["default"],
+        write["concurrency"]["maximum"],
+    )
 
 
 def test_the_source_parser_keeps_to_the_schema_defaults() -> None:
@@ -102,7 +122,8 @@ def test_the_source_parser_keeps_to_the_schema_defaults() -> None:
     assert parsed.max_extra_pages == properties["max_extra_pages"]["default"]
     assert dict(parsed.filters) == properties["filters"]["default"]
     assert dict(parsed.path_values) == {
-        name: properties[name]["default"] for name in ("role", "status")}
+        name: properties[name]["default"] for name in ("role", "status")
+    }
 
 
 def test_the_destination_parser_keeps_to_the_schema_defaults() -> None:
@@ -120,8 +141,12 @@ def test_the_destination_parser_keeps_to_the_schema_defaults() -> None:
         ("source.schema.json", source.parse_config, {"resource": "vendors"}, "page_size"),
         ("source.schema.json", source.parse_config, {"resource": "vendors"}, "concurrency"),
         ("source.schema.json", source.parse_config, {"resource": "vendors"}, "max_extra_pages"),
-        ("destination.schema.json", destination.parse_config,
-         {"resource": "vendors", "operation": "create"}, "concurrency"),
+        (
+            "destination.schema.json",
+            destination.parse_config,
+            {"resource": "vendors", "operation": "create"},
+            "concurrency",
+        ),
     ],
 )
 def test_the_parsers_keep_to_the_schema_bounds(
@@ -140,8 +165,9 @@ def test_the_source_schema_names_the_incremental_resources() -> None:
     description = manifest.schema("source.schema.json")["description"]
     named = re.search(r"Incremental resources \(([^)]*)\)", description)
     assert named is not None
-    incremental = [name for name in catalogue().names("source")
-                   if catalogue().resources[name].incremental]
+    incremental = [
+        name for name in catalogue().names("source") if catalogue().resources[name].incremental
+    ]
     assert named.group(1).split(", ") == incremental
 
 

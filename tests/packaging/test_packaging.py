@@ -30,7 +30,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(REPO)],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, f"building the wheel failed:\n{done.stdout}\n{done.stderr}"
     built = sorted(out.glob("nexla_procurify-*.whl"))
@@ -124,7 +127,12 @@ def test_a_host_finds_the_installed_wheel_by_entry_point(wheel: Path, tmp_path: 
     env["PYTHONPATH"] = os.pathsep.join([str(installed), str(deps)])
     done = subprocess.run(
         [sys.executable, "-S", "-c", HOST_SCRIPT, str(installed)],
-        capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=elsewhere,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

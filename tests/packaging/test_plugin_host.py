@@ -101,9 +101,7 @@ def test_manifest_copies_are_independent() -> None:
 
 
 @pytest.mark.parametrize("order", ["procurify-first", "dummy-first"])
-def test_firstresult_picks_the_right_connector(
-    order: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_firstresult_picks_the_right_connector(order: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ALLOW_LOOPBACK_ENV, raising=False)
     dummy = DummyConnector()
     pm = manager(plugin, dummy) if order == "procurify-first" else manager(dummy, plugin)
@@ -168,7 +166,8 @@ def test_authenticate_makes_no_request(requests_mock: Any) -> None:
 
 def test_entry_point_is_declared() -> None:
     found = [
-        ep for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)
+        ep
+        for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)
         if ep.name == "procurify"
     ]
     assert found, "the package must be installed (pip install -e . or pip install .)"

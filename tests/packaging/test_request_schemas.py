@@ -27,8 +27,9 @@ def generated() -> dict[str, Any]:
 
 def test_every_shipped_request_schema_is_the_generated_one() -> None:
     schemas = generated()
-    shipped = {f"schemas/requests/{path.name}" for path in (ROOT / "schemas" / "requests")
-               .glob("*.json")}
+    shipped = {
+        f"schemas/requests/{path.name}" for path in (ROOT / "schemas" / "requests").glob("*.json")
+    }
     assert shipped == set(schemas), "run: python3 tools/request_schemas.py"
     for relative, schema in schemas.items():
         text = (ROOT / relative).read_text(encoding="utf-8")
@@ -41,7 +42,9 @@ def test_every_operation_with_a_body_has_its_schema() -> None:
         for operation in resource.operations.values():
             found = contract().operation(operation.method, operation.path)
             assert (operation.request_schema is None) == (found.request_body is None), (
-                resource.name, operation.name)
+                resource.name,
+                operation.name,
+            )
             if operation.request_schema is not None:
                 assert operation.request_schema in schemas
                 Draft202012Validator.check_schema(schemas[operation.request_schema])
@@ -63,8 +66,10 @@ def test_each_keeps_every_contract_constraint_and_refuses_undeclared_fields(
         for keyword in ("type", "maxLength", "minLength", "enum", "pattern", "format"):
             assert ours["properties"][name].get(keyword) == spec.get(keyword), (name, keyword)
     check = Draft202012Validator(ours)
-    assert any(error.validator == "additionalProperties"
-               for error in check.iter_errors({"not_a_procurify_field": 1}))
+    assert any(
+        error.validator == "additionalProperties"
+        for error in check.iter_errors({"not_a_procurify_field": 1})
+    )
 
 
 def test_users_create_is_one_invitation_of_the_list_procurify_takes() -> None:

@@ -57,8 +57,10 @@ def test_a_contract_change_makes_the_schema_stale() -> None:
     item = defs["PaginatedDepartmentReadList"]["properties"]["data"]["items"]
     item["properties"]["cost_centre"] = {"type": "string"}
     changed = TOOL.generate(document, manifest.connector_manifest())
-    assert changed["schemas/streams/departments.json"] != generated()[
-        "schemas/streams/departments.json"]
+    assert (
+        changed["schemas/streams/departments.json"]
+        != generated()["schemas/streams/departments.json"]
+    )
     assert "cost_centre" in changed["schemas/streams/departments.json"]["properties"]
 
 

@@ -65,9 +65,7 @@ def test_constraints_from_the_sdk_models_are_kept() -> None:
 
 def test_a_nullable_composition_keeps_its_null() -> None:
     # the SDK's UserProfileMeApprovalDelegatee is ComposedBase + NoneBase: a nullable allOf
-    me = contract().resolve(
-        contract().operation("GET", "/api/v3/users/me").responses["200"] or {}
-    )
+    me = contract().resolve(contract().operation("GET", "/api/v3/users/me").responses["200"] or {})
     delegatee = me["properties"]["data"]["properties"]["approval_delegatee"]
     assert delegatee["anyOf"][1] == {"type": "null"}
     assert contract().validator_for(delegatee).is_valid(None)

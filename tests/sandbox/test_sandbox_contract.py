@@ -27,15 +27,22 @@ class Client:
         self.sandbox = sandbox
         self.base = sandbox.base_url
         self.http = requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {self.token()['access_token']}",
-                                  "X-Procurify-Client": "api"})
+        self.http.headers.update(
+            {"Authorization": f"Bearer {self.token()['access_token']}", "X-Procurify-Client": "api"}
+        )
 
     def token(self, path: str = "/oauth/token") -> Any:
         credential = self.sandbox.credential()
-        return requests.post(self.base + path, timeout=10, json={
-            "client_id": credential["client_id"], "client_secret": credential["client_secret"],
-            "audience": "https://api.procurify.com/", "grant_type": "client_credentials",
-        }).json()
+        return requests.post(
+            self.base + path,
+            timeout=10,
+            json={
+                "client_id": credential["client_id"],
+                "client_secret": credential["client_secret"],
+                "audience": "https://api.procurify.com/",
+                "grant_type": "client_credentials",
+            },
+        ).json()
 
     def call(self, method: str, path: str, body: Any = None, **params: Any) -> requests.Response:
         return self.http.request(method, self.base + path, json=body, params=params, timeout=30)
@@ -59,7 +66,8 @@ def valid_body(operation: Operation, tag: int = 0) -> Any:
     if operation.request_body is None:
         return None
     body = Compiler("request", contract().defs, seed=11, anchor=time.time()).value(
-        operation.request_body, "items", 40)  # "items": a list body gets one or two
+        operation.request_body, "items", 40
+    )  # "items": a list body gets one or two
     items = body if isinstance(body, list) else [body]
     for index, item in enumerate(items):
         for key, value in UNIQUE.items():
@@ -78,24 +86,30 @@ def assert_conforms(operation: Operation, response: requests.Response) -> None:
             assert response.content == b""
         return
     body = response.json()
-    errors = [f"{list(e.absolute_path)}: {e.message[:120]}"
-              for e in contract().validator_for(schema).iter_errors(body)]
+    errors = [
+        f"{list(e.absolute_path)}: {e.message[:120]}"
+        for e in contract().validator_for(schema).iter_errors(body)
+    ]
     assert errors == [], (operation.name, errors[:5])
     assert contract().undeclared(schema, body) == [], operation.name
 
 
 def credentials(sandbox: Sandbox) -> dict[str, str]:
     credential = sandbox.credential()
-    return {"client_id": credential["client_id"], "client_secret": credential["client_secret"],
-            "audience": "https://api.procurify.com/", "grant_type": "client_credentials"}
+    return {
+        "client_id": credential["client_id"],
+        "client_secret": credential["client_secret"],
+        "audience": "https://api.procurify.com/",
+        "grant_type": "client_credentials",
+    }
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
-def test_every_operation_answers_as_the_contract_says(client: Client,
-                                                      operation: Operation) -> None:
+def test_every_operation_answers_as_the_contract_says(client: Client, operation: Operation) -> None:
     if operation.path == "/oauth/token":
-        response = requests.post(client.base + operation.path, json=credentials(client.sandbox),
-                                 timeout=10)
+        response = requests.post(
+            client.base + operation.path, json=credentials(client.sandbox), timeout=10
+        )
     else:
         params = {"page_size": 100} if "page_size" in operation.query_params else {}
         body = valid_body(operation, OPERATIONS.index(operation))
@@ -117,13 +131,14 @@ def written(allow_module_loopback: None) -> Iterator[Client]:
         yield writer
 
 
-@pytest.mark.parametrize("operation", [op for op in OPERATIONS if op.method == "GET"],
-                         ids=lambda op: op.name)
-def test_answers_still_conform_after_every_write(written: Client,
-                                                 operation: Operation) -> None:
+@pytest.mark.parametrize(
+    "operation", [op for op in OPERATIONS if op.method == "GET"], ids=lambda op: op.name
+)
+def test_answers_still_conform_after_every_write(written: Client, operation: Operation) -> None:
     params = {"page_size": 100} if "page_size" in operation.query_params else {}
-    assert_conforms(operation, written.call("GET", path_of(operation).replace("/3", "/5"),
-                                            **params))
+    assert_conforms(
+        operation, written.call("GET", path_of(operation).replace("/3", "/5"), **params)
+    )
 
 
 @pytest.fixture
@@ -149,8 +164,9 @@ class TestRouting:
         assert "access_token" in fresh.token("/api/v3/oauth/token")
         assert "access_token" in fresh.token("/oauth/token")
         with Sandbox(legacy_token_path_only=True) as legacy:
-            refused = requests.post(legacy.base_url + "/api/v3/oauth/token", timeout=10,
-                                    json=credentials(legacy))
+            refused = requests.post(
+                legacy.base_url + "/api/v3/oauth/token", timeout=10, json=credentials(legacy)
+            )
             assert refused.status_code == 404
 
     def test_path_parameters_out_of_their_choices(self, fresh: Client) -> None:
@@ -175,9 +191,12 @@ class TestQuery:
         assert len(wanted) >= 2
         found = fresh.call("GET", "/api/v3/departments", locations=[1, 2], page_size=100)
         assert [d["id"] for d in found.json()["data"]] == wanted
-        assert "locations=1&locations=2" in fresh.call(
-            "GET", "/api/v3/departments", locations=[1, 2], page_size=1).json()[
-            "metadata"]["pagination"]["next"]
+        assert (
+            "locations=1&locations=2"
+            in fresh.call("GET", "/api/v3/departments", locations=[1, 2], page_size=1).json()[
+                "metadata"
+            ]["pagination"]["next"]
+        )
         bad = fresh.call("GET", "/api/v3/departments", locations=["x"])
         assert bad.status_code == 400
         assert list(bad.json()) == ["locations"]
@@ -185,12 +204,14 @@ class TestQuery:
 
 class TestBodies:
     def test_field_errors_name_each_field(self, fresh: Client) -> None:
-        response = fresh.call("POST", "/api/v3/vendors", {
-            "name": "x" * 151, "email": ["ap@acme.example"], "type": 3})
+        response = fresh.call(
+            "POST", "/api/v3/vendors", {"name": "x" * 151, "email": ["ap@acme.example"], "type": 3}
+        )
         assert response.status_code == 400
         assert response.json() == {
             "name": ["Ensure this field has no more than 150 characters."],
-            "overall_score": ["This field is required."]}
+            "overall_score": ["This field is required."],
+        }
 
     def test_nested_field_errors(self, fresh: Client) -> None:
         body = valid_body(operation("POST", "/api/v3/requisitions"))
@@ -202,8 +223,9 @@ class TestBodies:
     def test_invitations_are_a_list(self, fresh: Client) -> None:
         one = fresh.call("POST", "/api/v3/users", {"email": "one@example.com"})
         assert one.json() == {"non_field_errors": ['Expected a list of items but got type "dict".']}
-        bad = fresh.call("POST", "/api/v3/users", [{"email": "ok@example.com"},
-                                                   {"email": "not-an-email"}])
+        bad = fresh.call(
+            "POST", "/api/v3/users", [{"email": "ok@example.com"}, {"email": "not-an-email"}]
+        )
         assert bad.status_code == 400
         assert bad.json() == [{}, {"email": ["Enter a valid email address."]}]
         assert len(fresh.sandbox.records("users")) == 25
@@ -211,15 +233,26 @@ class TestBodies:
 
 class TestWrites:
     def test_invitations_create_users(self, fresh: Client) -> None:
-        response = fresh.call("POST", "/api/v3/users", [
-            {"email": "ada@example.com", "first_name": "Ada", "last_name": "Lovelace",
-             "home_location": 2},
-            {"email": "alan@example.com", "first_name": "Alan"}])
+        response = fresh.call(
+            "POST",
+            "/api/v3/users",
+            [
+                {
+                    "email": "ada@example.com",
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "home_location": 2,
+                },
+                {"email": "alan@example.com", "first_name": "Alan"},
+            ],
+        )
         assert response.status_code == 201
         body = response.json()
         assert body["metadata"] == {}
         assert [(u["id"], u["email"], u["firstName"]) for u in body["data"]] == [
-            (26, "ada@example.com", "Ada"), (27, "alan@example.com", "Alan")]
+            (26, "ada@example.com", "Ada"),
+            (27, "alan@example.com", "Alan"),
+        ]
         assert body["data"][0]["location"]["id"] == 2
         listed = fresh.call("GET", "/api/v3/users", search="ada@example", page_size=100)
         assert [u["id"] for u in listed.json()["data"]] == [26]
@@ -227,8 +260,9 @@ class TestWrites:
         assert again.json() == [{"email": ["user with this email already exists."]}]
 
     def test_requisition_answers_its_uuid(self, fresh: Client) -> None:
-        response = fresh.call("POST", "/api/v3/requisitions",
-                              valid_body(operation("POST", "/api/v3/requisitions")))
+        response = fresh.call(
+            "POST", "/api/v3/requisitions", valid_body(operation("POST", "/api/v3/requisitions"))
+        )
         assert response.status_code == 201
         body = response.json()
         assert set(body) == {"data", "metadata"}
@@ -237,8 +271,11 @@ class TestWrites:
         assert fresh.sandbox.record("orders", body["data"]["uuid"]) is not None
 
     def test_created_record_has_a_single_get(self, fresh: Client) -> None:
-        body = {**valid_body(operation("POST", "/api/v3/vendors")), "name": "Initech",
-                "external_id": "INI-1"}
+        body = {
+            **valid_body(operation("POST", "/api/v3/vendors")),
+            "name": "Initech",
+            "external_id": "INI-1",
+        }
         created = fresh.call("POST", "/api/v3/vendors", body).json()["data"]
         found = fresh.call("GET", f"/api/v3/vendors/{created['id']}").json()["data"]
         assert (found["id"], found["name"], found["external_id"]) == (26, "Initech", "INI-1")
@@ -256,8 +293,10 @@ class TestWrites:
     def test_revise_changes_the_purchase_order(self, fresh: Client) -> None:
         before = fresh.sandbox.record("purchase_orders", 3)
         assert before is not None
-        body = {**valid_body(operation("PUT", "/api/v2/purchase_order/revise/{procurify_PO}")),
-                "comment": "Revised: net 45"}
+        body = {
+            **valid_body(operation("PUT", "/api/v2/purchase_order/revise/{procurify_PO}")),
+            "comment": "Revised: net 45",
+        }
         response = fresh.call("PUT", "/api/v2/purchase_order/revise/3", body)
         assert response.status_code == 200
         assert response.json()["data"]["comment"] == "Revised: net 45"
@@ -273,7 +312,8 @@ class TestWrites:
         fresh.sandbox.edit("purchase_orders", 2, state=4)
         paid = fresh.call("GET", "/api/v2/purchase_orders/purchased/paid", page_size=100)
         assert fresh.sandbox.record("purchase_orders", 2)["uuid"] in [  # type: ignore[index]
-            r["uuid"] for r in paid.json()["data"]]
+            r["uuid"] for r in paid.json()["data"]
+        ]
         assert {r["state"] for r in paid.json()["data"]} == {4}
 
 
@@ -307,7 +347,9 @@ class TestData:
         for po in fresh.sandbox.records("purchase_orders"):
             purchaser = users[po["purchaser"]["id"]]
             assert (po["purchaser"]["firstName"], po["purchaser"]["email"]) == (
-                purchaser["firstName"], purchaser["email"])
+                purchaser["firstName"],
+                purchaser["email"],
+            )
         # detail answers: children carry their parent's keys, count, currency and vendor
         items = {i["id"]: i for i in fresh.sandbox.records("order_items")}
         orders = {o["num"] for o in fresh.sandbox.records("orders")}
@@ -316,21 +358,31 @@ class TestData:
             po = fresh.call("GET", f"/api/v2/purchase_orders/{summary['uuid']}").json()["data"]
             assert po["item_count"] == len(po["order_items"]) >= 1
             assert (po["vendor_name"], po["purchased_currency_rate"]) == (
-                po["pref_vendor"]["name"], po["purchased_currency"]["rate"])
+                po["pref_vendor"]["name"],
+                po["purchased_currency"]["rate"],
+            )
             lines[po["procurify_PO"]] = [line["id"] for line in po["order_items"]]
             for number, line in enumerate(po["order_items"], 1):
-                assert (line["purchase_order"], line["purchase_order_uuid"],
-                        line["purchase_order_number"], line["PO"], line["PO_line_num"]) == (
-                    po["procurify_PO"], po["uuid"], po["number"], [po["procurify_PO"]], number)
-                assert line["currency"] == {k: v for k, v in po["purchased_currency"].items()
-                                            if k in line["currency"]}
+                assert (
+                    line["purchase_order"],
+                    line["purchase_order_uuid"],
+                    line["purchase_order_number"],
+                    line["PO"],
+                    line["PO_line_num"],
+                ) == (po["procurify_PO"], po["uuid"], po["number"], [po["procurify_PO"]], number)
+                assert line["currency"] == {
+                    k: v for k, v in po["purchased_currency"].items() if k in line["currency"]
+                }
                 assert line["pref_vendor"]["id"] == po["pref_vendor"]["id"]
                 assert line["vendor"] == po["pref_vendor"]["name"]
                 assert line["purchaser"]["id"] == po["purchaser"]["id"]
                 listed = items.get(line["id"])
                 if listed is not None:  # the same order item, as the order-items list shows it
                     assert (listed["name"], listed["purchase_order"], listed["currency"]) == (
-                        line["name"], po["procurify_PO"], po["purchased_currency"]["id"])
+                        line["name"],
+                        po["procurify_PO"],
+                        po["purchased_currency"]["id"],
+                    )
         for item in items.values():
             if item["purchase_order"] is not None:
                 assert item["id"] in lines[item["purchase_order"]]
@@ -345,11 +397,16 @@ class TestData:
                 assert added["number"] == f"PO-{added['id']:06d}"
             for line in bill["items"]:
                 assert (line["bill"], line["vendor"]["id"], line["currency"]["id"]) == (
-                    bill["id"], bill["vendor"]["id"], bill["currency"]["id"])
+                    bill["id"],
+                    bill["vendor"]["id"],
+                    bill["currency"]["id"],
+                )
                 listed_line = bill_lines.get(line["id"])
                 if listed_line is not None:  # the same item, as the ap/items list shows it
                     assert (listed_line["description"], listed_line["bill"]) == (
-                        line["description"], bill["id"])
+                        line["description"],
+                        bill["id"],
+                    )
             for cost in bill["costs"]:
                 assert (cost["bill"], cost["currency"]) == (bill["id"], bill["currency"]["id"])
             assert {s["bill"] for s in bill["bill_statuses"]} <= {bill["id"]}
@@ -377,11 +434,17 @@ class TestData:
         folder = Path(sandbox_package.__file__).parent
         for source in folder.glob("*.py"):
             for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [
-                    alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [alias.name for alias in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
                 for name in names:
                     assert not name.startswith("nexla_procurify") or name.startswith(
-                        "nexla_procurify.sandbox"), (source.name, name)
+                        "nexla_procurify.sandbox"
+                    ), (source.name, name)
 
 
 def query_value(schema: dict[str, Any], name: str) -> str:
@@ -401,10 +464,10 @@ def query_value(schema: dict[str, Any], name: str) -> str:
     return "sandbox"
 
 
-@pytest.mark.parametrize("operation", [op for op in OPERATIONS if op.method == "GET"],
-                         ids=lambda op: op.name)
-def test_every_documented_query_parameter_is_accepted(client: Client,
-                                                      operation: Operation) -> None:
+@pytest.mark.parametrize(
+    "operation", [op for op in OPERATIONS if op.method == "GET"], ids=lambda op: op.name
+)
+def test_every_documented_query_parameter_is_accepted(client: Client, operation: Operation) -> None:
     for name, param in operation.query_params.items():
         if name == "format":
             continue

@@ -22,9 +22,16 @@ RECORDS = 60
 GETS = [op for op in contract().operations if op.method == "GET"]
 _DECIMAL = re.compile(r"^\^\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
 # (earlier, later) timestamps of one object
-ORDERED = (("start_datetime", "end_datetime"), ("start_date", "end_date"),
-           ("created_at", "updated_at"), ("date", "dateModified"), ("date", "closed_date"),
-           ("date", "expiry_date"), ("invoice_date", "due_date"), ("date", "last_modified"))
+ORDERED = (
+    ("start_datetime", "end_datetime"),
+    ("start_date", "end_date"),
+    ("created_at", "updated_at"),
+    ("date", "dateModified"),
+    ("date", "closed_date"),
+    ("date", "expiry_date"),
+    ("invoice_date", "due_date"),
+    ("date", "last_modified"),
+)
 
 
 def _checker() -> FormatChecker:
@@ -56,8 +63,9 @@ def decimal_digits() -> dict[str, tuple[int, int]]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for name, prop in (node.get("properties") or {}).items():
-                match = _DECIMAL.match(str(prop.get("pattern", ""))) if isinstance(
-                    prop, dict) else None
+                match = (
+                    _DECIMAL.match(str(prop.get("pattern", ""))) if isinstance(prop, dict) else None
+                )
                 if match:
                     whole, places = int(match.group(1)), int(match.group(2))
                     was = found.get(name, (0, 0))
@@ -108,29 +116,28 @@ def answers(allow_module_loopback: None) -> list[tuple[Operation, Any]]:
             pages = (1, 2) if "page" in operation.query_params else (1,)
             for page in pages:
                 params = {"page_size": 50, "page": page} if len(pages) > 1 else {}
-                found.append((operation, client.call("GET", path_of(operation),
-                                                     **params).json()))
+                found.append((operation, client.call("GET", path_of(operation), **params).json()))
     return found
 
 
-def test_every_value_meets_its_schema_with_formats(
-        answers: list[tuple[Operation, Any]]) -> None:
+def test_every_value_meets_its_schema_with_formats(answers: list[tuple[Operation, Any]]) -> None:
     for operation, body in answers:
         _, schema = operation.success()
         assert schema is not None
-        errors = [f"{list(e.absolute_path)}: {e.message[:100]}"
-                  for e in strict(schema).iter_errors(body)]
+        errors = [
+            f"{list(e.absolute_path)}: {e.message[:100]}" for e in strict(schema).iter_errors(body)
+        ]
         assert errors == [], (operation.name, errors[:5])
 
 
 def test_numbers_have_the_digits_of_the_decimals_of_their_name(
-        answers: list[tuple[Operation, Any]]) -> None:
+    answers: list[tuple[Operation, Any]],
+) -> None:
     digits = decimal_digits()
     assert digits["overall_score"] == (2, 3)
     for operation, body in answers:
         for name, value in fields(body):
-            if name not in digits or isinstance(value, bool) or not isinstance(
-                    value, int | float):
+            if name not in digits or isinstance(value, bool) or not isinstance(value, int | float):
                 continue
             whole, places = digits[name]
             _, numerals, exponent = Decimal(str(value)).as_tuple()
@@ -167,7 +174,10 @@ def test_no_placeholder_text(answers: list[tuple[Operation, Any]]) -> None:
             strings += 1
             words = re.sub(r"(?<!^)(?=[A-Z])", " ", name).replace("_", " ").lower()
             assert not re.search(rf"{re.escape(words)} \d+$", value.lower()), (
-                operation.name, name, value)
+                operation.name,
+                name,
+                value,
+            )
     assert strings > 10000
 
 
@@ -188,8 +198,17 @@ def test_common_fields_look_real(answers: list[tuple[Operation, Any]]) -> None:
                 seen.add(name)
                 assert pattern.match(value), (name, value)
     assert seen == set(checks)
-    roles = {(r["id"], r["name"]) for _, body in answers for record in objects(body)
-             if isinstance(r := record.get("role"), dict) and "name" in r}
+    roles = {
+        (r["id"], r["name"])
+        for _, body in answers
+        for record in objects(body)
+        if isinstance(r := record.get("role"), dict) and "name" in r
+    }
     assert roles
     assert {name for _, name in roles} <= {
-        "Administrator", "Approver", "Purchaser", "Requester", "Accounts payable"}
+        "Administrator",
+        "Approver",
+        "Purchaser",
+        "Requester",
+        "Accounts payable",
+    }

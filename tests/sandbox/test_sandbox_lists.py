@@ -21,15 +21,16 @@ class Client:
         self.base = sandbox.base_url
         token = requests.post(
             self.base + "/api/v3/oauth/token",
-            json={"client_id": credential["client_id"],
-                  "client_secret": credential["client_secret"],
-                  "audience": "https://api.procurify.com/",
-                  "grant_type": "client_credentials"},
+            json={
+                "client_id": credential["client_id"],
+                "client_secret": credential["client_secret"],
+                "audience": "https://api.procurify.com/",
+                "grant_type": "client_credentials",
+            },
             timeout=10,
         ).json()["access_token"]
         self.http = requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {token}",
-                                  "X-Procurify-Client": "api"})
+        self.http.headers.update({"Authorization": f"Bearer {token}", "X-Procurify-Client": "api"})
 
     def get(self, path: str, **params: Any) -> requests.Response:
         return self.http.get(self.base + path, params=params, timeout=30)
@@ -68,8 +69,9 @@ def items(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 
 def paging(body: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = body["pagination"] if "pagination" in body else (
-        body["metadata"]["pagination"])
+    found: dict[str, Any] = (
+        body["pagination"] if "pagination" in body else (body["metadata"]["pagination"])
+    )
     return found
 
 
@@ -77,16 +79,31 @@ def test_envelopes_follow_the_response_models(client: Client) -> None:
     vendors = client.get("/api/v3/vendors").json()
     assert set(vendors) == {"data", "metadata"}
     assert set(vendors["metadata"]["pagination"]) == {
-        "count", "num_pages", "current_page", "page_size", "next", "previous"}
+        "count",
+        "num_pages",
+        "current_page",
+        "page_size",
+        "next",
+        "previous",
+    }
     po = client.get("/api/v2/purchase_orders/purchased/all").json()["metadata"]
-    assert set(po["counts"]["purchased"]) == {"all", "open", "partial", "closed", "cancelled",
-                                              "page"}
+    assert set(po["counts"]["purchased"]) == {
+        "all",
+        "open",
+        "partial",
+        "closed",
+        "cancelled",
+        "page",
+    }
     assert po["counts"]["purchased"]["all"] == 25
     bills = client.get("/api/v3/ap/bills").json()["metadata"]
     assert set(bills) == {"summary", "permissions", "pagination"}
     assert set(client.get("/api/v2/ap/items").json()["metadata"]) == {"summary", "pagination"}
     assert set(client.get("/api/v2/ap/payments").json()["metadata"]) == {
-        "summary", "permissions", "pagination"}
+        "summary",
+        "permissions",
+        "pagination",
+    }
     for path in ("/api/v2/ap/company-payment-methods", "/api/v2/ap/vendor-payment-methods"):
         assert set(client.get(path).json()) == {"pagination", "data"}
     history = client.get("/api/v3/purchase-orders/billing-history").json()
@@ -120,7 +137,11 @@ class TestPagination:
         first = client.get("/api/v3/vendors", page_size=10, search="")
         info = paging(first.json())
         assert (info["count"], info["num_pages"], info["current_page"], info["page_size"]) == (
-            25, 3, 1, 10)
+            25,
+            3,
+            1,
+            10,
+        )
         assert info["previous"] is None
         assert info["next"].startswith(client.base + "/api/v3/vendors?")
         assert "page=2" in info["next"]
@@ -164,25 +185,36 @@ class TestPagination:
 
 class TestOrderAndFilters:
     def test_order_by(self, client: Client, running: Sandbox) -> None:
-        names = [v["name"] for v in client.get("/api/v3/vendors", order_by="name",
-                                               page_size=25).json()["data"]]
+        names = [
+            v["name"]
+            for v in client.get("/api/v3/vendors", order_by="name", page_size=25).json()["data"]
+        ]
         assert names == sorted(names)
-        ids = [v["id"] for v in client.get("/api/v3/vendors", order_by="-id",
-                                           page_size=25).json()["data"]]
+        ids = [
+            v["id"]
+            for v in client.get("/api/v3/vendors", order_by="-id", page_size=25).json()["data"]
+        ]
         assert ids == list(range(25, 0, -1))
-        uuids = [o["uuid"] for o in client.get("/api/v2/global/orders", order_by="id",
-                                               page_size=25).json()["data"]]
+        uuids = [
+            o["uuid"]
+            for o in client.get("/api/v2/global/orders", order_by="id", page_size=25).json()["data"]
+        ]
         assert uuids == [o["uuid"] for o in running.records("orders")]
-        modified = [o["dateModified"] for o in client.get(
-            "/api/v2/global/orders", order_by="-dateModified", page_size=25).json()["data"]]
+        modified = [
+            o["dateModified"]
+            for o in client.get(
+                "/api/v2/global/orders", order_by="-dateModified", page_size=25
+            ).json()["data"]
+        ]
         assert modified == sorted(modified, reverse=True)
 
     def test_exact_filters_and_search(self, client: Client, running: Sandbox) -> None:
         body = client.get("/api/v3/vendors", external_id="V-000007").json()
         assert [v["id"] for v in body["data"]] == [7]
         wanted = [v["id"] for v in running.records("vendors") if v["type"] == 3]
-        assert [v["id"] for v in client.get("/api/v3/vendors", type=3,
-                                            page_size=25).json()["data"]] == wanted
+        assert [
+            v["id"] for v in client.get("/api/v3/vendors", type=3, page_size=25).json()["data"]
+        ] == wanted
         inactive = [u["id"] for u in running.records("users") if u["is_active"] is False]
         got = client.get("/api/v3/users", is_active="false", page_size=25).json()["data"]
         assert [u["id"] for u in got] == inactive
@@ -192,31 +224,35 @@ class TestOrderAndFilters:
 
     @pytest.mark.parametrize(
         ("name", "param", "field"),
-        [("order_items", "last_modified", "last_modified"),
-         ("orders", "modified_date", "dateModified"),
-         ("purchase_orders", "modified_date", "last_modified")],
+        [
+            ("order_items", "last_modified", "last_modified"),
+            ("orders", "modified_date", "dateModified"),
+            ("purchase_orders", "modified_date", "last_modified"),
+        ],
     )
-    def test_date_granular_cursor_filters(self, client: Client, running: Sandbox, name: str,
-                                          param: str, field: str) -> None:
+    def test_date_granular_cursor_filters(
+        self, client: Client, running: Sandbox, name: str, param: str, field: str
+    ) -> None:
         records = running.records(name)
         days = sorted(r[field][:10] for r in records)
         low, high = days[5], days[15]
         want = sorted(r[field] for r in records if low <= r[field][:10] <= high)
-        body = client.get(list_path(name), page_size=500,
-                          **{param + "_0": low, param + "_1": high}).json()
+        body = client.get(
+            list_path(name), page_size=500, **{param + "_0": low, param + "_1": high}
+        ).json()
         assert sorted(r[field] for r in body["data"]) == want
         assert paging(body)["count"] == len(want)
 
     def test_bills_datetime_filter(self, client: Client, running: Sandbox) -> None:
         stamps = sorted(b["last_modified_datetime"] for b in running.records("bills"))
         low = stamps[10]
-        body = client.get("/api/v3/ap/bills", page_size=500,
-                          last_modified_datetime_0=low).json()
+        body = client.get("/api/v3/ap/bills", page_size=500, last_modified_datetime_0=low).json()
         got = sorted(b["last_modified_datetime"] for b in body["data"])
         assert got == stamps[10:]  # _0 is inclusive, to the second
         one_second_later = (datetime.fromisoformat(low) + timedelta(seconds=1)).isoformat()
-        body = client.get("/api/v3/ap/bills", page_size=500,
-                          last_modified_datetime_0=one_second_later).json()
+        body = client.get(
+            "/api/v3/ap/bills", page_size=500, last_modified_datetime_0=one_second_later
+        ).json()
         assert len(body["data"]) == len([s for s in stamps if s > low])
         bad = client.get("/api/v3/ap/bills", last_modified_datetime_0="yesterday")
         assert bad.status_code == 400
@@ -244,9 +280,11 @@ class TestOrderAndFilters:
 
 def test_same_seed_same_data() -> None:
     anchor = time.time()
-    with (Sandbox(records=5, seed=7, anchor=anchor) as one,  # stopped: no socket left open
-          Sandbox(records=5, seed=7, anchor=anchor) as two,
-          Sandbox(records=5, seed=8, anchor=anchor) as other):
+    with (
+        Sandbox(records=5, seed=7, anchor=anchor) as one,  # stopped: no socket left open
+        Sandbox(records=5, seed=7, anchor=anchor) as two,
+        Sandbox(records=5, seed=8, anchor=anchor) as other,
+    ):
         for name in ("vendors", "purchase_orders", "bills"):
             assert one.records(name) == two.records(name)
             assert one.records(name) != other.records(name)

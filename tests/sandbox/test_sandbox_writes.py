@@ -11,8 +11,7 @@ from test_sandbox_lists import Client, paging
 
 from nexla_procurify.sandbox import Fault, Sandbox
 
-VENDOR = {"name": "Globex Paper", "email": ["ap@globex.example"], "type": 3,
-          "overall_score": None}
+VENDOR = {"name": "Globex Paper", "email": ["ap@globex.example"], "type": 3, "overall_score": None}
 
 
 @pytest.fixture
@@ -43,8 +42,7 @@ class TestCreate:
         assert running.created("vendors") == 1
 
     def test_field_errors(self, client: Client) -> None:
-        response = client.send("POST", "/api/v3/vendors", {"email": ["not-an-email"],
-                                                           "type": 99})
+        response = client.send("POST", "/api/v3/vendors", {"email": ["not-an-email"], "type": 99})
         assert response.status_code == 400
         errors = response.json()
         assert errors["name"] == ["This field is required."]
@@ -56,35 +54,43 @@ class TestCreate:
         assert "non_field_errors" in not_a_dict.json()
 
     def test_nested_field_errors(self, client: Client) -> None:
-        response = client.send("POST", "/api/v3/requisitions", {
-            "required_date": "2026-01-01", "location_name": "HQ", "department_name": "IT",
-            "line_items": [{}]})
+        response = client.send(
+            "POST",
+            "/api/v3/requisitions",
+            {
+                "required_date": "2026-01-01",
+                "location_name": "HQ",
+                "department_name": "IT",
+                "line_items": [{}],
+            },
+        )
         assert response.status_code == 400
         assert any(key.startswith("line_items.0.") for key in response.json())
 
     def test_duplicate_external_id_and_code(self, client: Client, running: Sandbox) -> None:
         duplicate = client.send("POST", "/api/v3/vendors", {**VENDOR, "external_id": "V-000003"})
         assert duplicate.status_code == 400
-        assert duplicate.json() == {
-            "external_id": ["vendor with this external id already exists."]}
+        assert duplicate.json() == {"external_id": ["vendor with this external id already exists."]}
         code = running.records("account_codes")[0]["code"]
-        refused = client.send("POST", "/api/v3/account-codes",
-                              {"code": code, "description": "Again"})
+        refused = client.send(
+            "POST", "/api/v3/account-codes", {"code": code, "description": "Again"}
+        )
         assert refused.json() == {"code": ["account code with this code already exists."]}
         assert running.created("vendors") == 0
 
     @pytest.mark.parametrize(
         ("path", "body"),
-        [("/api/v3/departments", {"branch": 1, "name": "Robotics"}),
-         ("/api/v3/account-codes", {"code": "9999", "description": "Robots"})],
+        [
+            ("/api/v3/departments", {"branch": 1, "name": "Robotics"}),
+            ("/api/v3/account-codes", {"code": "9999", "description": "Robots"}),
+        ],
     )
     def test_other_creates(self, client: Client, path: str, body: dict[str, Any]) -> None:
         response = client.send("POST", path, body)
         assert response.status_code == 201, response.text
         assert response.json()["data"]["id"] >= 1
 
-    def test_commit_then_drop_stores_exactly_one(self, client: Client,
-                                                 running: Sandbox) -> None:
+    def test_commit_then_drop_stores_exactly_one(self, client: Client, running: Sandbox) -> None:
         running.inject(Fault("commit_then_drop", method="POST", path="/api/v3/vendors"))
         with pytest.raises(requests.ConnectionError):
             client.send("POST", "/api/v3/vendors", {**VENDOR, "external_id": "DROP-1"})
@@ -103,8 +109,7 @@ class TestUpdate:
         assert record["id"] == 4
         assert record["dateModified"] > before["dateModified"]
         assert client.send("PUT", "/api/v3/vendors/999", VENDOR).status_code == 404
-        assert client.send("PUT", "/api/v3/vendors/999", VENDOR).json() == {
-            "detail": "Not found."}
+        assert client.send("PUT", "/api/v3/vendors/999", VENDOR).json() == {"detail": "Not found."}
         assert client.send("PUT", "/api/v3/vendors/4", {"name": "x"}).status_code == 400
 
     def test_patch_changes_only_what_is_sent(self, client: Client, running: Sandbox) -> None:
@@ -174,11 +179,21 @@ class TestKnobs:
 
 
 class TestReferences:
-    def test_an_invitation_stores_the_records_it_cites(self, client: Client,
-                                                       running: Sandbox) -> None:
-        response = client.send("POST", "/api/v3/users", [
-            {"email": "cited@example.com", "home_location": 1, "home_department": 2,
-             "role_id": 1}])
+    def test_an_invitation_stores_the_records_it_cites(
+        self, client: Client, running: Sandbox
+    ) -> None:
+        response = client.send(
+            "POST",
+            "/api/v3/users",
+            [
+                {
+                    "email": "cited@example.com",
+                    "home_location": 1,
+                    "home_department": 2,
+                    "role_id": 1,
+                }
+            ],
+        )
         assert response.status_code == 201, response.text
         user = response.json()["data"][0]
         location = running.record("locations", 1)
@@ -197,74 +212,128 @@ class TestReferences:
         response = client.send("POST", "/api/v3/users", [{"email": "bare@example.com"}])
         user = response.json()["data"][0]
         assert (user["firstName"], user["lastName"], user["phone"], user["position"]) == (
-            "", "", None, None)
+            "",
+            "",
+            None,
+            None,
+        )
         assert user["department"] is None
         assert user["role"]["name"] == "Requester"
 
     def test_an_invitation_takes_its_location_from_locations(self, client: Client) -> None:
-        response = client.send("POST", "/api/v3/users", [
-            {"email": "where@example.com",
-             "locations": [{"id": 3, "all_departments": False, "departments": [{"id": 4}]}]}])
+        response = client.send(
+            "POST",
+            "/api/v3/users",
+            [
+                {
+                    "email": "where@example.com",
+                    "locations": [{"id": 3, "all_departments": False, "departments": [{"id": 4}]}],
+                }
+            ],
+        )
         user = response.json()["data"][0]
         assert (user["location"]["id"], user["department"]["id"]) == (3, 4)
 
-    def test_unknown_ids_in_invitations_are_refused(self, client: Client,
-                                                    running: Sandbox) -> None:
-        response = client.send("POST", "/api/v3/users", [
-            {"email": "fine@example.com"},
-            {"email": "lost@example.com", "home_location": 999999, "role_id": 77,
-             "locations": [{"id": 999999, "departments": [{"id": 2}, {"id": 888}]}]}])
+    def test_unknown_ids_in_invitations_are_refused(self, client: Client, running: Sandbox) -> None:
+        response = client.send(
+            "POST",
+            "/api/v3/users",
+            [
+                {"email": "fine@example.com"},
+                {
+                    "email": "lost@example.com",
+                    "home_location": 999999,
+                    "role_id": 77,
+                    "locations": [{"id": 999999, "departments": [{"id": 2}, {"id": 888}]}],
+                },
+            ],
+        )
         assert response.status_code == 400
-        assert response.json() == [{}, {
-            "home_location": ['Invalid pk "999999" - object does not exist.'],
-            "role_id": ['Invalid pk "77" - object does not exist.'],
-            "locations.0.id": ['Invalid pk "999999" - object does not exist.'],
-            "locations.0.departments.1.id": ['Invalid pk "888" - object does not exist.']}]
+        assert response.json() == [
+            {},
+            {
+                "home_location": ['Invalid pk "999999" - object does not exist.'],
+                "role_id": ['Invalid pk "77" - object does not exist.'],
+                "locations.0.id": ['Invalid pk "999999" - object does not exist.'],
+                "locations.0.departments.1.id": ['Invalid pk "888" - object does not exist.'],
+            },
+        ]
         assert len(running.records("users")) == 25
 
     @pytest.mark.parametrize(
         ("path", "body", "field"),
-        [("/api/v3/departments", {"branch": 99, "name": "Robotics"}, "branch"),
-         ("/api/v3/account-codes", {"code": "9998", "description": "R", "parent": 99}, "parent"),
-         ("/api/v3/catalog-items", {"name": "Bolt", "currency": 1, "custom_fields": [],
-                                    "pref_vendor": 99}, "pref_vendor"),
-         ("/api/v3/vendors", {**VENDOR, "currency": 99}, "currency"),
-         ("/api/v2/ap/company-payment-methods", {"data": {}, "currency": 99}, "currency"),
-         ("/api/v2/ap/vendor-payment-methods", {"data": {}, "vendor": 99, "currency": 1},
-          "vendor")],
+        [
+            ("/api/v3/departments", {"branch": 99, "name": "Robotics"}, "branch"),
+            ("/api/v3/account-codes", {"code": "9998", "description": "R", "parent": 99}, "parent"),
+            (
+                "/api/v3/catalog-items",
+                {"name": "Bolt", "currency": 1, "custom_fields": [], "pref_vendor": 99},
+                "pref_vendor",
+            ),
+            ("/api/v3/vendors", {**VENDOR, "currency": 99}, "currency"),
+            ("/api/v2/ap/company-payment-methods", {"data": {}, "currency": 99}, "currency"),
+            (
+                "/api/v2/ap/vendor-payment-methods",
+                {"data": {}, "vendor": 99, "currency": 1},
+                "vendor",
+            ),
+        ],
     )
-    def test_unknown_ids_in_creates_are_refused(self, client: Client, path: str,
-                                                body: dict[str, Any], field: str) -> None:
+    def test_unknown_ids_in_creates_are_refused(
+        self, client: Client, path: str, body: dict[str, Any], field: str
+    ) -> None:
         response = client.send("POST", path, body)
         assert response.status_code == 400, response.text
         assert response.json() == {field: ['Invalid pk "99" - object does not exist.']}
 
-    def test_known_ids_are_stored_as_the_records_they_cite(self, client: Client,
-                                                           running: Sandbox) -> None:
+    def test_known_ids_are_stored_as_the_records_they_cite(
+        self, client: Client, running: Sandbox
+    ) -> None:
         branch = running.record("locations", 3)
         assert branch is not None
-        department = client.send("POST", "/api/v3/departments",
-                                 {"branch": 3, "name": "Robotics"}).json()["data"]
+        department = client.send(
+            "POST", "/api/v3/departments", {"branch": 3, "name": "Robotics"}
+        ).json()["data"]
         assert department["branch"]["name"] == branch["name"]
         vendor, currency = running.record("vendors", 3), running.record("currencies", 2)
         assert vendor is not None
         assert currency is not None
-        item = client.send("POST", "/api/v3/catalog-items", {
-            "name": "Bolt", "currency": 2, "custom_fields": [], "pref_vendor": 3}).json()["data"]
+        item = client.send(
+            "POST",
+            "/api/v3/catalog-items",
+            {"name": "Bolt", "currency": 2, "custom_fields": [], "pref_vendor": 3},
+        ).json()["data"]
         assert (item["pref_vendor"]["id"], item["pref_vendor"]["name"]) == (3, vendor["name"])
         assert (item["currency"]["id"], item["currency"]["name"]) == (2, currency["name"])
-        method = client.send("POST", "/api/v2/ap/vendor-payment-methods",
-                             {"data": {}, "vendor": 3, "currency": 2}).json()
+        method = client.send(
+            "POST", "/api/v2/ap/vendor-payment-methods", {"data": {}, "vendor": 3, "currency": 2}
+        ).json()
         assert (method["vendor"], method["currency"]) == (3, 2)
         moved = client.send("PUT", "/api/v3/departments/2", {"branch": 4, "name": "Ops"})
         assert moved.json()["data"]["branch"]["id"] == 4
-        user = client.send("PUT", "/api/v3/users/2", {
-            "email": "x@example.com", "firstName": "X", "lastName": "Y", "location": 1,
-            "department": 3}).json()["data"]
+        user = client.send(
+            "PUT",
+            "/api/v3/users/2",
+            {
+                "email": "x@example.com",
+                "firstName": "X",
+                "lastName": "Y",
+                "location": 1,
+                "department": 3,
+            },
+        ).json()["data"]
         location = running.record("locations", 1)
         assert location is not None
         assert (user["location"]["name"], user["department"]["id"]) == (location["name"], 3)
-        refused = client.send("PUT", "/api/v3/users/2", {
-            "email": "x@example.com", "firstName": "X", "lastName": "Y", "location": 1,
-            "department": 999})
+        refused = client.send(
+            "PUT",
+            "/api/v3/users/2",
+            {
+                "email": "x@example.com",
+                "firstName": "X",
+                "lastName": "Y",
+                "location": 1,
+                "department": 999,
+            },
+        )
         assert refused.json() == {"department": ['Invalid pk "999" - object does not exist.']}

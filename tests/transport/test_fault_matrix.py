@@ -40,8 +40,15 @@ TOKEN = "matrix-access-token-0815"
 PAGE_SIZE = 2
 PAGES = 3
 VENDORS = "/api/v3/vendors"
-POLICY = HttpPolicy(connect_timeout=2.0, read_timeout=30.0, max_attempts=3, max_elapsed=0.4,
-                    backoff_initial=0.01, backoff_max=0.02, max_answer_bytes=1 << 20)
+POLICY = HttpPolicy(
+    connect_timeout=2.0,
+    read_timeout=30.0,
+    max_attempts=3,
+    max_elapsed=0.4,
+    backoff_initial=0.01,
+    backoff_max=0.02,
+    max_answer_bytes=1 << 20,
+)
 # A generous bound for a cell that hangs: far beyond every deadline, so never the reason a
 # passing cell passes, and it keeps a broken deadline from hanging the suite.
 HANG = 60.0
@@ -68,8 +75,15 @@ SURVIVED_ONCE = {"drop", "drop after headers"}
 
 
 def record(number: int) -> dict[str, Any]:
-    return {"id": number, "name": f"Vendor {number}", "email": [f"v{number}@example.com"],
-            "type": 3, "overall_score": None, "external_id": f"V-{number}", "active": True}
+    return {
+        "id": number,
+        "name": f"Vendor {number}",
+        "email": [f"v{number}@example.com"],
+        "type": 3,
+        "overall_score": None,
+        "external_id": f"V-{number}",
+        "active": True,
+    }
 
 
 @dataclass
@@ -92,9 +106,13 @@ class FakeProcurify:
             hit = place == self.place and not (self.once and self.faulted)
             if hit:
                 self.faulted += 1
-        if request.method == "POST" and request.path == VENDORS and (
-            not hit or self.fault in {"drip", "silence", "drop after headers", "gzip bomb",
-                                      "deep json"}
+        if (
+            request.method == "POST"
+            and request.path == VENDORS
+            and (
+                not hit
+                or self.fault in {"drip", "silence", "drop after headers", "gzip bomb", "deep json"}
+            )
         ):
             self._create(request)  # it took effect: only the answer goes wrong
         if hit:
@@ -123,31 +141,55 @@ class FakeProcurify:
             return Reply.json({"access_token": TOKEN, "expires_in": 3600})
         if place == "POST":
             body = request.json()
-            return Reply.json({"data": {**body, "id": self.created[body["external_id"]]}},
-                              status=201)
+            return Reply.json(
+                {"data": {**body, "id": self.created[body["external_id"]]}}, status=201
+            )
         if place == "PUT":
             return Reply.json({"data": {**request.json(), "id": 3}})
         if place == "lookup":
             wanted = request.query["external_id"][0]
-            found = [{**record(0), "id": number, "external_id": key, "name": "Acme",
-                      "email": ["ap@acme.example"]}
-                     for key, number in self.created.items() if key == wanted]
-            return Reply.json({"data": found, "metadata": {"pagination": {
-                "count": len(found), "num_pages": 1, "current_page": 1}}})
+            found = [
+                {
+                    **record(0),
+                    "id": number,
+                    "external_id": key,
+                    "name": "Acme",
+                    "email": ["ap@acme.example"],
+                }
+                for key, number in self.created.items()
+                if key == wanted
+            ]
+            return Reply.json(
+                {
+                    "data": found,
+                    "metadata": {
+                        "pagination": {"count": len(found), "num_pages": 1, "current_page": 1}
+                    },
+                }
+            )
         page = int(request.query.get("page", ["1"])[0])
         if page > PAGES:
             return Reply.json({"detail": "Invalid page."}, status=404)
         first = (page - 1) * PAGE_SIZE + 1
-        return Reply.json({
-            "data": [record(number) for number in range(first, first + PAGE_SIZE)],
-            "metadata": {"pagination": {"count": PAGES * PAGE_SIZE, "num_pages": PAGES,
-                                        "current_page": page, "page_size": PAGE_SIZE}},
-        })
+        return Reply.json(
+            {
+                "data": [record(number) for number in range(first, first + PAGE_SIZE)],
+                "metadata": {
+                    "pagination": {
+                        "count": PAGES * PAGE_SIZE,
+                        "num_pages": PAGES,
+                        "current_page": page,
+                        "page_size": PAGE_SIZE,
+                    }
+                },
+            }
+        )
 
     def _faulty(self, request: Request) -> Answer:
         success = 201 if request.method == "POST" else 200
-        target = request.path + ("?" + "&".join(f"{k}={v[0]}" for k, v in request.query.items())
-                                 if request.query else "")
+        target = request.path + (
+            "?" + "&".join(f"{k}={v[0]}" for k, v in request.query.items()) if request.query else ""
+        )
         answers: dict[str, Answer] = {
             "drip": Drip(b'{"data": []}' * 20, every=0.1),
             "silence": Silence(),
@@ -169,26 +211,45 @@ def cells() -> Iterator[Any]:
             for once in (True, False):
                 if once and fault in DEADLINE_FAULTS:
                     continue
-                yield pytest.param(place, fault, once,
-                                   id=f"{place}-{fault}-{'once' if once else 'always'}")
+                yield pytest.param(
+                    place, fault, once, id=f"{place}-{fault}-{'once' if once else 'always'}"
+                )
 
 
 def run_cell(fake: FakeProcurify, base_url: str, place: str) -> Any:
     credential = Credential("matrix", "client-id", Secret(SECRET), base_url)
     with ProcurifySession(credential, policy=POLICY) as session:
         if place == "POST":
-            return list(destination.write(
-                session, {"resource": "vendors", "operation": "create"},
-                [{"name": "Acme", "email": ["ap@acme.example"], "type": 3,
-                  "external_id": "V-1"}], sleep=lambda _: None))
+            return list(
+                destination.write(
+                    session,
+                    {"resource": "vendors", "operation": "create"},
+                    [
+                        {
+                            "name": "Acme",
+                            "email": ["ap@acme.example"],
+                            "type": 3,
+                            "external_id": "V-1",
+                        }
+                    ],
+                    sleep=lambda _: None,
+                )
+            )
         if place == "PUT":
-            return list(destination.write(
-                session, {"resource": "vendors", "operation": "update"},
-                [{"id": 3, "name": "Acme", "email": ["ap@acme.example"], "type": 3}],
-                sleep=lambda _: None))
-        messages = plugin.read_source(connector_type="procurify", session=session,
-                                      config={"resource": "vendors", "page_size": PAGE_SIZE},
-                                      state=None)
+            return list(
+                destination.write(
+                    session,
+                    {"resource": "vendors", "operation": "update"},
+                    [{"id": 3, "name": "Acme", "email": ["ap@acme.example"], "type": 3}],
+                    sleep=lambda _: None,
+                )
+            )
+        messages = plugin.read_source(
+            connector_type="procurify",
+            session=session,
+            config={"resource": "vendors", "page_size": PAGE_SIZE},
+            state=None,
+        )
         return list(messages or [])
 
 
@@ -217,8 +278,9 @@ def test_fault_matrix(place: str, fault: str, once: bool) -> None:
             outcome = within_bound(lambda: run_cell(fake, server.base_url, place))
         assert elsewhere.requests == []  # nothing ever travels to another origin
     assert fake.faulted >= 1
-    assert not isinstance(outcome, BaseException) or isinstance(outcome, ProcurifyError), \
-        repr(outcome)
+    assert not isinstance(outcome, BaseException) or isinstance(outcome, ProcurifyError), repr(
+        outcome
+    )
     assert not leaked(list(exposed(outcome)), SECRET, TOKEN)
     if place in ("POST", "PUT"):
         check_write(place, fault, fake, outcome)

@@ -42,8 +42,14 @@ TOKEN = "tok-0123456789abcdef"
 ME = "/api/v3/users/me"
 # Small budgets, so that each fault ends quickly; the socket read timeout is long, so that
 # only the deadline can end a request that drips.
-FAST = HttpPolicy(connect_timeout=2.0, read_timeout=30.0, max_attempts=3, max_elapsed=0.6,
-                  backoff_initial=0.01, backoff_max=0.02)
+FAST = HttpPolicy(
+    connect_timeout=2.0,
+    read_timeout=30.0,
+    max_attempts=3,
+    max_elapsed=0.6,
+    backoff_initial=0.01,
+    backoff_max=0.02,
+)
 
 
 def token_answer(request: Request) -> Answer | None:
@@ -54,14 +60,17 @@ def token_answer(request: Request) -> Answer | None:
 
 def serving(answer: Callable[[Request], Answer]) -> Callable[[Request], Answer]:
     """A handler issuing tokens and answering everything else with ``answer``."""
+
     def handle(request: Request) -> Answer:
         return token_answer(request) or answer(request)
+
     return handle
 
 
 def session_for(base_url: str, policy: HttpPolicy = FAST) -> ProcurifySession:
-    return ProcurifySession(Credential("test", "client-id", Secret(SECRET), base_url),
-                            policy=policy)
+    return ProcurifySession(
+        Credential("test", "client-id", Secret(SECRET), base_url), policy=policy
+    )
 
 
 @pytest.fixture
@@ -88,8 +97,10 @@ def server_for() -> Iterator[Callable[[Callable[[Request], Answer]], HostileServ
 )
 def test_a_slow_answer_ends_at_the_request_deadline(server_for: Any, answer: Answer) -> None:
     server = server_for(serving(lambda _: answer))
-    with session_for(server.base_url) as session, \
-            pytest.raises(ConnectionFailedError, match=r"within 0\.6 s") as raised:
+    with (
+        session_for(server.base_url) as session,
+        pytest.raises(ConnectionFailedError, match=r"within 0\.6 s") as raised,
+    ):
         session.get(ME)
     assert raised.value.request_sent
     assert "HttpPolicy.max_elapsed" in raised.value.message
@@ -97,8 +108,10 @@ def test_a_slow_answer_ends_at_the_request_deadline(server_for: Any, answer: Ans
 
 def test_a_slow_token_answer_ends_at_the_deadline_too(server_for: Any) -> None:
     server = server_for(lambda _: Drip(b'{"access_token": "x"}', every=0.1))
-    with session_for(server.base_url) as session, \
-            pytest.raises(ConnectionFailedError, match=r"within 0\.6 s"):
+    with (
+        session_for(server.base_url) as session,
+        pytest.raises(ConnectionFailedError, match=r"within 0\.6 s"),
+    ):
         session.get(ME)
 
 
@@ -111,11 +124,13 @@ def test_a_live_check_ends_within_its_total_whatever_each_request_takes(
         def answer(request: Any, context: Any) -> dict[str, Any]:
             now[0] += seconds  # each answer takes 15 s: within a request's 20 s
             return body
+
         return answer
 
     base = "https://acme.procurify.com"
-    requests_mock.post(base + "/api/v3/oauth/token",
-                       json=slow(15, {"access_token": TOKEN, "expires_in": 3600}))
+    requests_mock.post(
+        base + "/api/v3/oauth/token", json=slow(15, {"access_token": TOKEN, "expires_in": 3600})
+    )
     requests_mock.get(base + ME, json=slow(15, {"data": {"id": 1}}))
     credential = Credential("test", "client-id", Secret(SECRET), base)
     result = auth.check_connection(credential, clock=lambda: now[0])
@@ -136,8 +151,10 @@ def test_a_gzip_bomb_is_refused_while_streaming(server_for: Any) -> None:
     policy = HttpPolicy(max_answer_bytes=1 << 20, max_elapsed=30.0, max_attempts=1)
     tracemalloc.start()
     try:
-        with session_for(server.base_url, policy) as session, \
-                pytest.raises(ConnectionFailedError, match="larger than 1048576 bytes"):
+        with (
+            session_for(server.base_url, policy) as session,
+            pytest.raises(ConnectionFailedError, match="larger than 1048576 bytes"),
+        ):
             session.get(ME)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -151,8 +168,10 @@ def test_the_default_answer_limit_is_64_mib() -> None:
 
 def test_an_announced_oversized_answer_is_not_read(server_for: Any) -> None:
     server = server_for(serving(lambda _: Reply(200, b"x" * 4096)))
-    with session_for(server.base_url, HttpPolicy(max_answer_bytes=1024)) as session, \
-            pytest.raises(ConnectionFailedError, match="larger than 1024 bytes"):
+    with (
+        session_for(server.base_url, HttpPolicy(max_answer_bytes=1024)) as session,
+        pytest.raises(ConnectionFailedError, match="larger than 1024 bytes"),
+    ):
         session.get(ME)
 
 
@@ -161,16 +180,20 @@ def test_an_announced_oversized_answer_is_not_read(server_for: Any) -> None:
 
 def test_a_deeply_nested_token_answer_is_not_procurify(server_for: Any) -> None:
     server = server_for(lambda _: Reply.raw_json(deep_json()))
-    with session_for(server.base_url) as session, \
-            pytest.raises(ConfigurationError, match="nested more than 100 levels"):
+    with (
+        session_for(server.base_url) as session,
+        pytest.raises(ConfigurationError, match="nested more than 100 levels"),
+    ):
         session.get(ME)
 
 
 @pytest.mark.parametrize("depth", [101, 5_000, 100_000])
 def test_a_deeply_nested_page_is_a_clear_error(server_for: Any, depth: int) -> None:
     server = server_for(serving(lambda _: Reply.raw_json(deep_json(depth))))
-    with session_for(server.base_url) as session, \
-            pytest.raises(TransientError, match=r"vendors page 1.*nested more than 100"):
+    with (
+        session_for(server.base_url) as session,
+        pytest.raises(TransientError, match=r"vendors page 1.*nested more than 100"),
+    ):
         list(source.read(session, {"resource": "vendors"}, None))
 
 
@@ -190,8 +213,10 @@ def test_a_token_that_cannot_be_sent_in_a_header_is_a_clear_error(server_for: An
         return Reply.json({"data": {"id": 1}})
 
     server = server_for(handle)
-    with session_for(server.base_url) as session, \
-            pytest.raises(AuthenticationError, match="cannot be sent in an HTTP header"):
+    with (
+        session_for(server.base_url) as session,
+        pytest.raises(AuthenticationError, match="cannot be sent in an HTTP header"),
+    ):
         session.get(ME)
     credential = Credential("test", "client-id", Secret(SECRET), server.base_url)
     result = auth.check_connection(credential, FAST)
@@ -204,15 +229,18 @@ def test_a_token_that_cannot_be_sent_in_a_header_is_a_clear_error(server_for: An
 
 def test_a_same_origin_redirect_loop_says_so(server_for: Any) -> None:
     server = server_for(serving(lambda request: redirect(request.path)))
-    with session_for(server.base_url) as session, \
-            pytest.raises(ApiError, match="redirect loop") as raised:
+    with (
+        session_for(server.base_url) as session,
+        pytest.raises(ApiError, match="redirect loop") as raised,
+    ):
         session.get(ME)
     assert "dropped" not in raised.value.message
     assert server.paths().count(ME) == FAST.max_redirects + 1
 
 
-@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/x", "http://127.0.0.1:abc/x",
-                                      "http://[::1/x"])
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:99999/x", "http://127.0.0.1:abc/x", "http://[::1/x"]
+)
 def test_a_redirect_with_a_bad_address_is_not_followed(server_for: Any, location: str) -> None:
     server = server_for(serving(lambda _: redirect(location)))
     with session_for(server.base_url) as session:
@@ -226,10 +254,15 @@ def test_live_validation_blames_the_base_url_for_a_bad_redirect(
     server_for: Any, allow_loopback: None, location: str
 ) -> None:
     server = server_for(lambda _: redirect(location))
-    credential = {"name": "n", "client_id": "client-id", "client_secret": SECRET,
-                  "base_url": server.base_url}
-    result = plugin.validate_credential(connector_type="procurify", credential=credential,
-                                        live=True)
+    credential = {
+        "name": "n",
+        "client_id": "client-id",
+        "client_secret": SECRET,
+        "base_url": server.base_url,
+    }
+    result = plugin.validate_credential(
+        connector_type="procurify", credential=credential, live=True
+    )
     assert result is not None
     assert not result.ok
     assert [error.field for error in result.errors] == ["base_url"]
@@ -244,8 +277,13 @@ def test_a_redirect_to_another_origin_carries_nothing_there(server_for: Any) -> 
 
 
 def test_a_put_is_not_redirected_by_a_redirect_that_drops_its_body(server_for: Any) -> None:
-    server = server_for(serving(lambda request: redirect("/api/v3/vendors/2")
-                                if request.path.endswith("/1") else Reply.json({})))
+    server = server_for(
+        serving(
+            lambda request: (
+                redirect("/api/v3/vendors/2") if request.path.endswith("/1") else Reply.json({})
+            )
+        )
+    )
     with session_for(server.base_url) as session:
         assert session.put("/api/v3/vendors/1", json={"name": "x"}).status_code == 302
     assert "/api/v3/vendors/2" not in server.paths()

@@ -36,8 +36,11 @@ def credential_dict() -> dict[str, Any]:
 def token_answers(*lifetimes: float | None) -> list[dict[str, Any]]:
     answers = []
     for number, lifetime in enumerate(lifetimes, start=1):
-        body: dict[str, Any] = {"access_token": f"tok-{number}", "token_type": "Bearer",
-                                "scope": "urn:procurify-api:domain:acme"}
+        body: dict[str, Any] = {
+            "access_token": f"tok-{number}",
+            "token_type": "Bearer",
+            "scope": "urn:procurify-api:domain:acme",
+        }
         if lifetime is not None:
             body["expires_in"] = lifetime
         answers.append({"json": body})
@@ -109,9 +112,7 @@ def test_falls_back_to_the_legacy_path_and_remembers_it(
     assert session.tokens.exchanges == 2
 
 
-def test_the_modern_path_is_used_first(
-    requests_mock: rm.Mocker, session: ProcurifySession
-) -> None:
+def test_the_modern_path_is_used_first(requests_mock: rm.Mocker, session: ProcurifySession) -> None:
     modern = requests_mock.post(TOKEN, token_answers(3600))
     legacy = requests_mock.post(LEGACY_TOKEN, token_answers(3600))
     requests_mock.get(ME, json={})
@@ -130,8 +131,13 @@ def test_404_on_both_paths_is_not_procurify(
 
 @pytest.mark.parametrize(
     "answer",
-    [{"text": "<html>"}, {"json": {"token": "x"}}, {"json": ["x"]}, {"json": {"access_token": ""}},
-     {"json": {"access_token": 42}}],
+    [
+        {"text": "<html>"},
+        {"json": {"token": "x"}},
+        {"json": ["x"]},
+        {"json": {"access_token": ""}},
+        {"json": {"access_token": 42}},
+    ],
 )
 def test_an_answer_without_a_token_is_not_procurify(
     requests_mock: rm.Mocker, session: ProcurifySession, answer: dict[str, Any]
@@ -193,16 +199,29 @@ def test_refresh_shortly_before_expiry(
 
 @pytest.mark.parametrize(
     ("expires_in", "lifetime"),
-    [(0, 60.0), (-5, 60.0), (-1e300, 60.0), (0.2, 60.0), (float("nan"), 86400.0),
-     (float("inf"), 86400.0), (float("-inf"), 86400.0), (10**400, 86400.0), (1e12, 86400.0),
-     ("3600", 3600.0), ("soon", 86400.0), ("nan", 86400.0), (True, 86400.0), ([60], 86400.0),
-     ({"s": 1}, 86400.0), (3600, 3600.0)],
+    [
+        (0, 60.0),
+        (-5, 60.0),
+        (-1e300, 60.0),
+        (0.2, 60.0),
+        (float("nan"), 86400.0),
+        (float("inf"), 86400.0),
+        (float("-inf"), 86400.0),
+        (10**400, 86400.0),
+        (1e12, 86400.0),
+        ("3600", 3600.0),
+        ("soon", 86400.0),
+        ("nan", 86400.0),
+        (True, 86400.0),
+        ([60], 86400.0),
+        ({"s": 1}, 86400.0),
+        (3600, 3600.0),
+    ],
 )
 def test_any_expires_in_gives_a_sane_lifetime(
     requests_mock: rm.Mocker, clock: FakeClock, expires_in: Any, lifetime: float
 ) -> None:
-    body = json.dumps({"access_token": "tok-1", "expires_in": expires_in},
-                      allow_nan=True).encode()
+    body = json.dumps({"access_token": "tok-1", "expires_in": expires_in}, allow_nan=True).encode()
     requests_mock.post(TOKEN, content=body, headers={"Content-Type": "application/json"})
     manager = TokenManager(parse(credential_dict()), HttpClient(), clock=clock)
     token = manager.token()
@@ -245,7 +264,8 @@ def test_401_on_an_api_call_refreshes_once_and_retries_once(
     assert response.status_code == 200
     assert token.call_count == 2
     assert [call.headers["Authorization"] for call in me.request_history] == [
-        "Bearer tok-1", "Bearer tok-2"
+        "Bearer tok-1",
+        "Bearer tok-2",
     ]
 
 
@@ -351,8 +371,14 @@ def test_session_helpers(requests_mock: rm.Mocker, session: ProcurifySession) ->
 def test_reprs_hide_secrets(requests_mock: rm.Mocker, session: ProcurifySession) -> None:
     requests_mock.post(TOKEN, json={"access_token": "AccessTokenValue123456", "expires_in": 60})
     token = session.tokens.token()
-    for text in (repr(session), str(session), repr(session.tokens), repr(token), str(token),
-                 repr(session.credential)):
+    for text in (
+        repr(session),
+        str(session),
+        repr(session.tokens),
+        repr(token),
+        str(token),
+        repr(session.credential),
+    ):
         assert SECRET not in text
         assert "AccessTokenValue123456" not in text
     assert BASE in repr(session)

@@ -26,10 +26,15 @@ def test_live_check_sends_only_what_the_contract_documents() -> None:
         # Procurify's user documentation names /api/v3/oauth/token, its SDK /oauth/token:
         # the connector tries the first and falls back to the second on 404.
         mock.post(BASE + "/api/v3/oauth/token", status_code=404, json={"detail": "Not found."})
-        mock.post(BASE + "/oauth/token", json={
-            "access_token": "tok-1", "token_type": "Bearer", "expires_in": 86400,
-            "scope": "urn:procurify-api:domain:acme",
-        })
+        mock.post(
+            BASE + "/oauth/token",
+            json={
+                "access_token": "tok-1",
+                "token_type": "Bearer",
+                "expires_in": 86400,
+                "scope": "urn:procurify-api:domain:acme",
+            },
+        )
         mock.get(BASE + "/api/v3/users/me", json={"data": {"id": 1}, "metadata": {}})
         result = plugin.validate_credential(
             connector_type="procurify", credential=dict(CREDENTIAL), live=True

@@ -64,13 +64,17 @@ def example(schema: Mapping[str, Any], doc: Contract, *, full: bool = False) -> 
     if "enum" in schema:
         return next((value for value in schema["enum"] if value is not None), None)
     kinds = schema.get("type")
-    kind = kinds if isinstance(kinds, str) else next(
-        (k for k in kinds or ("object",) if k != "null"), "null")
+    kind = (
+        kinds
+        if isinstance(kinds, str)
+        else next((k for k in kinds or ("object",) if k != "null"), "null")
+    )
     if kind == "object" or (kinds is None and "properties" in schema):
         properties = schema.get("properties", {})
         names = properties if full else schema.get("required", ())
-        return {name: example(properties[name], doc, full=full) for name in names
-                if name in properties}
+        return {
+            name: example(properties[name], doc, full=full) for name in names if name in properties
+        }
     if kind == "array":
         items = schema.get("items")
         return [example(items, doc, full=full)] if full and isinstance(items, Mapping) else []
@@ -91,14 +95,19 @@ def _text(schema: Mapping[str, Any]) -> str:
         return "2026"
     if pattern or fmt == "decimal":
         return "1"
-    by_format = {"date": "2026-11-01", "date-time": "2026-11-01T00:00:00Z",
-                 "email": "someone@example.com", "uuid": str(uuid.UUID(int=1)),
-                 "uri": "https://example.com/x"}
+    by_format = {
+        "date": "2026-11-01",
+        "date-time": "2026-11-01T00:00:00Z",
+        "email": "someone@example.com",
+        "uuid": str(uuid.UUID(int=1)),
+        "uri": "https://example.com/x",
+    }
     return by_format.get(fmt, "x" * max(1, schema.get("minLength", 1)))
 
 
-def _with_key(record: dict[str, Any], schema: Mapping[str, Any], doc: Contract,
-              number: int) -> dict[str, Any]:
+def _with_key(
+    record: dict[str, Any], schema: Mapping[str, Any], doc: Contract, number: int
+) -> dict[str, Any]:
     """``record`` with the ``id`` and ``uuid`` its schema declares set to the ``number``-th."""
     properties = doc.resolve(schema).get("properties", {})
     if "id" in properties:
@@ -136,8 +145,13 @@ class FakeProcurify:
             self.problems.append(f"{where}: path {name}: {'; '.join(messages)}")
         return self.answer(operation, args, query, context)
 
-    def answer(self, operation: Operation, args: Mapping[str, str],
-               query: Mapping[str, list[str]], context: Any) -> Any:
+    def answer(
+        self,
+        operation: Operation,
+        args: Mapping[str, str],
+        query: Mapping[str, list[str]],
+        context: Any,
+    ) -> Any:
         _, schema = operation.success()
         assert schema is not None
         body = example(schema, self.doc)
@@ -146,8 +160,11 @@ class FakeProcurify:
             record = body["data"] = example(data_schema, self.doc, full=self.full)
             if "id" in args:
                 key = unquote(args["id"])
-                field = "id" if "id" in self.doc.resolve(data_schema).get("properties", {}) \
-                    and key.isdigit() else "uuid"
+                field = (
+                    "id"
+                    if "id" in self.doc.resolve(data_schema).get("properties", {}) and key.isdigit()
+                    else "uuid"
+                )
                 record[field] = int(key) if field == "id" else key
             return body
         page = int(query.get("page", ["1"])[0])
@@ -161,12 +178,17 @@ class FakeProcurify:
         body["data"] = [self.item(data_schema["items"], n) for n in numbers]
         pagination = self._pagination(schema, body)
         if pagination is not None:
-            pagination.update(count=self.records, num_pages=num_pages, current_page=page,
-                              page_size=size, next=None, previous=None)
+            pagination.update(
+                count=self.records,
+                num_pages=num_pages,
+                current_page=page,
+                page_size=size,
+                next=None,
+                previous=None,
+            )
         return body
 
-    def _pagination(self, schema: Mapping[str, Any], body: dict[str, Any]
-                    ) -> dict[str, Any] | None:
+    def _pagination(self, schema: Mapping[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
         """The pagination object where the answer's schema declares one (``metadata`` or the
         top level), added to ``body`` when it was optional."""
         properties = self.doc.resolve(schema).get("properties", {})
@@ -175,25 +197,33 @@ class FakeProcurify:
             paging = metadata.get("properties", {}).get("pagination")
             if paging is not None:
                 holder = body.setdefault("metadata", example(metadata, self.doc))
-                found: dict[str, Any] = holder.setdefault("pagination",
-                                                          example(paging, self.doc))
+                found: dict[str, Any] = holder.setdefault("pagination", example(paging, self.doc))
                 return found
         if "pagination" in properties:
             top: dict[str, Any] = body.setdefault(
-                "pagination", example(properties["pagination"], self.doc))
+                "pagination", example(properties["pagination"], self.doc)
+            )
             return top
         return None
 
     def item(self, schema: Mapping[str, Any], number: int) -> dict[str, Any]:
         item = example(schema, self.doc, full=self.full)
         inner = self.doc.resolve(schema).get("properties", {}).get("data")
-        if "id" not in self.doc.resolve(schema).get("properties", {}) and inner is not None \
-                and self.doc.resolve(inner).get("type") == "array":
+        if (
+            "id" not in self.doc.resolve(schema).get("properties", {})
+            and inner is not None
+            and self.doc.resolve(inner).get("type") == "array"
+        ):
             # An item wrapping its own list of records (locations).
             record_schema = self.doc.resolve(inner)["items"]
-            item["data"] = [_with_key(example(record_schema, self.doc, full=self.full),
-                                      record_schema,
-                                      self.doc, number)]
+            item["data"] = [
+                _with_key(
+                    example(record_schema, self.doc, full=self.full),
+                    record_schema,
+                    self.doc,
+                    number,
+                )
+            ]
             return item
         return _with_key(item, schema, self.doc, number)
 
@@ -209,8 +239,9 @@ def session(fake: FakeProcurify) -> Iterator[ProcurifySession]:
         mock.register_uri(requests_mock.ANY, requests_mock.ANY, json=fake)
         mock.post(f"{BASE}/api/v3/oauth/token", json={"access_token": "t", "expires_in": 86400})
         credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
-        with ProcurifySession(credential,
-                              client=HttpClient(HttpPolicy(), sleep=lambda _: None)) as opened:
+        with ProcurifySession(
+            credential, client=HttpClient(HttpPolicy(), sleep=lambda _: None)
+        ) as opened:
             yield opened
 
 
@@ -244,9 +275,7 @@ def check_records(resource: Resource, records: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("resource", READABLE, ids=lambda r: r.name)
-def test_each_filter_is_a_documented_parameter_with_the_contracts_type(
-    resource: Resource
-) -> None:
+def test_each_filter_is_a_documented_parameter_with_the_contracts_type(resource: Resource) -> None:
     operation = list_operation(resource)
     for name, spec in resource.filters.items():
         param = operation.query_params.get(name)
@@ -257,8 +286,13 @@ def test_each_filter_is_a_documented_parameter_with_the_contracts_type(
             documented["type"] = next(kind for kind in kinds if kind != "null")
         assert dict(spec) == documented, f"{resource.name}: {name}"
         assert (spec.get("type") == "array") == param.repeated, f"{resource.name}: {name}"
-    undocumented_as_filter = set(operation.query_params) - set(resource.filters) - MANAGED \
-        - NOT_A_FILTER - ({resource.incremental.filter} if resource.incremental else set())
+    undocumented_as_filter = (
+        set(operation.query_params)
+        - set(resource.filters)
+        - MANAGED
+        - NOT_A_FILTER
+        - ({resource.incremental.filter} if resource.incremental else set())
+    )
     assert undocumented_as_filter == set(), f"{resource.name}: parameters not offered"
 
 
@@ -267,8 +301,9 @@ def test_path_params_cursors_and_details_are_the_contracts(resource: Resource) -
     operation = list_operation(resource)
     assert {param.name for param in resource.path_params} <= set(operation.path_params)
     for param in resource.path_params:
-        assert set(param.choices) == set(contract().resolve(
-            operation.path_params[param.name])["enum"]), param.name
+        assert set(param.choices) == set(
+            contract().resolve(operation.path_params[param.name])["enum"]
+        ), param.name
     if resource.incremental is not None:
         assert resource.incremental.filter in operation.query_params
         fmt = operation.query_params[resource.incremental.filter].schema.get("format")
@@ -289,8 +324,9 @@ def test_path_params_cursors_and_details_are_the_contracts(resource: Resource) -
 def test_a_plain_read_sends_only_what_the_contract_documents(
     session: ProcurifySession, fake: FakeProcurify, resource: Resource, concurrency: int
 ) -> None:
-    records, states = read(session, {"resource": resource.name, "page_size": 2,
-                                     "concurrency": concurrency})
+    records, states = read(
+        session, {"resource": resource.name, "page_size": 2, "concurrency": concurrency}
+    )
     assert fake.problems == []
     assert len(records) == expected_records(resource)
     check_records(resource, records)
@@ -304,8 +340,9 @@ def test_a_plain_read_sends_only_what_the_contract_documents(
 
 
 @pytest.mark.parametrize("page_size", [1, 2, 500])
-@pytest.mark.parametrize("resource", [r for r in READABLE if r.pagination == "page"],
-                         ids=lambda r: r.name)
+@pytest.mark.parametrize(
+    "resource", [r for r in READABLE if r.pagination == "page"], ids=lambda r: r.name
+)
 def test_page_size_and_order_are_sent_as_documented(
     session: ProcurifySession, fake: FakeProcurify, resource: Resource, page_size: int
 ) -> None:
@@ -324,8 +361,7 @@ def test_page_size_and_order_are_sent_as_documented(
 
 
 @pytest.mark.parametrize("start", ["2026-11-01", "2026-11-01T08:30:00+02:00"])
-@pytest.mark.parametrize("resource", [r for r in READABLE if r.incremental],
-                         ids=lambda r: r.name)
+@pytest.mark.parametrize("resource", [r for r in READABLE if r.incremental], ids=lambda r: r.name)
 def test_start_date_is_sent_in_the_cursor_parameters_documented_format(
     session: ProcurifySession, fake: FakeProcurify, resource: Resource, start: str
 ) -> None:
@@ -337,13 +373,17 @@ def test_start_date_is_sent_in_the_cursor_parameters_documented_format(
 
 PATH_CHOICES = [
     (resource, dict(zip([p.name for p in resource.path_params], values, strict=True)))
-    for resource in READABLE if resource.path_params
+    for resource in READABLE
+    if resource.path_params
     for values in itertools.product(*(p.choices for p in resource.path_params))
 ]
 
 
-@pytest.mark.parametrize(("resource", "values"), PATH_CHOICES,
-                         ids=lambda v: v.name if isinstance(v, Resource) else "-".join(v.values()))
+@pytest.mark.parametrize(
+    ("resource", "values"),
+    PATH_CHOICES,
+    ids=lambda v: v.name if isinstance(v, Resource) else "-".join(v.values()),
+)
 def test_every_documented_path_choice_is_sent_valid(
     session: ProcurifySession, fake: FakeProcurify, resource: Resource, values: dict[str, str]
 ) -> None:
@@ -363,16 +403,16 @@ def _one_value(schema: Mapping[str, Any]) -> Any:
     kind = schema.get("type")
     kind = kind if isinstance(kind, str) else next(k for k in kind if k != "null")
     return {"integer": 7, "number": 2.5, "boolean": False}.get(
-        kind, _text(schema) if schema.get("format") else "text")
+        kind, _text(schema) if schema.get("format") else "text"
+    )
 
 
-FILTER_CASES = [
-    (resource, name) for resource in READABLE for name in sorted(resource.filters)
-]
+FILTER_CASES = [(resource, name) for resource in READABLE for name in sorted(resource.filters)]
 
 
-@pytest.mark.parametrize(("resource", "name"), FILTER_CASES,
-                         ids=lambda v: v.name if isinstance(v, Resource) else v)
+@pytest.mark.parametrize(
+    ("resource", "name"), FILTER_CASES, ids=lambda v: v.name if isinstance(v, Resource) else v
+)
 def test_every_filter_is_sent_as_the_contract_documents_it(
     session: ProcurifySession, fake: FakeProcurify, resource: Resource, name: str
 ) -> None:
@@ -381,8 +421,11 @@ def test_every_filter_is_sent_as_the_contract_documents_it(
     assert fake.problems == []
     sent = [query[name] for _, _, query in fake.requests if name in query]
     assert sent
-    expected = [str(v) for v in value] if isinstance(value, list) else [
-        str(value).lower() if isinstance(value, bool) else str(value)]
+    expected = (
+        [str(v) for v in value]
+        if isinstance(value, list)
+        else [str(value).lower() if isinstance(value, bool) else str(value)]
+    )
     assert sent[0] == expected
 
 
@@ -397,24 +440,27 @@ def _strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     if kind == "integer":
         return st.integers(min_value=-(2**31), max_value=2**31 - 1)
     if kind == "number":
-        return st.integers(-10**6, 10**6) | st.floats(-1e9, 1e9, allow_nan=False)
+        return st.integers(-(10**6), 10**6) | st.floats(-1e9, 1e9, allow_nan=False)
     if kind == "boolean":
         return st.booleans() | st.sampled_from(["true", "false", "TRUE", "False"])
     if fmt == "date":
         return st.dates(date(1990, 1, 1), date(2100, 1, 1)).map(date.isoformat)
     if fmt == "date-time":
-        return st.datetimes(datetime(1990, 1, 1), datetime(2100, 1, 1),
-                            timezones=st.just(UTC)).map(datetime.isoformat)
+        return st.datetimes(datetime(1990, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC)).map(
+            datetime.isoformat
+        )
     if fmt == "uuid":
         return st.uuids().map(str)
-    return st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
-                   min_size=1, max_size=12)
+    return st.text(
+        st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12
+    )
 
 
 @pytest.mark.parametrize("resource", [r for r in READABLE if r.filters], ids=lambda r: r.name)
 def test_any_valid_filters_are_sent_as_documented(resource: Resource) -> None:
-    filters = st.fixed_dictionaries({}, optional={
-        name: _strategy(spec) for name, spec in resource.filters.items()})
+    filters = st.fixed_dictionaries(
+        {}, optional={name: _strategy(spec) for name, spec in resource.filters.items()}
+    )
 
     @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(filters=filters, page_size=st.integers(1, 4), concurrency=st.integers(1, 4))
@@ -422,14 +468,20 @@ def test_any_valid_filters_are_sent_as_documented(resource: Resource) -> None:
         fake = FakeProcurify()
         with requests_mock.Mocker(case_sensitive=True) as mock:
             mock.register_uri(requests_mock.ANY, requests_mock.ANY, json=fake)
-            mock.post(f"{BASE}/api/v3/oauth/token",
-                      json={"access_token": "t", "expires_in": 86400})
+            mock.post(f"{BASE}/api/v3/oauth/token", json={"access_token": "t", "expires_in": 86400})
             credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
-            with ProcurifySession(credential, client=HttpClient(
-                    HttpPolicy(), sleep=lambda _: None)) as opened:
-                records, _ = read(opened, {"resource": resource.name, "filters": filters,
-                                           "page_size": page_size,
-                                           "concurrency": concurrency})
+            with ProcurifySession(
+                credential, client=HttpClient(HttpPolicy(), sleep=lambda _: None)
+            ) as opened:
+                records, _ = read(
+                    opened,
+                    {
+                        "resource": resource.name,
+                        "filters": filters,
+                        "page_size": page_size,
+                        "concurrency": concurrency,
+                    },
+                )
         assert fake.problems == []
         assert len(records) == RECORDS
 
@@ -446,13 +498,26 @@ def test_an_undocumented_or_mistyped_parameter_fails_the_check(
     one text, is caught."""
     cat = catalogue()
     vendors, departments = cat.resources["vendors"], cat.resources["departments"]
-    wrong = dataclasses.replace(cat, resources=MappingProxyType({
-        **cat.resources,
-        "vendors": dataclasses.replace(vendors, filters=MappingProxyType(
-            {**vendors.filters, "colour": MappingProxyType({"type": "string"})})),
-        "departments": dataclasses.replace(departments, filters=MappingProxyType(
-            {**departments.filters, "locations": MappingProxyType({"type": "string"})})),
-    }))
+    wrong = dataclasses.replace(
+        cat,
+        resources=MappingProxyType(
+            {
+                **cat.resources,
+                "vendors": dataclasses.replace(
+                    vendors,
+                    filters=MappingProxyType(
+                        {**vendors.filters, "colour": MappingProxyType({"type": "string"})}
+                    ),
+                ),
+                "departments": dataclasses.replace(
+                    departments,
+                    filters=MappingProxyType(
+                        {**departments.filters, "locations": MappingProxyType({"type": "string"})}
+                    ),
+                ),
+            }
+        ),
+    )
     monkeypatch.setattr(source_config, "catalogue", lambda: wrong)  # what reads configure
     read(session, {"resource": "vendors", "filters": {"colour": "red"}})
     assert any("has no query parameter 'colour'" in problem for problem in fake.problems)
@@ -466,12 +531,23 @@ def test_an_undocumented_path_fails_the_check(
 ) -> None:
     cat = catalogue()
     orders = cat.resources["purchase_orders"]
-    wrong = dataclasses.replace(cat, resources=MappingProxyType({
-        **cat.resources,
-        "purchase_orders": dataclasses.replace(orders, path_params=tuple(
-            dataclasses.replace(p, default="lost", choices=(*p.choices, "lost"))
-            if p.name == "status" else p for p in orders.path_params)),
-    }))
+    wrong = dataclasses.replace(
+        cat,
+        resources=MappingProxyType(
+            {
+                **cat.resources,
+                "purchase_orders": dataclasses.replace(
+                    orders,
+                    path_params=tuple(
+                        dataclasses.replace(p, default="lost", choices=(*p.choices, "lost"))
+                        if p.name == "status"
+                        else p
+                        for p in orders.path_params
+                    ),
+                ),
+            }
+        ),
+    )
     monkeypatch.setattr(source_config, "catalogue", lambda: wrong)  # what reads configure
     read(session, {"resource": "purchase_orders"})
     assert any("path status: 'lost' is not a valid choice" in p for p in fake.problems)
@@ -489,8 +565,7 @@ def test_answers_built_from_the_contract_are_valid_per_the_contract(full: bool) 
             headers: dict[str, str] = {}  # noqa: RUF012
 
         path_args = {p.name: p.default for p in resource.path_params}
-        answers = [(operation, fake.answer(operation, path_args, {"page_size": ["2"]},
-                                           Context()))]
+        answers = [(operation, fake.answer(operation, path_args, {"page_size": ["2"]}, Context()))]
         if resource.detail is not None:
             detail = doc.operation("GET", resource.detail.path)
             key = "2" if resource.detail.id_field == "id" else str(uuid.UUID(int=2))

@@ -38,8 +38,12 @@ CREATED_ID = 4321
 CREATED_UUID = "0b9c6a8e-2f1d-4f7e-9a1b-5c3d2e1f0a9b"
 FOUND_ID = 55
 
-WRITES = [(resource.name, name) for resource in catalogue().resources.values()
-          if "destination" in resource.modes for name in resource.write_operations]
+WRITES = [
+    (resource.name, name)
+    for resource in catalogue().resources.values()
+    if "destination" in resource.modes
+    for name in resource.write_operations
+]
 
 
 # ------------------------------------------------------------------- the contract's answers
@@ -57,14 +61,20 @@ def example(schema: Mapping[str, Any], defs: Contract) -> Any:
     kind = kinds if isinstance(kinds, str) else next(k for k in kinds if k != "null")
     if kind == "object":
         props = schema.get("properties", {})
-        return {name: example(props[name], defs) for name in schema.get("required", [])
-                if name in props}
+        return {
+            name: example(props[name], defs) for name in schema.get("required", []) if name in props
+        }
     if kind == "array":
         return []
     if kind == "string":
-        return {"date": "2026-01-01", "date-time": "2026-01-01T00:00:00Z",
-                "uuid": CREATED_UUID, "email": "someone@acme.test", "uri": BASE_URL,
-                "decimal": "1"}.get(schema.get("format", ""), "x" * schema.get("minLength", 1))
+        return {
+            "date": "2026-01-01",
+            "date-time": "2026-01-01T00:00:00Z",
+            "uuid": CREATED_UUID,
+            "email": "someone@acme.test",
+            "uri": BASE_URL,
+            "decimal": "1",
+        }.get(schema.get("format", ""), "x" * schema.get("minLength", 1))
     if kind in ("integer", "number"):
         return max(schema.get("minimum", 1), 1)
     if kind == "boolean":
@@ -107,9 +117,16 @@ def list_answer(operation: Any, records: list[dict[str, Any]]) -> Any:
     body = example(schema, c)
     item = c.resolve(c.resolve(schema)["properties"]["data"])["items"]
     body["data"] = [{**example(item, c), **record} for record in records]
-    body["metadata"] = {"pagination": {"count": len(records), "num_pages": 1,
-                                       "current_page": 1, "page_size": 50,
-                                       "next": None, "previous": None}}
+    body["metadata"] = {
+        "pagination": {
+            "count": len(records),
+            "num_pages": 1,
+            "current_page": 1,
+            "page_size": 50,
+            "next": None,
+            "previous": None,
+        }
+    }
     assert not list(c.validator_for(schema).iter_errors(body)), operation.name
     return body
 
@@ -129,8 +146,9 @@ class Procurify:
     sent: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.mocker.register_uri(requests_mock_module.ANY, re.compile(re.escape(BASE_URL)),
-                                 content=self._answer)
+        self.mocker.register_uri(
+            requests_mock_module.ANY, re.compile(re.escape(BASE_URL)), content=self._answer
+        )
         self.mocker.post(BASE_URL + TOKEN_PATH, json={"access_token": "t", "expires_in": 86400})
 
     def _answer(self, request: Any, context: Any) -> bytes:
@@ -162,17 +180,26 @@ def problems(request: Any) -> list[str]:
     if found is None:
         return [f"{request.method} {url.path} is not in the contract"]
     operation, args = found
-    out = [f"path {name}: {message}" for name, messages in c.path_problems(operation, args).items()
-           for message in messages]
+    out = [
+        f"path {name}: {message}"
+        for name, messages in c.path_problems(operation, args).items()
+        for message in messages
+    ]
     query = parse_qs(url.query, keep_blank_values=True)
-    out += [f"query {name}: {message}" for name, messages
-            in c.query_problems(operation, query).items() for message in messages]
+    out += [
+        f"query {name}: {message}"
+        for name, messages in c.query_problems(operation, query).items()
+        for message in messages
+    ]
     body = None if request.body in (None, b"", "") else json.loads(request.body)
-    out += [f"body {where or '(root)'}: {message}"
-            for where, message in c.body_errors(operation, body)]
+    out += [
+        f"body {where or '(root)'}: {message}" for where, message in c.body_errors(operation, body)
+    ]
     if operation.request_body is not None and body is not None:
-        out += [f"body {where}: not declared by the contract"
-                for where in c.undeclared(operation.request_body, body)]
+        out += [
+            f"body {where}: not declared by the contract"
+            for where in c.undeclared(operation.request_body, body)
+        ]
     return out
 
 
@@ -206,13 +233,17 @@ def from_schema(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     if kinds == "object":
         props = schema.get("properties")
         if props is None:  # an open object (payment details, discounts)
-            return st.dictionaries(st.text(string.ascii_lowercase, min_size=1, max_size=6),
-                                   st.integers() | st.text(max_size=6), max_size=2)
+            return st.dictionaries(
+                st.text(string.ascii_lowercase, min_size=1, max_size=6),
+                st.integers() | st.text(max_size=6),
+                max_size=2,
+            )
         required = set(schema.get("required", []))
         return st.fixed_dictionaries(
             {name: from_schema(spec) for name, spec in props.items() if name in required},
-            optional={name: from_schema(spec) for name, spec in props.items()
-                      if name not in required},
+            optional={
+                name: from_schema(spec) for name, spec in props.items() if name not in required
+            },
         )
     return text(schema)
 
@@ -233,16 +264,24 @@ def text(schema: Mapping[str, Any]) -> st.SearchStrategy[str]:
 
 def record_strategy(resource: Resource, name: str) -> st.SearchStrategy[dict[str, Any]]:
     operation = resource.operation("create" if name == "upsert" else name)
-    schema = (shipped_validator(operation.request_schema).schema if operation.request_schema
-              else {"type": "object", "properties": {}})
+    schema = (
+        shipped_validator(operation.request_schema).schema
+        if operation.request_schema
+        else {"type": "object", "properties": {}}
+    )
     records = from_schema(schema)
     if operation.defaults:  # fields Procurify computes: a record may leave them out
         records = st.tuples(records, st.booleans()).map(
-            lambda pair: {name: value for name, value in pair[0].items()
-                          if not (pair[1] and name in operation.defaults)})
+            lambda pair: {
+                name: value
+                for name, value in pair[0].items()
+                if not (pair[1] and name in operation.defaults)
+            }
+        )
     if operation.id_field is not None:
         records = st.tuples(records, st.integers(1, 10**6)).map(
-            lambda pair: {**pair[0], operation.id_field: pair[1]})
+            lambda pair: {**pair[0], operation.id_field: pair[1]}
+        )
     if name == "upsert":
         key = resource.upsert_key
         assert key is not None
@@ -251,13 +290,15 @@ def record_strategy(resource: Resource, name: str) -> st.SearchStrategy[dict[str
     return records
 
 
-def run(config: Mapping[str, Any], records: list[dict[str, Any]],
-        via: Callable[..., Iterator[WriteResult]] | None = None) -> list[WriteResult]:
+def run(
+    config: Mapping[str, Any],
+    records: list[dict[str, Any]],
+    via: Callable[..., Iterator[WriteResult]] | None = None,
+) -> list[WriteResult]:
     session = make_session()
     if via is None:
         return list(destination.write(session, config, records, sleep=lambda _: None))
-    results = via(connector_type="procurify", session=session, config=dict(config),
-                  records=records)
+    results = via(connector_type="procurify", session=session, config=dict(config), records=records)
     assert results is not None
     return list(results)
 
@@ -273,9 +314,15 @@ def expected_id(resource: Resource, name: str, record: Mapping[str, Any]) -> Any
 
 
 @pytest.mark.parametrize(("resource_name", "operation_name"), WRITES)
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 @given(data=st.data())
 def test_every_write_sends_what_the_contract_documents(
     resource_name: str, operation_name: str, data: st.DataObject
@@ -288,8 +335,9 @@ def test_every_write_sends_what_the_contract_documents(
         [result] = run(config, [record], via=plugin.write_destination)
         assert_conforms(procurify)
     wanted = "created" if operation_name in ("create", "upsert") else "updated"
-    assert (result.status, result.id) == (wanted, expected_id(resource, operation_name,
-                                                              record)), result
+    assert (result.status, result.id) == (wanted, expected_id(resource, operation_name, record)), (
+        result
+    )
 
 
 UPSERTS = [(name, op) for name, op in WRITES if op == "upsert"]
@@ -311,11 +359,16 @@ def test_an_upsert_that_finds_its_record_changes_it_as_the_contract_documents(
         assert_conforms(procurify)
     assert (result.status, result.id) == ("updated", FOUND_ID)
     assert [r.method for r in procurify.api_requests()] == [
-        "GET", "PATCH" if "patch" in resource.operations else "PUT"]
+        "GET",
+        "PATCH" if "patch" in resource.operations else "PUT",
+    ]
 
 
-LOOKUPS = [name for name, resource in catalogue().resources.items()
-           if resource.lookup is not None and "create" in resource.operations]
+LOOKUPS = [
+    name
+    for name, resource in catalogue().resources.items()
+    if resource.lookup is not None and "create" in resource.operations
+]
 
 
 @pytest.mark.parametrize("resource_name", LOOKUPS)
@@ -352,16 +405,19 @@ def purchase_order_update() -> dict[str, Any]:
 # ------------------------------------------------------------------------- the checker can fail
 
 
-@pytest.mark.parametrize(("method", "url", "body", "problem"), [
-    ("POST", "/api/v3/vendor", {"name": "x"}, "not in the contract"),
-    ("POST", "/api/v3/users", {"email": "a@b.test"}, "body (root)"),
-    ("POST", "/api/v3/users", [{"email": "a@b.test", "firstName": "A"}], "not declared"),
-    ("POST", "/api/v3/vendors", {"name": "x", "email": [], "type": 2}, "overall_score"),
-    ("GET", "/api/v3/vendors?externalId=1", None, "query externalId"),
-    ("GET", "/api/v3/departments?locations=a", None, "query locations"),
-    ("PUT", "/api/v3/vendors/abc", None, "path id"),
-    ("POST", "/api/v3/purchase-orders/5/close", {"x": 1}, "takes no body"),
-])
+@pytest.mark.parametrize(
+    ("method", "url", "body", "problem"),
+    [
+        ("POST", "/api/v3/vendor", {"name": "x"}, "not in the contract"),
+        ("POST", "/api/v3/users", {"email": "a@b.test"}, "body (root)"),
+        ("POST", "/api/v3/users", [{"email": "a@b.test", "firstName": "A"}], "not declared"),
+        ("POST", "/api/v3/vendors", {"name": "x", "email": [], "type": 2}, "overall_score"),
+        ("GET", "/api/v3/vendors?externalId=1", None, "query externalId"),
+        ("GET", "/api/v3/departments?locations=a", None, "query locations"),
+        ("PUT", "/api/v3/vendors/abc", None, "path id"),
+        ("POST", "/api/v3/purchase-orders/5/close", {"x": 1}, "takes no body"),
+    ],
+)
 def test_the_check_finds_what_the_contract_does_not_have(
     method: str, url: str, body: Any, problem: str
 ) -> None:
@@ -383,8 +439,14 @@ def test_every_write_operation_of_the_contract_is_a_connector_operation() -> Non
     """Nothing Procurify documents for writing is left out (``POST /oauth/token`` is the token
     request, made by the authentication, not a write), and every connector operation is one
     Procurify documents."""
-    documented = {(op.method, op.path) for op in contract().operations
-                  if op.method != "GET" and op.path != "/oauth/token"}
-    ours = {(op.method, op.path) for resource in catalogue().resources.values()
-            for op in resource.operations.values()}
+    documented = {
+        (op.method, op.path)
+        for op in contract().operations
+        if op.method != "GET" and op.path != "/oauth/token"
+    }
+    ours = {
+        (op.method, op.path)
+        for resource in catalogue().resources.values()
+        for op in resource.operations.values()
+    }
     assert ours == documented

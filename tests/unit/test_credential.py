@@ -238,7 +238,10 @@ def test_each_required_field(schema: dict[str, Any], missing: str) -> None:
 def test_everything_missing_gives_one_message_per_field() -> None:
     result = validate({})
     assert [error.field for error in result.errors] == [
-        "name", "client_id", "client_secret", "base_url"
+        "name",
+        "client_id",
+        "client_secret",
+        "base_url",
     ]
     assert result.errors[2].message == "Client Secret is required."
 
@@ -262,9 +265,7 @@ def test_everything_missing_gives_one_message_per_field() -> None:
         ("client_secret", "x" * 1001, "Client Secret is too long"),
     ],
 )
-def test_field_problems(
-    schema: dict[str, Any], field: str, value: object, phrase: str
-) -> None:
+def test_field_problems(schema: dict[str, Any], field: str, value: object, phrase: str) -> None:
     data = good(**{field: value})
     assert not schema_accepts(schema, data)
     result = validate(data)
@@ -278,8 +279,11 @@ def test_unknown_fields_are_named(schema: dict[str, Any]) -> None:
     assert not schema_accepts(schema, data)
     result = validate(data)
     assert [(e.field, e.message) for e in result.errors] == [
-        (None, "Unknown field(s): extra, token. Allowed: name, description, client_id, "
-         "client_secret, base_url.")
+        (
+            None,
+            "Unknown field(s): extra, token. Allowed: name, description, client_id, "
+            "client_secret, base_url.",
+        )
     ]
 
 
@@ -324,8 +328,10 @@ def test_schema_documents_every_field(schema: dict[str, Any]) -> None:
         assert len(prop.get("description", "")) > 20, name
     for name in ("name", "client_id", "base_url", "description"):
         assert schema["properties"][name]["examples"], name
-    example = good(base_url=schema["properties"]["base_url"]["examples"][0],
-                   client_id=schema["properties"]["client_id"]["examples"][0])
+    example = good(
+        base_url=schema["properties"]["base_url"]["examples"][0],
+        client_id=schema["properties"]["client_id"]["examples"][0],
+    )
     assert schema_accepts(schema, example)
     assert validate(example).ok
     assert set(schema["x-field-order"]) == set(schema["properties"])
@@ -342,8 +348,14 @@ def test_credential_model_masks_the_secret() -> None:
     credential = parse(good(description="d"))
     assert isinstance(credential, Credential)
     assert credential.client_secret.reveal() == SECRET
-    for text in (repr(credential), str(credential), f"{credential}", repr(credential.client_secret),
-                 str(credential.client_secret), f"{credential.client_secret:>40}"):
+    for text in (
+        repr(credential),
+        str(credential),
+        f"{credential}",
+        repr(credential.client_secret),
+        str(credential.client_secret),
+        f"{credential.client_secret:>40}",
+    ):
         assert SECRET not in text
     assert credential.to_dict()["client_secret"] == MASK
     assert json.dumps(credential.to_dict()).count(SECRET) == 0

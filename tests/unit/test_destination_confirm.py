@@ -50,8 +50,16 @@ class LaggingProcurify:
     """A list that shows a created record only from its ``lag``-th lookup on, and POSTs that
     commit, then answer 500 (``lost`` times) or a dropped connection."""
 
-    def __init__(self, mocker: requests_mock_module.Mocker, path: str, *, lag: int = 0,
-                 lost: int = 1, drop: bool = False, wrapped_list: bool = False) -> None:
+    def __init__(
+        self,
+        mocker: requests_mock_module.Mocker,
+        path: str,
+        *,
+        lag: int = 0,
+        lost: int = 1,
+        drop: bool = False,
+        wrapped_list: bool = False,
+    ) -> None:
         self.records: list[dict[str, Any]] = []
         self.lag = lag
         self.lost = lost
@@ -59,8 +67,9 @@ class LaggingProcurify:
         self.lookups = 0
         self.posts = 0
         self.ids = itertools.count(500)
-        mocker.post(BASE_URL + "/api/v3/oauth/token",
-                    json={"access_token": "token", "expires_in": 86400})
+        mocker.post(
+            BASE_URL + "/api/v3/oauth/token", json={"access_token": "token", "expires_in": 86400}
+        )
         mocker.post(BASE_URL + path, json=self._create(wrapped_list))
         mocker.get(BASE_URL + path, json=self._list)
 
@@ -81,6 +90,7 @@ class LaggingProcurify:
                 return {"detail": "Server error"}
             context.status_code = 201
             return {"data": [record] if wrapped_list else record, "metadata": {}}
+
         return answer
 
     def _list(self, request: Any, context: Any) -> Any:
@@ -92,27 +102,33 @@ class LaggingProcurify:
             wanted = query["search"].lower()
             found = [r for r in shown if str(r.get("email", "")).lower() == wanted]
         else:
-            found = [r for r in shown
-                     if all(str(r.get(k)) == v for k, v in query.items())]
-        return {"data": found, "metadata": {"pagination": {"count": len(found),
-                                                           "num_pages": 1}}}
+            found = [r for r in shown if all(str(r.get(k)) == v for k, v in query.items())]
+        return {"data": found, "metadata": {"pagination": {"count": len(found), "num_pages": 1}}}
 
 
 def session() -> ProcurifySession:
     credential = Credential("test", "client-id", Secret("secret-0123456789"), BASE_URL)
-    return ProcurifySession(credential, client=HttpClient(
-        HttpPolicy(max_attempts=3, max_elapsed=60.0), sleep=lambda _: None))
+    return ProcurifySession(
+        credential,
+        client=HttpClient(HttpPolicy(max_attempts=3, max_elapsed=60.0), sleep=lambda _: None),
+    )
 
 
-def run(config: Mapping[str, Any], records: list[dict[str, Any]],
-        pauses: list[float] | None = None) -> list[WriteResult]:
+def run(
+    config: Mapping[str, Any], records: list[dict[str, Any]], pauses: list[float] | None = None
+) -> list[WriteResult]:
     slept = pauses if pauses is not None else []
     return list(destination.write(session(), config, records, sleep=slept.append))
 
 
-SENT_VENDOR = {"name": "  Acme Supplies ", "email": ["AP@Acme.TEST ", "Billing@ACME.test"],
-               "type": 2, "overall_score": "12.5", "external_id": "V-1",
-               "comments": "first line\n"}
+SENT_VENDOR = {
+    "name": "  Acme Supplies ",
+    "email": ["AP@Acme.TEST ", "Billing@ACME.test"],
+    "type": 2,
+    "overall_score": "12.5",
+    "external_id": "V-1",
+    "comments": "first line\n",
+}
 
 
 @pytest.mark.parametrize("drop", [False, True])
@@ -157,11 +173,16 @@ def test_a_lag_beyond_the_bound_is_found_by_the_resent_posts_refusal(
     """Longer than every pause: the re-sent POST is refused as a duplicate (the key is
     unique), and the record it then finds is ours: created, once."""
     fake = LaggingProcurify(requests_mock, VENDORS, lag=len(destination.LOOKUP_PAUSES) + 1)
-    requests_mock.post(BASE_URL + VENDORS, [
-        {"status_code": 500, "json": {"detail": "Server error"}},
-        {"status_code": 400,
-         "json": {"external_id": ["vendor with this external id already exists."]}},
-    ])
+    requests_mock.post(
+        BASE_URL + VENDORS,
+        [
+            {"status_code": 500, "json": {"detail": "Server error"}},
+            {
+                "status_code": 400,
+                "json": {"external_id": ["vendor with this external id already exists."]},
+            },
+        ],
+    )
     fake.records.append({"id": 77, **drf_stored(SENT_VENDOR)})
     [result] = run({"resource": "vendors", "operation": "create"}, [SENT_VENDOR])
     assert (result.status, result.id) == ("created", 77)
@@ -171,8 +192,11 @@ def test_a_user_invitation_stored_normalised_is_created(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     fake = LaggingProcurify(requests_mock, USERS, lag=1, wrapped_list=True)
-    invitation = {"email": "Ada.Lovelace@Example.COM", "first_name": " Ada",
-                  "last_name": "Lovelace "}
+    invitation = {
+        "email": "Ada.Lovelace@Example.COM",
+        "first_name": " Ada",
+        "last_name": "Lovelace ",
+    }
     [result] = run({"resource": "users", "operation": "create"}, [invitation])
     assert (result.status, result.id) == ("created", 500)
     assert fake.posts == 1
@@ -196,34 +220,39 @@ TEXT_FIELD = {"type": ["string", "null"]}
 INTEGER_FIELD = {"type": ["integer", "null"]}
 
 
-@pytest.mark.parametrize(("sent", "stored", "schema", "name"), [
-    ("  Acme ", "Acme", TEXT_FIELD, "name"),
-    ("AP@Acme.Test", "ap@acme.test", EMAIL_FIELD, "email"),
-    (["AP@Acme.Test"], ["ap@acme.test"], EMAILS_FIELD, "email"),
-    ("Ap@Acme.Test", "ap@acme.test", None, "contact_email"),
-    ("12.5", "12.500000", DECIMAL_FIELD, "overall_score"),
-    (12.5, "12.500000", None, "total"),
-    (3, "3", INTEGER_FIELD, "currency"),
-    ("3", 3, INTEGER_FIELD, "currency"),
-    (7, {"id": 7, "name": "Expanded"}, INTEGER_FIELD, "currency"),
-    ({"name": " Net 30 "}, {"name": "Net 30", "active": True}, None, "payment_term_ref"),
-    (None, None, TEXT_FIELD, "url"),
-])
-def test_what_drf_normalises_is_the_same(sent: Any, stored: Any, schema: Any,
-                                         name: str) -> None:
+@pytest.mark.parametrize(
+    ("sent", "stored", "schema", "name"),
+    [
+        ("  Acme ", "Acme", TEXT_FIELD, "name"),
+        ("AP@Acme.Test", "ap@acme.test", EMAIL_FIELD, "email"),
+        (["AP@Acme.Test"], ["ap@acme.test"], EMAILS_FIELD, "email"),
+        ("Ap@Acme.Test", "ap@acme.test", None, "contact_email"),
+        ("12.5", "12.500000", DECIMAL_FIELD, "overall_score"),
+        (12.5, "12.500000", None, "total"),
+        (3, "3", INTEGER_FIELD, "currency"),
+        ("3", 3, INTEGER_FIELD, "currency"),
+        (7, {"id": 7, "name": "Expanded"}, INTEGER_FIELD, "currency"),
+        ({"name": " Net 30 "}, {"name": "Net 30", "active": True}, None, "payment_term_ref"),
+        (None, None, TEXT_FIELD, "url"),
+    ],
+)
+def test_what_drf_normalises_is_the_same(sent: Any, stored: Any, schema: Any, name: str) -> None:
     assert same(sent, stored, schema, name)
 
 
-@pytest.mark.parametrize(("sent", "stored", "schema", "name"), [
-    ("Acme", "acme", TEXT_FIELD, "name"),
-    ("1.5", "1.50", TEXT_FIELD, "code"),
-    ("007", "7", TEXT_FIELD, "code"),
-    ("12.5", "12.4", DECIMAL_FIELD, "overall_score"),
-    (["a@b.test"], ["a@b.test", "c@d.test"], EMAILS_FIELD, "email"),
-    (True, 1, None, "active"),
-    (None, "", TEXT_FIELD, "url"),
-    ("x", None, TEXT_FIELD, "url"),
-    ({"name": "Net 30"}, {"name": "Net 60"}, None, "payment_term_ref"),
-])
+@pytest.mark.parametrize(
+    ("sent", "stored", "schema", "name"),
+    [
+        ("Acme", "acme", TEXT_FIELD, "name"),
+        ("1.5", "1.50", TEXT_FIELD, "code"),
+        ("007", "7", TEXT_FIELD, "code"),
+        ("12.5", "12.4", DECIMAL_FIELD, "overall_score"),
+        (["a@b.test"], ["a@b.test", "c@d.test"], EMAILS_FIELD, "email"),
+        (True, 1, None, "active"),
+        (None, "", TEXT_FIELD, "url"),
+        ("x", None, TEXT_FIELD, "url"),
+        ({"name": "Net 30"}, {"name": "Net 60"}, None, "payment_term_ref"),
+    ],
+)
 def test_what_differs_stays_different(sent: Any, stored: Any, schema: Any, name: str) -> None:
     assert not same(sent, stored, schema, name)

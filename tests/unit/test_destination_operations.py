@@ -33,22 +33,44 @@ def invitation(email: str = "ada@acme.test", **fields: Any) -> dict[str, Any]:
 
 def user(user_id: int, email: str = "ada@acme.test", **fields: Any) -> dict[str, Any]:
     """A user as Procurify lists it (profile fields in camelCase)."""
-    return {"id": user_id, "user": user_id + 1000, "email": email, "firstName": "Ada",
-            "lastName": "Lovelace", "department": None, "approval_delegatee": {"email": email},
-            **fields}
+    return {
+        "id": user_id,
+        "user": user_id + 1000,
+        "email": email,
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "department": None,
+        "approval_delegatee": {"email": email},
+        **fields,
+    }
 
 
 def requisition() -> dict[str, Any]:
-    return {"required_date": "2026-09-30", "location_name": "Head Office",
-            "department_name": "Finance",
-            "line_items": [{"item_name": "Paper", "vendor_name": "Northwind",
-                            "account_code": "6000", "unit_price": "4.50", "quantity": "10",
-                            "unit": "box", "currency_code": "USD", "custom_fields": []}]}
+    return {
+        "required_date": "2026-09-30",
+        "location_name": "Head Office",
+        "department_name": "Finance",
+        "line_items": [
+            {
+                "item_name": "Paper",
+                "vendor_name": "Northwind",
+                "account_code": "6000",
+                "unit_price": "4.50",
+                "quantity": "10",
+                "unit": "box",
+                "currency_code": "USD",
+                "custom_fields": [],
+            }
+        ],
+    }
 
 
 def searches(mocker: requests_mock_module.Mocker) -> list[dict[str, list[str]]]:
-    return [parse_qs(urlsplit(call.url).query) for call in mocker.request_history
-            if call.method == "GET" and urlsplit(call.url).path == USERS]
+    return [
+        parse_qs(urlsplit(call.url).query)
+        for call in mocker.request_history
+        if call.method == "GET" and urlsplit(call.url).path == USERS
+    ]
 
 
 @pytest.fixture
@@ -63,8 +85,9 @@ def test_one_record_is_one_invitation_sent_as_a_list(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + USERS, status_code=201,
-                       json={"data": [user(31, "ada@acme.test")]})
+    requests_mock.post(
+        BASE_URL + USERS, status_code=201, json={"data": [user(31, "ada@acme.test")]}
+    )
     [result] = run(INVITE, [invitation(role_id=2, locations=[{"id": 1}])])
     assert (result.status, result.id) == ("created", 31)
     sent = requests_mock.last_request
@@ -82,8 +105,15 @@ def test_profile_field_names_are_not_invitation_fields(
     assert writes(requests_mock) == []
 
 
-@pytest.mark.parametrize("answer", [{"data": []}, {"data": [user(31), user(32, "b@x.test")]},
-                                    {"data": {"id": 31}}, {"data": [{"email": "ada@acme.test"}]}])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"data": []},
+        {"data": [user(31), user(32, "b@x.test")]},
+        {"data": {"id": 31}},
+        {"data": [{"email": "ada@acme.test"}]},
+    ],
+)
 def test_an_invitation_answer_without_exactly_one_user_is_confirmed_by_search(
     requests_mock: requests_mock_module.Mocker, answer: Any
 ) -> None:
@@ -102,8 +132,9 @@ def test_an_uncertain_invitation_found_by_search_is_created_not_sent_again(
     FakeProcurify(requests_mock)
     requests_mock.post(BASE_URL + USERS, status_code=502)
     # The search matches loosely; only the exact email counts.
-    requests_mock.get(BASE_URL + USERS, json={"data": [user(30, "ada@acme.test.uk"), user(31)],
-                                              "metadata": {}})
+    requests_mock.get(
+        BASE_URL + USERS, json={"data": [user(30, "ada@acme.test.uk"), user(31)], "metadata": {}}
+    )
     [result] = run(INVITE, [invitation()])
     assert (result.status, result.id) == ("created", 31)
     assert len(writes(requests_mock)) == 1
@@ -130,8 +161,7 @@ def test_an_uncertain_invitation_finding_another_user_with_the_email_is_rejected
 ) -> None:
     FakeProcurify(requests_mock)
     requests_mock.post(BASE_URL + USERS, status_code=504)
-    requests_mock.get(BASE_URL + USERS, json={"data": [user(9, firstName="Grace")],
-                                              "metadata": {}})
+    requests_mock.get(BASE_URL + USERS, json={"data": [user(9, firstName="Grace")], "metadata": {}})
     [result] = run(INVITE, [invitation()])
     assert result.status == "rejected"
     assert "(id 9)" in (result.error or "")
@@ -145,14 +175,17 @@ def test_a_requisition_is_created_with_its_uuid(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + REQUISITIONS, status_code=201,
-                       json={"data": {"uuid": UUID}, "metadata": {}})
+    requests_mock.post(
+        BASE_URL + REQUISITIONS, status_code=201, json={"data": {"uuid": UUID}, "metadata": {}}
+    )
     [result] = run({"resource": "requisitions", "operation": "create"}, [requisition()])
     assert (result.status, result.id) == ("created", UUID)
 
 
-@pytest.mark.parametrize(("status", "answer"), [(201, {"data": {}}), (201, {"data": {"id": 4}}),
-                                                (502, {"detail": "Bad gateway"})])
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [(201, {"data": {}}), (201, {"data": {"id": 4}}), (502, {"detail": "Bad gateway"})],
+)
 def test_a_requisition_without_its_uuid_may_have_been_created(
     requests_mock: requests_mock_module.Mocker, status: int, answer: Any
 ) -> None:
@@ -168,16 +201,22 @@ def test_a_requisition_without_its_uuid_may_have_been_created(
 
 
 def test_overall_score_is_sent_as_given_or_null(fake: FakeProcurify) -> None:
-    run({"resource": "vendors", "operation": "create", "concurrency": 1},
-        [vendor("V-1"), vendor("V-2", overall_score="4.5")])
-    sent = [call.json() for call in fake.mocker.request_history if call.method == "POST"
-            and call.url.endswith(VENDORS)]
+    run(
+        {"resource": "vendors", "operation": "create", "concurrency": 1},
+        [vendor("V-1"), vendor("V-2", overall_score="4.5")],
+    )
+    sent = [
+        call.json()
+        for call in fake.mocker.request_history
+        if call.method == "POST" and call.url.endswith(VENDORS)
+    ]
     assert [body["overall_score"] for body in sent] == [None, "4.5"]
 
 
 def test_overall_score_is_checked_against_procurify_pattern(fake: FakeProcurify) -> None:
-    [result] = run({"resource": "vendors", "operation": "create"},
-                   [vendor("V-1", overall_score="123.4567")])
+    [result] = run(
+        {"resource": "vendors", "operation": "create"}, [vendor("V-1", overall_score="123.4567")]
+    )
     assert result.status == "rejected"
     assert "overall_score" in result.details
 
@@ -188,8 +227,9 @@ def test_update_sends_null_overall_score_but_patch_sends_only_the_fields_given(
     [created] = run({"resource": "vendors", "operation": "create"}, [vendor("V-1")])
     run({"resource": "vendors", "operation": "update"}, [{"id": created.id, **vendor("V-1")}])
     run({"resource": "vendors", "operation": "patch"}, [{"id": created.id, "city": "Oslo"}])
-    put, patch = [call.json() for call in fake.mocker.request_history
-                  if call.method in ("PUT", "PATCH")]
+    put, patch = [
+        call.json() for call in fake.mocker.request_history if call.method in ("PUT", "PATCH")
+    ]
     assert put["overall_score"] is None
     assert patch == {"city": "Oslo"}
 
@@ -241,8 +281,7 @@ def test_a_deactivation_that_may_have_taken_effect_says_so(
 
 def test_a_dry_run_deactivation_sends_nothing(requests_mock: requests_mock_module.Mocker) -> None:
     FakeProcurify(requests_mock)
-    [result] = run({"resource": "users", "operation": "deactivate", "dry_run": True},
-                   [{"id": 7}])
+    [result] = run({"resource": "users", "operation": "deactivate", "dry_run": True}, [{"id": 7}])
     assert (result.status, result.id) == ("validated", 7)
     assert not [c for c in requests_mock.request_history if c.method == "DELETE"]
 
@@ -257,8 +296,10 @@ def test_revise_puts_to_procurify_older_path_and_warns_it_is_deprecated(
     path = "/api/v2/purchase_order/revise/1042"
     requests_mock.put(BASE_URL + path, json={"data": {"uuid": UUID}})
     with caplog.at_level(logging.WARNING, logger="nexla_procurify.destination"):
-        [result] = run({"resource": "purchase_orders", "operation": "revise"},
-                       [{"procurify_PO": 1042, **purchase_order_update()}])
+        [result] = run(
+            {"resource": "purchase_orders", "operation": "revise"},
+            [{"procurify_PO": 1042, **purchase_order_update()}],
+        )
     assert (result.status, result.id) == ("updated", 1042)
     assert writes(requests_mock) == [("PUT", path)]
     assert "procurify_PO" not in (requests_mock.last_request.json())
@@ -269,17 +310,21 @@ def test_an_upsert_that_must_put_sends_the_computed_field_too(fake: FakeProcurif
     """Without PATCH, an upsert replaces the found record: PUT needs every required field,
     the computed one included."""
     vendors = catalogue().resources["vendors"]
-    without_patch = dataclasses.replace(vendors, operations=MappingProxyType(
-        {name: op for name, op in vendors.operations.items() if name != "patch"}))
+    without_patch = dataclasses.replace(
+        vendors,
+        operations=MappingProxyType(
+            {name: op for name, op in vendors.operations.items() if name != "patch"}
+        ),
+    )
     upsert = destination.parse_config(
-        {"resource": "vendors", "operation": "upsert", "concurrency": 1})
+        {"resource": "vendors", "operation": "upsert", "concurrency": 1}
+    )
     plan = destination.Plan.of(upsert, without_patch)
     assert plan.update is not None
     assert plan.update.method == "PUT"
 
     def run_planned(records: list[dict[str, Any]]) -> list[WriteResult]:
-        return list(destination.write_planned(make_session(), plan, records,
-                                              sleep=lambda _: None))
+        return list(destination.write_planned(make_session(), plan, records, sleep=lambda _: None))
 
     [created] = run_planned([vendor("V-1")])
     [changed] = run_planned([vendor("V-1", city="Oslo")])
@@ -300,24 +345,38 @@ def test_a_decimal_with_too_many_places_says_how_many_are_allowed(
     record["line_items"][0]["quantity"] = "10.123456"  # Procurify takes 5 decimal places
     [result] = run({"resource": "requisitions", "operation": "create"}, [record])
     assert result.status == "rejected"
-    assert result.details == {"line_items.0.quantity": (
-        "must be a decimal number written as text, with at most 10 digits before the point "
-        "and 5 after",)}
+    assert result.details == {
+        "line_items.0.quantity": (
+            "must be a decimal number written as text, with at most 10 digits before the point "
+            "and 5 after",
+        )
+    }
 
 
 def test_a_long_list_of_choices_is_counted_not_spelled_out(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    address = {"name": "HQ", "addressLineOne": "1 Main St", "city": "Oslo",
-               "postalCode": "0150", "country": "Norway"}
-    location = {"name": "Oslo", "currency": "NOK", "phoneOne": "22000000",
-                "primary_billing_address": address, "primary_shipping_address": address,
-                "shipping_addresses": [], "locationTimezone": "Mars/Olympus_Mons"}
+    address = {
+        "name": "HQ",
+        "addressLineOne": "1 Main St",
+        "city": "Oslo",
+        "postalCode": "0150",
+        "country": "Norway",
+    }
+    location = {
+        "name": "Oslo",
+        "currency": "NOK",
+        "phoneOne": "22000000",
+        "primary_billing_address": address,
+        "primary_shipping_address": address,
+        "shipping_addresses": [],
+        "locationTimezone": "Mars/Olympus_Mons",
+    }
     [result] = run({"resource": "locations", "operation": "create"}, [location])
     assert result.status == "rejected"
     [message] = result.details["locationTimezone"]
-    assert message.startswith("must be one of 439 accepted values (such as \"Africa/Abidjan\"")
+    assert message.startswith('must be one of 439 accepted values (such as "Africa/Abidjan"')
     assert message.endswith(', ...) or one of "" or null')
     assert len(result.error or "") < 500
 
@@ -326,8 +385,11 @@ def test_procurify_field_errors_for_the_invitation_list_name_the_record_fields(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + USERS, status_code=400,
-                       json=[{"email": ["User with this email already exists."]}])
+    requests_mock.post(
+        BASE_URL + USERS,
+        status_code=400,
+        json=[{"email": ["User with this email already exists."]}],
+    )
     [result] = run(INVITE, [invitation()])
     assert result.status == "rejected"
     assert result.details == {"email": ("User with this email already exists.",)}

@@ -21,8 +21,9 @@ from nexla_procurify.resources import catalogue
 
 @pytest.fixture
 def mocker(requests_mock: requests_mock_module.Mocker) -> requests_mock_module.Mocker:
-    requests_mock.post(BASE_URL + TOKEN_PATH,
-                       json={"access_token": "token-0123456789", "expires_in": 86400})
+    requests_mock.post(
+        BASE_URL + TOKEN_PATH, json={"access_token": "token-0123456789", "expires_in": 86400}
+    )
     return requests_mock
 
 
@@ -59,8 +60,7 @@ def test_an_attempt_that_sent_may_have_written_whatever_happened(
     assert request is not None
     assert request.headers["Content-Type"] == "application/json"
     assert json.loads(request.body) == {"name": "Acme", "city": "Malmö"}
-    assert "it may or may not have been written" in (
-        attempt.unexpected(RuntimeError()).error or "")
+    assert "it may or may not have been written" in (attempt.unexpected(RuntimeError()).error or "")
 
 
 def test_attempts_do_not_share_what_they_sent(mocker: requests_mock_module.Mocker) -> None:
@@ -92,8 +92,12 @@ def test_a_plan_resolves_an_upsert_to_create_and_patch() -> None:
 def test_a_plan_for_another_description_of_the_resource() -> None:
     vendors = catalogue().resources["vendors"]
     config = destination.parse_config({"resource": "vendors", "operation": "upsert"})
-    without_patch = dataclasses.replace(vendors, operations=MappingProxyType(
-        {name: op for name, op in vendors.operations.items() if name != "patch"}))
+    without_patch = dataclasses.replace(
+        vendors,
+        operations=MappingProxyType(
+            {name: op for name, op in vendors.operations.items() if name != "patch"}
+        ),
+    )
     resolved = destination.Plan.of(config, without_patch)
     assert resolved.update is not None
     assert resolved.update.method == "PUT"
@@ -104,18 +108,20 @@ def test_preparing_is_pure_and_says_what_to_send_and_where() -> None:
     prepared = update.prepare({"id": "42", **vendor("V-1")})
     assert prepared.target_id == 42
     assert "id" not in prepared.body  # the id goes into the path
-    assert prepared.given == {k: v for k, v in prepared.body.items()
-                              if k not in prepared.defaulted}
+    assert prepared.given == {k: v for k, v in prepared.body.items() if k not in prepared.defaulted}
     assert update.addressed({"id": 42}) == ("id", 42)
     assert update.addressed(["not", "a", "record"]) is None
 
 
-@pytest.mark.parametrize(("record", "field"), [
-    ([1, 2], "record"),
-    (destination.UnreadableRecord("line 3 is not JSON"), "record"),
-    ({"id": "../7", **vendor()}, "id"),
-    ({"id": 1, **vendor(), "comments": CYCLIC}, "comments"),
-])
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        ([1, 2], "record"),
+        (destination.UnreadableRecord("line 3 is not JSON"), "record"),
+        ({"id": "../7", **vendor()}, "id"),
+        ({"id": 1, **vendor(), "comments": CYCLIC}, "comments"),
+    ],
+)
 def test_preparing_rejects_with_the_field_at_fault(record: object, field: str) -> None:
     update = plan({"resource": "vendors", "operation": "update"})
     with pytest.raises(RecordRejected) as raised:

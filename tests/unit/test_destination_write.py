@@ -51,15 +51,18 @@ def vendor(external_id: str | None = None, **fields: Any) -> dict[str, Any]:
     return record
 
 
-def run(config: Mapping[str, Any], records: Any, session: ProcurifySession | None = None
-        ) -> list[WriteResult]:
-    return list(destination.write(session or make_session(), config, records,
-                                  sleep=lambda _: None))
+def run(
+    config: Mapping[str, Any], records: Any, session: ProcurifySession | None = None
+) -> list[WriteResult]:
+    return list(destination.write(session or make_session(), config, records, sleep=lambda _: None))
 
 
 def writes(mocker: requests_mock_module.Mocker) -> list[tuple[str, str]]:
-    return [(call.method, urlsplit(call.url).path) for call in mocker.request_history
-            if call.method in ("POST", "PUT", "PATCH") and urlsplit(call.url).path != TOKEN_PATH]
+    return [
+        (call.method, urlsplit(call.url).path)
+        for call in mocker.request_history
+        if call.method in ("POST", "PUT", "PATCH") and urlsplit(call.url).path != TOKEN_PATH
+    ]
 
 
 def last(mocker: requests_mock_module.Mocker) -> Any:
@@ -79,8 +82,7 @@ class FakeProcurify:
         self.ids = itertools.count(100)
         # Each entry: (commit the record?, what to do: an HTTP status or an exception)
         self.post_faults: deque[tuple[bool, int | type[Exception]]] = deque()
-        mocker.post(BASE_URL + TOKEN_PATH,
-                    json={"access_token": ACCESS_TOKEN, "expires_in": 86400})
+        mocker.post(BASE_URL + TOKEN_PATH, json={"access_token": ACCESS_TOKEN, "expires_in": 86400})
 
     def serve(self, path: str, *, patch: bool = False) -> FakeProcurify:
         self.stores[path] = {}
@@ -100,9 +102,13 @@ class FakeProcurify:
             query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
             query.pop("page_size", None)
             with self.lock:
-                found = [r for r in self.stores[path].values()
-                         if all(str(r.get(k)) == v for k, v in query.items())]
+                found = [
+                    r
+                    for r in self.stores[path].values()
+                    if all(str(r.get(k)) == v for k, v in query.items())
+                ]
             return {"data": found, "metadata": {"pagination": {"count": len(found)}}}
+
         return answer
 
     def _creator(self, path: str) -> Answer:
@@ -117,6 +123,7 @@ class FakeProcurify:
                 raise outcome("scripted fault")
             context.status_code = outcome
             return {"data": record, "metadata": {}} if outcome == 201 else {"detail": "oops"}
+
         return answer
 
     def _updater(self, path: str, *, replace: bool) -> Answer:
@@ -127,10 +134,10 @@ class FakeProcurify:
                     context.status_code = 404
                     return {"detail": "Not found."}
                 old = self.stores[path][found_id]
-                new = {"id": found_id, **request.json()} if replace else {**old,
-                                                                          **request.json()}
+                new = {"id": found_id, **request.json()} if replace else {**old, **request.json()}
                 self.stores[path][found_id] = new
             return {"data": new, "metadata": {}}
+
         return answer
 
 
@@ -153,8 +160,10 @@ def test_create_reports_procurify_id_and_sends_the_record(fake: FakeProcurify) -
     ids = {rec["external_id"]: rec["id"] for rec in fake.records()}
     assert [r.id for r in results] == [ids["V-1"], ids["V-2"]]
     assert results[0].error is None
-    sent = sorted((c for c in fake.mocker.request_history if c.method == "POST" and
-                   c.url.endswith(VENDORS)), key=lambda call: call.json()["external_id"])
+    sent = sorted(
+        (c for c in fake.mocker.request_history if c.method == "POST" and c.url.endswith(VENDORS)),
+        key=lambda call: call.json()["external_id"],
+    )
     # overall_score is required (nullable) by Procurify, which computes it: sent as null.
     assert sent[0].json() == {**vendor("V-1"), "overall_score": None}
     assert sent[0].headers["Content-Type"] == "application/json"
@@ -170,12 +179,14 @@ def test_invalid_records_are_rejected_locally_and_the_others_go_on(fake: FakePro
         vendor("V-3"),
     ]
     results = run({**CREATE, "concurrency": 3}, records)
-    assert [r.status for r in results] == ["created", "rejected", "rejected", "rejected",
-                                           "created"]
+    assert [r.status for r in results] == ["created", "rejected", "rejected", "rejected", "created"]
     assert [r.index for r in results] == [0, 1, 2, 3, 4]
     missing = results[1]
-    assert dict(missing.details) == {"name": ("is required",), "email": ("must be a list",),
-                                     "type": ("must be one of 2, 7, 3, 4, 6",)}
+    assert dict(missing.details) == {
+        "name": ("is required",),
+        "email": ("must be a list",),
+        "type": ("must be one of 2, 7, 3, 4, 6",),
+    }
     assert "name is required" in (missing.error or "")
     assert "email must be a list" in (missing.error or "")
     assert results[2].error == "The record must be a JSON object, not a list."
@@ -193,8 +204,10 @@ def test_rejections_echo_no_value(fake: FakeProcurify) -> None:
 
 def test_a_record_that_is_not_json_is_rejected(fake: FakeProcurify) -> None:
     # A payment method's ``data`` is an open object: only the JSON check can refuse these.
-    [nan, obj] = run({"resource": "company_payment_methods", "operation": "create"},
-                     [{"data": {"score": float("nan")}}, {"data": {"extra": object()}}])
+    [nan, obj] = run(
+        {"resource": "company_payment_methods", "operation": "create"},
+        [{"data": {"score": float("nan")}}, {"data": {"extra": object()}}],
+    )
     assert nan.status == obj.status == "rejected"
     assert "cannot be sent as JSON" in (nan.error or "")
     assert writes(fake.mocker) == []
@@ -204,8 +217,11 @@ def test_procurify_400_is_rejected_with_its_field_messages(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + VENDORS, status_code=400,
-                       json={"external_id": ["Vendor with this external id already exists."]})
+    requests_mock.post(
+        BASE_URL + VENDORS,
+        status_code=400,
+        json={"external_id": ["Vendor with this external id already exists."]},
+    )
     [result] = run(CREATE, [vendor("V-1")])
     assert result.status == "rejected"
     assert result.details == {"external_id": ("Vendor with this external id already exists.",)}
@@ -291,17 +307,29 @@ def test_a_resent_post_refused_as_duplicate_is_found_and_reported_created(
     """The first POST committed but its answer was lost and the lookup did not see it yet;
     the re-sent POST is refused as a duplicate: the record exists, it was created once."""
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + VENDORS, [
-        {"status_code": 502, "json": {"detail": "Bad gateway"}},
-        {"status_code": 400,
-         "json": {"external_id": ["vendor with this external id already exists."]}},
-    ])
-    requests_mock.get(BASE_URL + VENDORS, [  # not found by any lookup of the first check
-        *[{"json": {"data": [], "metadata": {"pagination": {"count": 0, "num_pages": 1}}}}]
-        * len(destination.LOOKUP_PAUSES),
-        {"json": {"data": [{"id": 41, **vendor("V-1")}],
-                  "metadata": {"pagination": {"count": 1, "num_pages": 1}}}},
-    ])
+    requests_mock.post(
+        BASE_URL + VENDORS,
+        [
+            {"status_code": 502, "json": {"detail": "Bad gateway"}},
+            {
+                "status_code": 400,
+                "json": {"external_id": ["vendor with this external id already exists."]},
+            },
+        ],
+    )
+    requests_mock.get(
+        BASE_URL + VENDORS,
+        [  # not found by any lookup of the first check
+            *[{"json": {"data": [], "metadata": {"pagination": {"count": 0, "num_pages": 1}}}}]
+            * len(destination.LOOKUP_PAUSES),
+            {
+                "json": {
+                    "data": [{"id": 41, **vendor("V-1")}],
+                    "metadata": {"pagination": {"count": 1, "num_pages": 1}},
+                }
+            },
+        ],
+    )
     [result] = run(CREATE, [vendor("V-1")])
     assert (result.status, result.id, result.error) == ("created", 41, None)
     assert writes(requests_mock) == [("POST", VENDORS), ("POST", VENDORS)]
@@ -311,8 +339,11 @@ def test_a_first_post_refused_with_400_is_rejected_without_lookup(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + VENDORS, status_code=400,
-                       json={"external_id": ["vendor with this external id already exists."]})
+    requests_mock.post(
+        BASE_URL + VENDORS,
+        status_code=400,
+        json={"external_id": ["vendor with this external id already exists."]},
+    )
     lookups = requests_mock.get(BASE_URL + VENDORS, json={"data": [{"id": 41, **vendor("V-1")}]})
     [result] = run(CREATE, [vendor("V-1")])
     assert result.status == "rejected"
@@ -324,10 +355,13 @@ def test_a_resent_post_refused_and_still_not_found_stays_rejected(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + VENDORS, [
-        {"status_code": 502, "json": {"detail": "Bad gateway"}},
-        {"status_code": 400, "json": {"name": ["This field is required."]}},
-    ])
+    requests_mock.post(
+        BASE_URL + VENDORS,
+        [
+            {"status_code": 502, "json": {"detail": "Bad gateway"}},
+            {"status_code": 400, "json": {"name": ["This field is required."]}},
+        ],
+    )
     requests_mock.get(BASE_URL + VENDORS, json={"data": []})
     [result] = run(CREATE, [vendor("V-1")])
     assert result.status == "rejected"
@@ -350,15 +384,24 @@ def test_payment_method_creates_report_the_id_of_the_bare_record(
 ) -> None:
     """Payment-method creates answer the bare record; its own ``data`` holds payment details."""
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + "/api/v2/ap/company-payment-methods", status_code=201,
-                       json={"data": {"payable_to": "Acme", "id": "acct-9"}, "id": 6,
-                             "name": "Wire", "type": 1})
-    requests_mock.post(BASE_URL + "/api/v2/ap/vendor-payment-methods", status_code=201,
-                       json={"data": {"payable_to": "Acme"}, "id": 8, "vendor": 3})
-    [company] = run({"resource": "company_payment_methods", "operation": "create"},
-                    [{"data": {"payable_to": "Acme", "id": "acct-9"}, "name": "Wire"}])
-    [vendor_method] = run({"resource": "vendor_payment_methods", "operation": "create"},
-                          [{"vendor": 3, "data": {"payable_to": "Acme"}}])
+    requests_mock.post(
+        BASE_URL + "/api/v2/ap/company-payment-methods",
+        status_code=201,
+        json={"data": {"payable_to": "Acme", "id": "acct-9"}, "id": 6, "name": "Wire", "type": 1},
+    )
+    requests_mock.post(
+        BASE_URL + "/api/v2/ap/vendor-payment-methods",
+        status_code=201,
+        json={"data": {"payable_to": "Acme"}, "id": 8, "vendor": 3},
+    )
+    [company] = run(
+        {"resource": "company_payment_methods", "operation": "create"},
+        [{"data": {"payable_to": "Acme", "id": "acct-9"}, "name": "Wire"}],
+    )
+    [vendor_method] = run(
+        {"resource": "vendor_payment_methods", "operation": "create"},
+        [{"vendor": 3, "data": {"payable_to": "Acme"}}],
+    )
     assert (company.status, company.id) == ("created", 6)
     assert (vendor_method.status, vendor_method.id) == ("created", 8)
 
@@ -367,10 +410,14 @@ def test_an_enveloped_create_answer_still_gives_the_record_id(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + "/api/v3/departments", status_code=201,
-                       json={"data": {"id": 12, "name": "Finance"}, "metadata": {}})
-    [result] = run({"resource": "departments", "operation": "create"},
-                   [{"branch": 1, "name": "Finance"}])
+    requests_mock.post(
+        BASE_URL + "/api/v3/departments",
+        status_code=201,
+        json={"data": {"id": 12, "name": "Finance"}, "metadata": {}},
+    )
+    [result] = run(
+        {"resource": "departments", "operation": "create"}, [{"branch": 1, "name": "Finance"}]
+    )
     assert (result.status, result.id) == ("created", 12)
 
 
@@ -385,8 +432,9 @@ def test_without_a_lookup_an_uncertain_post_fails_and_is_not_repeated(
 ) -> None:
     fake = FakeProcurify(requests_mock).serve("/api/v3/departments")
     fake.post_faults.append((True, 502))
-    [result] = run({"resource": "departments", "operation": "create"},
-                   [{"branch": 1, "name": "Finance"}])
+    [result] = run(
+        {"resource": "departments", "operation": "create"}, [{"branch": 1, "name": "Finance"}]
+    )
     assert result.status == "failed"
     assert "may have been created in Procurify" in (result.error or "")
     assert len(writes(requests_mock)) == 1
@@ -444,15 +492,23 @@ def test_a_resent_post_refused_finding_another_record_is_rejected_as_existing(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + VENDORS, [
-        {"status_code": 502, "json": {"detail": "Bad gateway"}},
-        {"status_code": 400,
-         "json": {"external_id": ["vendor with this external id already exists."]}},
-    ])
-    requests_mock.get(BASE_URL + VENDORS, [
-        *[{"json": {"data": []}}] * len(destination.LOOKUP_PAUSES),
-        {"json": {"data": [{"id": 41, **vendor("V-1", name="Someone else")}]}},
-    ])
+    requests_mock.post(
+        BASE_URL + VENDORS,
+        [
+            {"status_code": 502, "json": {"detail": "Bad gateway"}},
+            {
+                "status_code": 400,
+                "json": {"external_id": ["vendor with this external id already exists."]},
+            },
+        ],
+    )
+    requests_mock.get(
+        BASE_URL + VENDORS,
+        [
+            *[{"json": {"data": []}}] * len(destination.LOOKUP_PAUSES),
+            {"json": {"data": [{"id": 41, **vendor("V-1", name="Someone else")}]}},
+        ],
+    )
     [result] = run(CREATE, [vendor("V-1")])
     assert result.status == "rejected"
     assert "already exists in Procurify (id 41)" in (result.error or "")
@@ -479,10 +535,12 @@ def test_a_success_that_is_not_json_without_a_lookup_is_failed(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + "/api/v3/departments", status_code=200,
-                       text="<html>maintenance</html>")
-    [result] = run({"resource": "departments", "operation": "create"},
-                   [{"branch": 1, "name": "Finance"}])
+    requests_mock.post(
+        BASE_URL + "/api/v3/departments", status_code=200, text="<html>maintenance</html>"
+    )
+    [result] = run(
+        {"resource": "departments", "operation": "create"}, [{"branch": 1, "name": "Finance"}]
+    )
     assert (result.status, result.id) == ("failed", None)
     assert "may have been created in Procurify" in (result.error or "")
     assert len(writes(requests_mock)) == 1
@@ -493,10 +551,14 @@ def test_a_redirected_post_is_failed_not_created(
     requests_mock: requests_mock_module.Mocker, status: int
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + "/api/v3/departments", status_code=status,
-                       headers={"Location": "https://elsewhere.example/api/v3/departments"})
-    [result] = run({"resource": "departments", "operation": "create"},
-                   [{"branch": 1, "name": "Finance"}])
+    requests_mock.post(
+        BASE_URL + "/api/v3/departments",
+        status_code=status,
+        headers={"Location": "https://elsewhere.example/api/v3/departments"},
+    )
+    [result] = run(
+        {"resource": "departments", "operation": "create"}, [{"branch": 1, "name": "Finance"}]
+    )
     assert (result.status, result.id) == ("failed", None)
     assert "redirected the request to create a Departments record" in (result.error or "")
     assert f"HTTP {status}" in (result.error or "")
@@ -512,8 +574,7 @@ def test_a_sustained_rate_limit_stops_the_run_without_calling_again(
 ) -> None:
     FakeProcurify(requests_mock)
     posts = requests_mock.post(BASE_URL + VENDORS, status_code=429, json={"detail": "slow"})
-    results = run({**CREATE, "concurrency": concurrency},
-                  [vendor(f"V-{n}") for n in range(40)])
+    results = run({**CREATE, "concurrency": concurrency}, [vendor(f"V-{n}") for n in range(40)])
     assert [r.status for r in results] == ["failed"] * 40
     assert all("HTTP 429" in (r.error or "") for r in results)
     not_sent = [r for r in results if (r.error or "").startswith("Not sent")]
@@ -540,8 +601,7 @@ def test_a_rate_limited_creation_check_stops_the_run(
 def test_repeated_outages_stop_the_run_after_a_few_records_in_a_row(
     fake: FakeProcurify,
 ) -> None:
-    puts = fake.mocker.put(re.compile(re.escape(BASE_URL + VENDORS) + r"/\d+$"),
-                           status_code=500)
+    puts = fake.mocker.put(re.compile(re.escape(BASE_URL + VENDORS) + r"/\d+$"), status_code=500)
     records = [{"id": n, **vendor()} for n in range(1, 11)]
     results = run({"resource": "vendors", "operation": "update", "concurrency": 1}, records)
     stop = destination.TRANSIENT_FAILURES_TO_STOP
@@ -559,8 +619,18 @@ def test_an_outage_of_one_record_does_not_stop_the_others(fake: FakeProcurify) -
     fake.mocker.put(BASE_URL + VENDORS + "/6", status_code=500)
     records = [{"id": n, **vendor()} for n in (3, 1, 3, 2, 6, 4, 3, 5, 3, 7)]
     results = run({"resource": "vendors", "operation": "update", "concurrency": 1}, records)
-    assert [r.status for r in results] == ["failed", "updated", "failed", "updated", "failed",
-                                           "updated", "failed", "updated", "failed", "updated"]
+    assert [r.status for r in results] == [
+        "failed",
+        "updated",
+        "failed",
+        "updated",
+        "failed",
+        "updated",
+        "failed",
+        "updated",
+        "failed",
+        "updated",
+    ]
 
 
 def test_outages_are_counted_in_input_order_whatever_order_they_finish_in() -> None:
@@ -592,13 +662,22 @@ def nested(levels: int) -> list[Any]:
 def test_a_deeply_nested_record_is_rejected_without_sending(fake: FakeProcurify) -> None:
     cyclic: dict[str, Any] = {}
     cyclic["self"] = cyclic
-    results = run(CREATE, [vendor("V-1", comments=nested(5000)), vendor("V-2", extra=cyclic),
-                           vendor("V-3", comments=nested(5))])
+    results = run(
+        CREATE,
+        [
+            vendor("V-1", comments=nested(5000)),
+            vendor("V-2", extra=cyclic),
+            vendor("V-3", comments=nested(5)),
+        ],
+    )
     assert [r.status for r in results] == ["rejected", "rejected", "rejected"]
     assert "comments is nested too deeply" in (results[0].error or "")
-    assert results[1].details == {"extra": (
-        f"is nested too deeply (more than {destination.MAX_NESTING_DEPTH} levels of lists "
-        "or objects)",)}
+    assert results[1].details == {
+        "extra": (
+            f"is nested too deeply (more than {destination.MAX_NESTING_DEPTH} levels of lists "
+            "or objects)",
+        )
+    }
     assert "comments must be text" in (results[2].error or "")  # an ordinary schema problem
     assert writes(fake.mocker) == []
 
@@ -632,8 +711,7 @@ def test_an_unexpected_error_after_sending_says_it_may_have_been_written(
     fake: FakeProcurify,
 ) -> None:
     fake.post_faults.append((True, KeyError))  # the POST is sent, then something breaks
-    first, second = run({**CREATE, "concurrency": 1},
-                        [vendor("V-1"), Unlistable(vendor("V-2"))])
+    first, second = run({**CREATE, "concurrency": 1}, [vendor("V-1"), Unlistable(vendor("V-2"))])
     assert "Unexpected KeyError" in (first.error or "")
     assert "it may or may not have been written" in (first.error or "")
     assert "it was not written" in (second.error or "")  # the flag is per record
@@ -645,8 +723,9 @@ def test_an_unexpected_error_after_sending_says_it_may_have_been_written(
 
 def test_update_puts_to_the_record_id_without_the_id_in_the_body(fake: FakeProcurify) -> None:
     fake.stores[VENDORS][7] = {"id": 7, **vendor("V-7")}
-    [result] = run({"resource": "vendors", "operation": "update"},
-                   [{"id": 7, **vendor("V-7", name="Renamed")}])
+    [result] = run(
+        {"resource": "vendors", "operation": "update"}, [{"id": 7, **vendor("V-7", name="Renamed")}]
+    )
     assert (result.status, result.id) == ("updated", 7)
     put = last(fake.mocker)
     assert (put.method, urlsplit(put.url).path) == ("PUT", "/api/v3/vendors/7")
@@ -656,8 +735,14 @@ def test_update_puts_to_the_record_id_without_the_id_in_the_body(fake: FakeProcu
 
 @pytest.mark.parametrize(
     ("record_id", "reason"),
-    [(None, "is required"), ("../users/1", "whole number"), (True, "whole number"),
-     ([7], "whole number"), ("V-7", "whole number"), (-1, "whole number")],
+    [
+        (None, "is required"),
+        ("../users/1", "whole number"),
+        (True, "whole number"),
+        ([7], "whole number"),
+        ("V-7", "whole number"),
+        (-1, "whole number"),
+    ],
 )
 def test_update_needs_a_plain_id(fake: FakeProcurify, record_id: Any, reason: str) -> None:
     record = vendor("V-7") if record_id is None else {"id": record_id, **vendor("V-7")}
@@ -675,8 +760,10 @@ def test_update_of_an_unknown_id_fails_with_not_found(fake: FakeProcurify) -> No
 
 def test_update_is_retried_through_5xx(fake: FakeProcurify) -> None:
     fake.stores[VENDORS][7] = {"id": 7, **vendor("V-7")}
-    fake.mocker.put(BASE_URL + "/api/v3/vendors/7",
-                    [{"status_code": 502}, {"status_code": 200, "json": {"data": {"id": 7}}}])
+    fake.mocker.put(
+        BASE_URL + "/api/v3/vendors/7",
+        [{"status_code": 502}, {"status_code": 200, "json": {"data": {"id": 7}}}],
+    )
     [result] = run({"resource": "vendors", "operation": "update"}, [{"id": 7, **vendor()}])
     assert result.status == "updated"
 
@@ -705,8 +792,10 @@ def test_purchase_order_actions_post_without_a_body(
     FakeProcurify(requests_mock)
     path = f"/api/v3/purchase-orders/1042/{action}"
     requests_mock.post(BASE_URL + path, json={"data": {"id": 1042}})
-    results = run({"resource": "purchase_orders", "operation": action},
-                  [{"procurify_PO": 1042}, {"PO_Num": "x"}])
+    results = run(
+        {"resource": "purchase_orders", "operation": action},
+        [{"procurify_PO": 1042}, {"PO_Num": "x"}],
+    )
     assert [(r.status, r.id) for r in results] == [("updated", 1042), ("rejected", None)]
     assert "procurify_PO" in results[1].details
     assert writes(requests_mock) == [("POST", path)]
@@ -784,8 +873,12 @@ def paged_lookup(key: str, found_id: int, *, num_pages: int = 2) -> Answer:
 
     def answer(request: Any, context: Any) -> Any:
         page = int(parse_qs(urlsplit(request.url).query).get("page", ["1"])[0])
-        pagination = {"count": 50 * (num_pages - 1) + 1, "num_pages": num_pages,
-                      "current_page": page, "page_size": 50}
+        pagination = {
+            "count": 50 * (num_pages - 1) + 1,
+            "num_pages": num_pages,
+            "current_page": page,
+            "page_size": 50,
+        }
         if page < num_pages:
             data = [{"id": page * 100 + n, **vendor(f"{key}{n}")} for n in range(50)]
         else:
@@ -799,14 +892,16 @@ def test_upsert_finds_an_exact_match_on_a_later_page(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    lookups = requests_mock.get(BASE_URL + VENDORS, json=paged_lookup("V-1", found_id=77,
-                                                                      num_pages=3))
+    lookups = requests_mock.get(
+        BASE_URL + VENDORS, json=paged_lookup("V-1", found_id=77, num_pages=3)
+    )
     requests_mock.patch(BASE_URL + VENDORS + "/77", json={"data": {"id": 77}})
     [result] = run(UPSERT, [vendor("V-1", name="Renamed")])
     assert (result.status, result.id) == ("updated", 77), result.error
     assert writes(requests_mock) == [("PATCH", VENDORS + "/77")]
-    pages = [parse_qs(urlsplit(call.url).query).get("page", ["1"])[0]
-             for call in lookups.request_history]
+    pages = [
+        parse_qs(urlsplit(call.url).query).get("page", ["1"])[0] for call in lookups.request_history
+    ]
     assert pages == ["1", "2", "3"]
 
 
@@ -815,8 +910,7 @@ def test_an_upsert_lookup_answering_too_many_pages_fails_without_writing(
 ) -> None:
     FakeProcurify(requests_mock)
     pages = destination.MAX_LOOKUP_PAGES + 1
-    lookups = requests_mock.get(BASE_URL + VENDORS, json=paged_lookup("V-1", 77,
-                                                                      num_pages=pages))
+    lookups = requests_mock.get(BASE_URL + VENDORS, json=paged_lookup("V-1", 77, num_pages=pages))
     [result] = run(UPSERT, [vendor("V-1")])
     assert result.status == "failed"
     assert "too broad" in (result.error or "")
@@ -825,8 +919,9 @@ def test_an_upsert_lookup_answering_too_many_pages_fails_without_writing(
 
 
 def test_same_key_records_in_one_batch_are_written_in_order(fake: FakeProcurify) -> None:
-    records = [vendor("K", name=f"v{n}") for n in range(6)] + [vendor(f"other-{n}")
-                                                               for n in range(6)]
+    records = [vendor("K", name=f"v{n}") for n in range(6)] + [
+        vendor(f"other-{n}") for n in range(6)
+    ]
     results = run({**UPSERT, "concurrency": 8}, records)
     assert [r.status for r in results[:6]] == ["created"] + ["updated"] * 5
     assert len({r.id for r in results[:6]}) == 1
@@ -845,8 +940,9 @@ def test_dry_run_validates_without_writing(fake: FakeProcurify) -> None:
 
 
 def test_dry_run_update_reports_the_id_it_would_write(fake: FakeProcurify) -> None:
-    [result] = run({"resource": "vendors", "operation": "patch", "dry_run": True},
-                   [{"id": 7, "name": "x"}])
+    [result] = run(
+        {"resource": "vendors", "operation": "patch", "dry_run": True}, [{"id": 7, "name": "x"}]
+    )
     assert (result.status, result.id) == ("validated", 7)
     assert writes(fake.mocker) == []
 
@@ -854,10 +950,14 @@ def test_dry_run_update_reports_the_id_it_would_write(fake: FakeProcurify) -> No
 def test_dry_run_upsert_looks_up_but_never_writes(fake: FakeProcurify) -> None:
     fake.stores[VENDORS][1] = {"id": 1, **vendor("SAME")}
     fake.stores[VENDORS][2] = {"id": 2, **vendor("CHANGED")}
-    results = run({**UPSERT, "dry_run": True},
-                  [vendor("NEW"), vendor("SAME"), vendor("CHANGED", name="x")])
+    results = run(
+        {**UPSERT, "dry_run": True}, [vendor("NEW"), vendor("SAME"), vendor("CHANGED", name="x")]
+    )
     assert [(r.status, r.id) for r in results] == [
-        ("validated", None), ("unchanged", 1), ("validated", 2)]
+        ("validated", None),
+        ("unchanged", 1),
+        ("validated", 2),
+    ]
     assert writes(fake.mocker) == []
     assert len(fake.records()) == 2
 
@@ -875,12 +975,15 @@ def test_abort_stops_at_the_first_failure_sequentially(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + VENDORS, [
-        {"status_code": 201, "json": {"data": {"id": 1}}},
-        {"status_code": 400, "json": {"name": ["bad"]}},
-        {"status_code": 403, "json": {}},
-        {"status_code": 201, "json": {"data": {"id": 4}}},
-    ])
+    requests_mock.post(
+        BASE_URL + VENDORS,
+        [
+            {"status_code": 201, "json": {"data": {"id": 1}}},
+            {"status_code": 400, "json": {"name": ["bad"]}},
+            {"status_code": 403, "json": {}},
+            {"status_code": 201, "json": {"data": {"id": 4}}},
+        ],
+    )
     taken: list[int] = []
     records = [vendor(), vendor(), vendor(), vendor(), vendor()]
     results = run({**CREATE, "concurrency": 1, "on_error": "abort"}, counted(records, taken))
@@ -892,8 +995,7 @@ def test_abort_with_concurrency_reports_every_record_taken(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
     FakeProcurify(requests_mock)
-    records = [vendor() for _ in range(3)] + [vendor(name="BOOM")] + [vendor()
-                                                                     for _ in range(200)]
+    records = [vendor() for _ in range(3)] + [vendor(name="BOOM")] + [vendor() for _ in range(200)]
 
     def by_name(request: Any, context: Any) -> Any:
         context.status_code = 403 if request.json()["name"] == "BOOM" else 201
@@ -945,12 +1047,17 @@ def test_an_input_error_comes_after_the_results_before_it(fake: FakeProcurify) -
 
 def test_no_secret_in_any_result(requests_mock: requests_mock_module.Mocker) -> None:
     FakeProcurify(requests_mock)
-    requests_mock.post(BASE_URL + VENDORS, [
-        {"status_code": 400, "json": {"name": ["bad"]}},
-        {"status_code": 401}, {"status_code": 401},
-    ])
-    results = run({**CREATE, "concurrency": 1},
-                  [vendor(), vendor(), {"x": CLIENT_SECRET}, vendor()])
+    requests_mock.post(
+        BASE_URL + VENDORS,
+        [
+            {"status_code": 400, "json": {"name": ["bad"]}},
+            {"status_code": 401},
+            {"status_code": 401},
+        ],
+    )
+    results = run(
+        {**CREATE, "concurrency": 1}, [vendor(), vendor(), {"x": CLIENT_SECRET}, vendor()]
+    )
     text = json.dumps([r.to_dict() for r in results]) + repr(results)
     assert CLIENT_SECRET not in text
     assert ACCESS_TOKEN not in text
@@ -989,8 +1096,12 @@ def test_records_nested_100000_deep_from_a_host_are_rejected_not_raised(
     for _ in range(100_000):
         tail.append([])
         tail = tail[0]
-    records = [vendor("V-1", comments=nested(100_000)), deep_list, nested(100_000),
-               vendor("V-2", payment_term_ref=nested(100_000))]
+    records = [
+        vendor("V-1", comments=nested(100_000)),
+        deep_list,
+        nested(100_000),
+        vendor("V-2", payment_term_ref=nested(100_000)),
+    ]
     for operation in ({**CREATE, "concurrency": 4}, {**UPSERT, "key": "external_id"}):
         results = run(operation, records)
         assert [r.status for r in results] == ["rejected"] * 4

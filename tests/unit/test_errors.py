@@ -53,8 +53,11 @@ def build(kind: type[ProcurifyError]) -> ProcurifyError:
         assert name in SAMPLES, f"{kind.__name__}({name}=...): add a sample value to SAMPLES"
         if parameter.kind is parameter.KEYWORD_ONLY or parameter.default is not parameter.empty:
             arguments[name] = SAMPLES[name]
-    positional = [SAMPLES[name] for name, parameter in inspect.signature(kind).parameters.items()
-                  if name not in arguments]
+    positional = [
+        SAMPLES[name]
+        for name, parameter in inspect.signature(kind).parameters.items()
+        if name not in arguments
+    ]
     return kind(*positional, **arguments)
 
 
@@ -81,9 +84,11 @@ def test_in_context_keeps_type_and_fields(kind: type[ProcurifyError]) -> None:
 
 
 @pytest.mark.parametrize("kind", HIERARCHY, ids=lambda kind: kind.__name__)
-@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy,
-                                       lambda error: pickle.loads(pickle.dumps(error))],  # noqa: S301
-                         ids=["copy", "deepcopy", "pickle"])
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.copy, copy.deepcopy, lambda error: pickle.loads(pickle.dumps(error))],  # noqa: S301
+    ids=["copy", "deepcopy", "pickle"],
+)
 def test_copies_keep_type_and_fields(kind: type[ProcurifyError], duplicate: Any) -> None:
     original = build(kind)
     clone = duplicate(original)

@@ -386,7 +386,11 @@ def test_redirect_to_another_host_is_not_followed(
 
 @pytest.mark.parametrize(
     "location",
-    ["http://acme.procurify.com/x", "https://acme.procurify.com:8443/x", "https://other.procurify.com/x"],
+    [
+        "http://acme.procurify.com/x",
+        "https://acme.procurify.com:8443/x",
+        "https://other.procurify.com/x",
+    ],
 )
 def test_redirect_to_another_origin_is_not_followed(
     requests_mock: rm.Mocker, clock: FakeClock, location: str
@@ -516,8 +520,11 @@ def test_tls_failures_are_not_retried_and_say_so(
 
 @pytest.mark.parametrize(
     "error",
-    [requests.exceptions.InvalidURL("bad"), requests.exceptions.InvalidHeader("bad"),
-     requests.exceptions.InvalidJSONError("bad")],
+    [
+        requests.exceptions.InvalidURL("bad"),
+        requests.exceptions.InvalidHeader("bad"),
+        requests.exceptions.InvalidJSONError("bad"),
+    ],
 )
 def test_requests_that_cannot_be_built_are_configuration_errors(
     requests_mock: rm.Mocker, clock: FakeClock, error: Exception

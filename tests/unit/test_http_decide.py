@@ -105,15 +105,30 @@ def test_decide(
     jitter: float,
     expected: Decision,
 ) -> None:
-    decision = decide(method, outcome, attempt, elapsed, policy=POLICY, jitter=jitter,
-                      idempotent=idempotent, remaining=remaining)
+    decision = decide(
+        method,
+        outcome,
+        attempt,
+        elapsed,
+        policy=POLICY,
+        jitter=jitter,
+        idempotent=idempotent,
+        remaining=remaining,
+    )
     assert decision == expected
 
 
 @pytest.mark.parametrize(
     ("attempt", "jitter", "delay"),
-    [(1, 0.0, 0.25), (1, 1.0, 0.5), (2, 0.5, 0.75), (4, 1.0, 4.0), (7, 1.0, 30.0),
-     (7, 0.0, 15.0), (30, 1.0, 30.0)],
+    [
+        (1, 0.0, 0.25),
+        (1, 1.0, 0.5),
+        (2, 0.5, 0.75),
+        (4, 1.0, 4.0),
+        (7, 1.0, 30.0),
+        (7, 0.0, 15.0),
+        (30, 1.0, 30.0),
+    ],
 )
 def test_backoff_doubles_up_to_its_ceiling(attempt: int, jitter: float, delay: float) -> None:
     assert backoff_delay(POLICY, attempt, jitter) == delay
@@ -121,10 +136,13 @@ def test_backoff_doubles_up_to_its_ceiling(attempt: int, jitter: float, delay: f
 
 OUTCOMES = st.one_of(
     st.builds(NoAnswer, st.booleans()),
-    st.builds(Answered, st.integers(100, 599),
-              st.none() | st.floats(0, 500, allow_nan=False)),
-    st.builds(NotJson, st.integers(200, 299), st.just("not valid JSON"),
-              st.none() | st.floats(0, 500, allow_nan=False)),
+    st.builds(Answered, st.integers(100, 599), st.none() | st.floats(0, 500, allow_nan=False)),
+    st.builds(
+        NotJson,
+        st.integers(200, 299),
+        st.just("not valid JSON"),
+        st.none() | st.floats(0, 500, allow_nan=False),
+    ),
 )
 
 
@@ -146,8 +164,16 @@ def test_a_retry_always_fits_the_budget(
     remaining: float,
     jitter: float,
 ) -> None:
-    decision = decide(method, outcome, attempt, elapsed, policy=POLICY, jitter=jitter,
-                      idempotent=idempotent, remaining=remaining)
+    decision = decide(
+        method,
+        outcome,
+        attempt,
+        elapsed,
+        policy=POLICY,
+        jitter=jitter,
+        idempotent=idempotent,
+        remaining=remaining,
+    )
     if isinstance(decision, Retry):
         assert attempt < POLICY.max_attempts
         assert elapsed + decision.delay <= POLICY.max_elapsed
@@ -157,7 +183,8 @@ def test_a_retry_always_fits_the_budget(
         assert hint is None or decision.delay >= hint
         if method == "POST" and not idempotent:  # only when it surely did not take effect
             assert outcome in (NoAnswer(False),) or (
-                isinstance(outcome, Answered) and outcome.status in (429, 503))
+                isinstance(outcome, Answered) and outcome.status in (429, 503)
+            )
 
 
 def test_a_retried_success_that_was_not_json_is_told_as_such(requests_mock: rm.Mocker) -> None:

@@ -31,8 +31,11 @@ def test_redact_masks_plain_and_json_escaped_forms() -> None:
 def test_a_token_endpoint_echoing_the_secret_does_not_leak_it(
     requests_mock: requests_mock.Mocker,
 ) -> None:
-    requests_mock.post(f"{BASE}/api/v3/oauth/token", status_code=422,
-                       json={"client_secret": [f"'{SECRET}' is not valid"]})
+    requests_mock.post(
+        f"{BASE}/api/v3/oauth/token",
+        status_code=422,
+        json={"client_secret": [f"'{SECRET}' is not valid"]},
+    )
     with session() as opened, pytest.raises(ApiError) as raised:
         opened.get("/api/v3/users/me")
     assert SECRET not in str(raised.value)
@@ -42,10 +45,14 @@ def test_a_token_endpoint_echoing_the_secret_does_not_leak_it(
 def test_an_api_error_echoing_the_token_does_not_leak_it(
     requests_mock: requests_mock.Mocker,
 ) -> None:
-    requests_mock.post(f"{BASE}/api/v3/oauth/token",
-                       json={"access_token": TOKEN, "expires_in": 86400})
-    requests_mock.get(f"{BASE}/api/v3/vendors", status_code=400,
-                      json={"detail": [f"Bad header Bearer {TOKEN} with {SECRET}"]})
+    requests_mock.post(
+        f"{BASE}/api/v3/oauth/token", json={"access_token": TOKEN, "expires_in": 86400}
+    )
+    requests_mock.get(
+        f"{BASE}/api/v3/vendors",
+        status_code=400,
+        json={"detail": [f"Bad header Bearer {TOKEN} with {SECRET}"]},
+    )
     with session() as opened:
         response = opened.get("/api/v3/vendors")
         message = error_for_response(response, "read vendors").message
@@ -57,8 +64,9 @@ def test_an_api_error_echoing_the_token_does_not_leak_it(
 def test_live_check_with_an_echoing_token_endpoint_keeps_the_secret_out(
     requests_mock: requests_mock.Mocker,
 ) -> None:
-    requests_mock.post(f"{BASE}/api/v3/oauth/token", status_code=401,
-                       json={"error": f"bad secret {SECRET}"})
+    requests_mock.post(
+        f"{BASE}/api/v3/oauth/token", status_code=401, json={"error": f"bad secret {SECRET}"}
+    )
     credential = Credential("test", "client", Secret(SECRET), BASE)
     result = auth.check_connection(credential)
     assert not result.ok
@@ -66,4 +74,3 @@ def test_live_check_with_an_echoing_token_endpoint_keeps_the_secret_out(
     with session() as opened, pytest.raises(AuthenticationError) as raised:
         opened.get("/api/v3/users/me")
     assert SECRET not in str(raised.value)
-

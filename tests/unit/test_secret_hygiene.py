@@ -35,12 +35,17 @@ NO_WAIT = HttpPolicy(max_attempts=2, backoff_initial=0.0, backoff_max=0.0)
 # Secrets of any shape (punctuation, any script, any case; no spaces: the credential form
 # refuses them), tokens of any shape a header can carry.
 secrets_ = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"),
-                  blacklist_characters="\x85\u180e"),
-    min_size=12, max_size=40,
+    st.characters(
+        blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), blacklist_characters="\x85\u180e"
+    ),
+    min_size=12,
+    max_size=40,
 )
-tokens = st.text(st.sampled_from(string.ascii_letters + string.digits + string.punctuation),
-                 min_size=16, max_size=48)
+tokens = st.text(
+    st.sampled_from(string.ascii_letters + string.digits + string.punctuation),
+    min_size=16,
+    max_size=48,
+)
 
 
 class Captured(logging.Handler):
@@ -88,37 +93,47 @@ def credential_dict(secret: str) -> dict[str, str]:
 
 def connector_runs(secret: str) -> Iterator[Any]:
     def live_check() -> Any:
-        result = plugin.validate_credential(connector_type="procurify",
-                                            credential=credential_dict(secret), live=True)
+        result = plugin.validate_credential(
+            connector_type="procurify", credential=credential_dict(secret), live=True
+        )
         return result.to_dict() if result is not None else None
 
     def read() -> Any:
         with session_for(secret) as session:
-            return [message.to_dict() for message in source.read(
-                session, {"resource": "vendors", "concurrency": 1}, None)]
+            return [
+                message.to_dict()
+                for message in source.read(session, {"resource": "vendors", "concurrency": 1}, None)
+            ]
 
     def write() -> Any:
         with session_for(secret) as session:
             results = plugin.write_destination(
-                connector_type="procurify", session=session,
+                connector_type="procurify",
+                session=session,
                 config={"resource": "departments", "operation": "create"},
-                records=[{"name": "Finance", "location": 1}])
+                records=[{"name": "Finance", "location": 1}],
+            )
             return [result.to_dict() for result in results or []]
 
     def update() -> Any:
         with session_for(secret) as session:
             results = plugin.write_destination(
-                connector_type="procurify", session=session,
+                connector_type="procurify",
+                session=session,
                 config={"resource": "departments", "operation": "update"},
-                records=[{"id": 7, "name": "Finance", "location": 1}])
+                records=[{"id": 7, "name": "Finance", "location": 1}],
+            )
             return [result.to_dict() for result in results or []]
 
     yield from (live_check, read, write, update)
 
 
 def cli_output(secret: str, *argv: str) -> list[str]:
-    environment = {"PROCURIFY_CLIENT_ID": "client-id", "PROCURIFY_CLIENT_SECRET": secret,
-                   "PROCURIFY_BASE_URL": BASE}
+    environment = {
+        "PROCURIFY_CLIENT_ID": "client-id",
+        "PROCURIFY_CLIENT_SECRET": secret,
+        "PROCURIFY_BASE_URL": BASE,
+    }
     out, err = io.StringIO(), io.StringIO()
     urllib3_logger = logging.getLogger("urllib3")
     level = urllib3_logger.level  # the command line quiets it: put it back afterwards
@@ -148,8 +163,7 @@ def _env(name: str, value: str) -> Iterator[None]:
 
 # --- the invariant -----------------------------------------------------------------------------
 
-INVARIANT = settings(max_examples=25, deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow])
+INVARIANT = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @functools.cache
@@ -171,8 +185,12 @@ def token_endpoint_run(secret: str, status: int) -> list[str]:
     texts: list[str] = []
     with requests_mock.Mocker() as mock, capture_logs() as logs:
         for path in ("/api/v3/oauth/token", "/oauth/token"):
-            mock.post(BASE + path, status_code=status, content=raw(echo(secret)),
-                      headers={"Content-Type": "application/json"})
+            mock.post(
+                BASE + path,
+                status_code=status,
+                content=raw(echo(secret)),
+                headers={"Content-Type": "application/json"},
+            )
         for run in connector_runs(secret):
             texts += outcome(run)
         texts += cli_output(secret, "check", "--live")
@@ -191,19 +209,27 @@ def test_an_api_echoing_the_secret_and_the_token_leaks_nothing(secret: str, toke
 def api_run(secret: str, token: str) -> list[str]:
     texts: list[str] = []
     both = echo(secret, token)
-    page = {"data": [{"id": 1, "name": form} for form in spellings(secret) + spellings(token)],
-            "metadata": {"pagination": {"count": 1, "num_pages": 1, "current_page": 1}}}
+    page = {
+        "data": [{"id": 1, "name": form} for form in spellings(secret) + spellings(token)],
+        "metadata": {"pagination": {"count": 1, "num_pages": 1, "current_page": 1}},
+    }
     with requests_mock.Mocker() as mock, capture_logs() as logs:
         for path in ("/api/v3/oauth/token", "/oauth/token"):
             mock.post(BASE + path, json={"access_token": token, "expires_in": 3600})
         json_headers = {"Content-Type": "application/json"}
-        mock.get(BASE + "/api/v3/users/me", status_code=403, content=raw(both),
-                 headers=json_headers)
+        mock.get(
+            BASE + "/api/v3/users/me", status_code=403, content=raw(both), headers=json_headers
+        )
         mock.get(BASE + "/api/v3/vendors", content=raw(page), headers=json_headers)
-        mock.post(BASE + "/api/v3/departments", status_code=400, content=raw(both),
-                  headers=json_headers)
-        mock.put(re.compile(re.escape(BASE) + "/api/v3/departments/.*"), status_code=500,
-                 content=raw(both), headers=json_headers)
+        mock.post(
+            BASE + "/api/v3/departments", status_code=400, content=raw(both), headers=json_headers
+        )
+        mock.put(
+            re.compile(re.escape(BASE) + "/api/v3/departments/.*"),
+            status_code=500,
+            content=raw(both),
+            headers=json_headers,
+        )
         for run in connector_runs(secret):
             texts += outcome(run)
         texts += cli_output(secret, "check", "--live")

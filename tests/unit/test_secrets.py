@@ -37,8 +37,9 @@ secrets_ = st.text(alphabet=string.ascii_letters + string.digits, min_size=16, m
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 # Base URLs near the valid ones, so that many are accepted and many are almost right.
@@ -47,9 +48,20 @@ base_urls = st.one_of(
     st.builds(
         lambda scheme, host, tail: f"{scheme}{host}{tail}",
         st.sampled_from(["https://", "http://", "HTTPS://", "", " https://", "https:/"]),
-        st.sampled_from(["acme.procurify.com", "ACME.procurify.com", "a.b.procurify.com",
-                         "procurify.com", "127.0.0.1:8080", "localhost:80", "acme.example.com",
-                         "u@acme.procurify.com", "-x.procurify.com", "acme.procurify.com:443"]),
+        st.sampled_from(
+            [
+                "acme.procurify.com",
+                "ACME.procurify.com",
+                "a.b.procurify.com",
+                "procurify.com",
+                "127.0.0.1:8080",
+                "localhost:80",
+                "acme.example.com",
+                "u@acme.procurify.com",
+                "-x.procurify.com",
+                "acme.procurify.com:443",
+            ]
+        ),
         st.sampled_from(["", "/", "/api", "?x", "#f", " ", "\n", ":8080", "."]),
     ),
     st.text(max_size=40),
@@ -61,8 +73,9 @@ def credentials(secret: st.SearchStrategy[str] = secrets_) -> st.SearchStrategy[
     return st.fixed_dictionaries(
         {
             "name": st.one_of(st.just("Procurify"), field_values),
-            "client_id": st.one_of(st.text(string.ascii_letters, min_size=1, max_size=20),
-                                   field_values),
+            "client_id": st.one_of(
+                st.text(string.ascii_letters, min_size=1, max_size=20), field_values
+            ),
             "client_secret": secret,
             "base_url": base_urls,
         },
@@ -135,8 +148,12 @@ def test_secret_never_in_validation_results_or_errors(data: dict[str, Any], secr
 
 @given(secrets_, st.sampled_from(["", " ", "\n", "\t", " x"]))
 def test_a_malformed_secret_is_not_quoted(secret: str, noise: str) -> None:
-    data = {"name": "n", "client_id": "c", "client_secret": noise + secret + noise,
-            "base_url": BASE}
+    data = {
+        "name": "n",
+        "client_id": "c",
+        "client_secret": noise + secret + noise,
+        "base_url": BASE,
+    }
     result = validate(data)
     assert secret not in shown(result)
 
@@ -147,18 +164,21 @@ def test_secret_and_token_never_in_logs_reprs_or_errors(
     caplog: pytest.LogCaptureFixture, secret: str, token: str, reject: bool
 ) -> None:
     caplog.clear()
-    credential = parse({"name": "n", "client_id": "cid", "client_secret": secret,
-                        "base_url": BASE})
+    credential = parse({"name": "n", "client_id": "cid", "client_secret": secret, "base_url": BASE})
     texts: list[str] = []
     with caplog.at_level(logging.DEBUG), requests_mock.Mocker() as mock:
         if reject:
-            mock.post(BASE + "/api/v3/oauth/token",
-                      [{"status_code": 503}, {"status_code": 401, "json": {"error": "denied"}}])
+            mock.post(
+                BASE + "/api/v3/oauth/token",
+                [{"status_code": 503}, {"status_code": 401, "json": {"error": "denied"}}],
+            )
         else:
             mock.post(BASE + "/api/v3/oauth/token", status_code=404)
             mock.post(BASE + "/oauth/token", json={"access_token": token, "expires_in": 60})
-        mock.get(BASE + "/api/v3/users/me",
-                 [{"status_code": 401}, {"status_code": 502}, {"json": {"data": {}}}])
+        mock.get(
+            BASE + "/api/v3/users/me",
+            [{"status_code": 401}, {"status_code": 502}, {"json": {"data": {}}}],
+        )
         mock.post(BASE + "/api/v3/vendors", status_code=400, json={"name": ["Required."]})
         with ProcurifySession(credential, client=HttpClient(NO_WAIT, sleep=lambda _: None)) as s:
             texts += [repr(s), str(s), repr(s.tokens), repr(s.credential)]
@@ -190,13 +210,20 @@ def test_secret_never_in_check_output(
 ) -> None:
     monkeypatch.delenv(ALLOW_LOOPBACK_ENV, raising=False)  # no real loopback connections
     path = tmp_path / "credential.json"
-    path.write_text(json.dumps({"name": "n", "client_id": "cid", "client_secret": secret,
-                                "base_url": base_url}), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {"name": "n", "client_id": "cid", "client_secret": secret, "base_url": base_url}
+        ),
+        encoding="utf-8",
+    )
     argv = ["-v", "check", "--credential", str(path)]
     argv += ["--live"] * live + ["--json"] * as_json
     out, err = io.StringIO(), io.StringIO()
-    with requests_mock.Mocker() as mock, contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err):
+    with (
+        requests_mock.Mocker() as mock,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         mock.post(re.compile(r"/oauth/token$"), status_code=401, json={"error": "denied"})
         code = main(argv)
     assert secret not in out.getvalue() + err.getvalue()
@@ -212,8 +239,9 @@ def test_sandbox_secret_never_in_debug_logs(
     with caplog.at_level(logging.DEBUG), Sandbox() as sandbox:
         credential = sandbox.credential()
         sandbox.inject(Fault("status", status=503, retry_after=0, path="/api/v3/users/me"))
-        assert plugin.validate_credential(connector_type="procurify", credential=credential,
-                                          live=True).ok
+        assert plugin.validate_credential(
+            connector_type="procurify", credential=credential, live=True
+        ).ok
         session = plugin.authenticate(connector_type="procurify", credential=credential)
         assert session is not None
         with session:
@@ -221,8 +249,7 @@ def test_sandbox_secret_never_in_debug_logs(
             assert session.get("/api/v3/users/me").status_code == 200
             token = session.tokens.token().value.reveal()
         wrong = dict(credential, client_secret=credential["client_secret"][::-1])
-        failed = plugin.validate_credential(connector_type="procurify", credential=wrong,
-                                            live=True)
+        failed = plugin.validate_credential(connector_type="procurify", credential=wrong, live=True)
         assert failed is not None
         assert not failed.ok
     assert any(r.name.startswith("urllib3") for r in caplog.records)

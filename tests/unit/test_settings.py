@@ -43,8 +43,9 @@ def test_nothing_wrong_raises_nothing() -> None:
 
 
 def test_every_problem_is_reported_at_once_and_checks_go_on_with_a_fallback() -> None:
-    settings = Settings({"size": 0, "flag": "yes", "mode": "c", "name": 5, "extra": 1, "more": 2},
-                        what="test")
+    settings = Settings(
+        {"size": 0, "flag": "yes", "mode": "c", "name": 5, "extra": 1, "more": 2}, what="test"
+    )
     settings.unknown_keys(("size", "flag", "mode", "name"))
     assert settings.whole_number("size", 4, maximum=10) == 4
     assert settings.boolean("flag", False) is False
@@ -52,11 +53,13 @@ def test_every_problem_is_reported_at_once_and_checks_go_on_with_a_fallback() ->
     assert settings.text("name", example="create") is None
     message = problems_of(settings)
     assert message.startswith("Invalid test configuration. ")
-    for part in ("Unknown test setting(s): extra, more. Allowed: size, flag, mode, name.",
-                 "'size' must be a whole number from 1 to 10.",
-                 "'flag' must be true or false.",
-                 "'mode' must be \"a\" or \"b\" (got 'c').",
-                 "'name' must be text, such as \"create\"."):
+    for part in (
+        "Unknown test setting(s): extra, more. Allowed: size, flag, mode, name.",
+        "'size' must be a whole number from 1 to 10.",
+        "'flag' must be true or false.",
+        "'mode' must be \"a\" or \"b\" (got 'c').",
+        "'name' must be text, such as \"create\".",
+    ):
         assert part in message
     assert len(settings.problems) == 5
 
@@ -85,8 +88,9 @@ def test_the_same_problem_is_said_once() -> None:
 def test_unknown_keys_are_named_where_they_were_looked_up() -> None:
     settings = Settings({"b": 1, "a": 2, "z": 3}, what="source")
     settings.unknown_keys(("z",), called="configuration key", where=" for 'vendors'")
-    assert ("Unknown source configuration key(s) for 'vendors': a, b. Allowed: z."
-            in problems_of(settings))
+    assert "Unknown source configuration key(s) for 'vendors': a, b. Allowed: z." in problems_of(
+        settings
+    )
 
 
 def test_the_schema_backstop_speaks_our_words_and_waits_for_the_other_checks() -> None:

@@ -15,18 +15,26 @@ def config_error(config: object) -> str:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    message = config_error({
-        "resource": "vendors", "page_size": 0, "concurrency": 99, "colour": "red",
-        "max_extra_pages": -1, "filters": {"type": 9, "active": True, "exclude_other": "maybe"},
-    })
+    message = config_error(
+        {
+            "resource": "vendors",
+            "page_size": 0,
+            "concurrency": 99,
+            "colour": "red",
+            "max_extra_pages": -1,
+            "filters": {"type": 9, "active": True, "exclude_other": "maybe"},
+        }
+    )
     assert message.startswith("Invalid source configuration. ")
-    for part in ("Unknown source configuration key(s) for 'vendors': colour.",
-                 "'page_size' must be a whole number from 1 to 500.",
-                 "'concurrency' must be a whole number from 1 to 16.",
-                 "'max_extra_pages' must be a whole number from 0 to 1000000.",
-                 "Filter 'type' must be one of 1, 2, 3,",
-                 "Unknown filter 'active' for resource 'vendors'.",
-                 "Filter 'exclude_other' must be true or false."):
+    for part in (
+        "Unknown source configuration key(s) for 'vendors': colour.",
+        "'page_size' must be a whole number from 1 to 500.",
+        "'concurrency' must be a whole number from 1 to 16.",
+        "'max_extra_pages' must be a whole number from 0 to 1000000.",
+        "Filter 'type' must be one of 1, 2, 3,",
+        "Unknown filter 'active' for resource 'vendors'.",
+        "Filter 'exclude_other' must be true or false.",
+    ):
         assert part in message
 
 
@@ -38,18 +46,31 @@ def test_an_unknown_resource_is_reported_with_the_other_problems() -> None:
 
 
 def test_path_values_and_the_start_date_are_checked_with_the_rest() -> None:
-    message = config_error({"resource": "purchase_orders", "status": "lost", "role": "x",
-                            "start_date": "soon", "concurrency": 0})
-    assert "'status' must be one of \"all\", \"open\"" in message
+    message = config_error(
+        {
+            "resource": "purchase_orders",
+            "status": "lost",
+            "role": "x",
+            "start_date": "soon",
+            "concurrency": 0,
+        }
+    )
+    assert '\'status\' must be one of "all", "open"' in message
     assert "'role' must be \"purchased\" or \"receivable\" (got 'x')." in message
     assert "'start_date' must be a date (YYYY-MM-DD)" in message
     assert "'concurrency' must be a whole number" in message
 
 
 def test_a_good_configuration_is_parsed_as_before() -> None:
-    parsed = source.parse_config({"resource": "purchase_orders", "role": "receivable",
-                                  "filters": {"pref_vendor": "3"}, "start_date": "2026-01-01",
-                                  "concurrency": None})
+    parsed = source.parse_config(
+        {
+            "resource": "purchase_orders",
+            "role": "receivable",
+            "filters": {"pref_vendor": "3"},
+            "start_date": "2026-01-01",
+            "concurrency": None,
+        }
+    )
     assert parsed.path_values == {"role": "receivable", "status": "all"}
     assert parsed.filters == {"pref_vendor": "3"}
     assert parsed.start is not None

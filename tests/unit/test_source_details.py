@@ -45,9 +45,10 @@ class FakeBills:
     and each bill's detail, over one mutable table. ``on_request`` runs before each answer."""
 
     def __init__(self, count: int) -> None:
-        self.bills = {n: {"id": n, "uuid": f"bill-{n}",
-                          "last_modified_datetime": "2026-11-01T00:00:00Z"}
-                      for n in range(1, count + 1)}
+        self.bills = {
+            n: {"id": n, "uuid": f"bill-{n}", "last_modified_datetime": "2026-11-01T00:00:00Z"}
+            for n in range(1, count + 1)
+        }
         self.requests = 0
         self.on_request: Callable[[int], None] = lambda _: None
         self.details_served: list[int] = []
@@ -57,8 +58,11 @@ class FakeBills:
         if since is None:
             return rows
         start = datetime.fromisoformat(since.upper().replace("Z", "+00:00"))
-        return [row for row in rows if datetime.fromisoformat(
-            row["last_modified_datetime"].replace("Z", "+00:00")) >= start]
+        return [
+            row
+            for row in rows
+            if datetime.fromisoformat(row["last_modified_datetime"].replace("Z", "+00:00")) >= start
+        ]
 
     def listing(self, request: Any, context: Any) -> Any:
         self.requests += 1
@@ -71,10 +75,18 @@ class FakeBills:
         if page > num_pages:
             context.status_code = 404
             return {"detail": "Invalid page."}
-        pagination = {"count": len(rows), "num_pages": num_pages, "current_page": page,
-                      "page_size": size, "next": None, "previous": None}
-        return {"data": rows[(page - 1) * size: page * size],
-                "metadata": {"pagination": pagination}}
+        pagination = {
+            "count": len(rows),
+            "num_pages": num_pages,
+            "current_page": page,
+            "page_size": size,
+            "next": None,
+            "previous": None,
+        }
+        return {
+            "data": rows[(page - 1) * size : page * size],
+            "metadata": {"pagination": pagination},
+        }
 
     def detail(self, request: Any, context: Any) -> Any:
         self.requests += 1
@@ -94,8 +106,9 @@ class FakeBills:
         mock.get(BILL, json=self.detail)
 
 
-def messages_of(session: ProcurifySession, config: dict[str, Any], state: Any,
-                pools: Any = None) -> list[Record | Checkpoint]:
+def messages_of(
+    session: ProcurifySession, config: dict[str, Any], state: Any, pools: Any = None
+) -> list[Record | Checkpoint]:
     if pools is None:
         return list(source.read(session, config, state))
     return list(source.read(session, config, state, pools=pools))
@@ -119,8 +132,12 @@ def test_bill_details_are_the_details_of_the_listed_bills_in_list_order(
 ) -> None:
     fake = FakeBills(7)
     fake.serve(requests_mock)
-    config = {"resource": "bill_details", "page_size": 3, "concurrency": concurrency,
-              "start_date": "2026-10-01"}
+    config = {
+        "resource": "bill_details",
+        "page_size": 3,
+        "concurrency": concurrency,
+        "start_date": "2026-10-01",
+    }
     messages = messages_of(fake_session, config, None)
     records, states = split(messages)
     assert records == [fake.detailed(n) for n in range(1, 8)]
@@ -139,12 +156,18 @@ def test_purchase_order_details_use_the_list_path_and_each_orders_uuid(
     fake_session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
     orders = [{"uuid": f"0b6e{n}-uuid", "procurify_PO": n} for n in (1, 2)]
-    requests_mock.get(f"{BASE}/api/v2/purchase_orders/receivable/paid",
-                      json={"data": orders, "metadata": {"pagination": {"num_pages": 1}}})
+    requests_mock.get(
+        f"{BASE}/api/v2/purchase_orders/receivable/paid",
+        json={"data": orders, "metadata": {"pagination": {"num_pages": 1}}},
+    )
     for order in orders:
-        requests_mock.get(f"{BASE}/api/v2/purchase_orders/{order['uuid']}",
-                          json={"data": {**order, "order_items": [{"id": 1}]},
-                                "metadata": {"can_edit": True, "can_delete": False}})
+        requests_mock.get(
+            f"{BASE}/api/v2/purchase_orders/{order['uuid']}",
+            json={
+                "data": {**order, "order_items": [{"id": 1}]},
+                "metadata": {"can_edit": True, "can_delete": False},
+            },
+        )
     config = {"resource": "purchase_order_details", "role": "receivable", "status": "paid"}
     records, _ = split(messages_of(fake_session, config, None))
     assert [record["uuid"] for record in records] == ["0b6e1-uuid", "0b6e2-uuid"]
@@ -152,20 +175,24 @@ def test_purchase_order_details_use_the_list_path_and_each_orders_uuid(
 
 
 def test_a_bill_deleted_between_the_list_and_its_detail_is_not_emitted_and_said(
-    fake_session: ProcurifySession, requests_mock: requests_mock.Mocker,
-    caplog: pytest.LogCaptureFixture
+    fake_session: ProcurifySession,
+    requests_mock: requests_mock.Mocker,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake = FakeBills(3)
     fake.serve(requests_mock)
     fake.on_request = lambda number: fake.bills.pop(2, None) if number == 2 else None
-    records, states = split(messages_of(fake_session, {"resource": "bill_details",
-                                                       "concurrency": 1}, None))
+    records, states = split(
+        messages_of(fake_session, {"resource": "bill_details", "concurrency": 1}, None)
+    )
     assert [record["id"] for record in records] == [1, 3]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings == ["Procurify has no detail for 1 bills record(s) on page 1 of the "
-                        "bill_details read (2): deleted since the list was read? They are not "
-                        "emitted, and the next run starts again from this run's starting "
-                        "cursor."]
+    assert warnings == [
+        "Procurify has no detail for 1 bills record(s) on page 1 of the "
+        "bill_details read (2): deleted since the list was read? They are not "
+        "emitted, and the next run starts again from this run's starting "
+        "cursor."
+    ]
     # a 404 cannot prove a deletion: the cursor does not move past it
     assert states[-1].get("cursor") is None
 
@@ -177,19 +204,24 @@ def test_a_detail_path_that_answers_404_for_every_bill_stops_the_read(
     """Details missing for a whole page are no deletion but a detail path that does not take
     the list's key: the read stops loudly instead of emitting nothing with success."""
     FakeBills(3).serve(requests_mock)
-    requests_mock.get(re.compile(re.escape(BASE) + r"/api/v2/ap/bills/\d+"), status_code=404,
-                      json={"detail": "Not found."})
+    requests_mock.get(
+        re.compile(re.escape(BASE) + r"/api/v2/ap/bills/\d+"),
+        status_code=404,
+        json={"detail": "Not found."},
+    )
     with pytest.raises(ApiError, match="404 Not Found for the detail of every bills record"):
-        messages_of(fake_session, {"resource": "bill_details", "concurrency": concurrency},
-                    None)
+        messages_of(fake_session, {"resource": "bill_details", "concurrency": concurrency}, None)
 
 
 def test_a_detail_error_stops_the_read_naming_the_record(
     fake_session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
     FakeBills(3).serve(requests_mock)
-    requests_mock.get(f"{BASE}/api/v2/ap/bills/2", status_code=403,
-                      json={"detail": "You do not have permission to perform this action."})
+    requests_mock.get(
+        f"{BASE}/api/v2/ap/bills/2",
+        status_code=403,
+        json={"detail": "You do not have permission to perform this action."},
+    )
     with pytest.raises(PermissionDeniedError, match="bill_details record 2"):
         messages_of(fake_session, {"resource": "bill_details", "concurrency": 3}, None)
 
@@ -202,11 +234,15 @@ def test_a_detail_error_stops_the_read_naming_the_record(
     ],
 )
 def test_a_bill_whose_detail_cannot_be_read_stops_the_read_rather_than_skip_it(
-    fake_session: ProcurifySession, requests_mock: requests_mock.Mocker,
-    listed: dict[str, Any], detail: dict[str, Any] | None, message: str
+    fake_session: ProcurifySession,
+    requests_mock: requests_mock.Mocker,
+    listed: dict[str, Any],
+    detail: dict[str, Any] | None,
+    message: str,
 ) -> None:
-    requests_mock.get(BILLS, json={"data": [listed], "metadata": {"pagination": {
-        "num_pages": 1, "count": 1}}})
+    requests_mock.get(
+        BILLS, json={"data": [listed], "metadata": {"pagination": {"num_pages": 1, "count": 1}}}
+    )
     requests_mock.get(BILL, json=detail)
     with pytest.raises(TransientError, match=message):
         messages_of(fake_session, {"resource": "bill_details"}, None)
@@ -214,8 +250,11 @@ def test_a_bill_whose_detail_cannot_be_read_stops_the_read_rather_than_skip_it(
 
 def test_a_bills_state_does_not_resume_bill_details(fake_session: ProcurifySession) -> None:
     with pytest.raises(ConfigurationError, match="does not belong to resource 'bill_details'"):
-        source.read(fake_session, {"resource": "bill_details"},
-                    {"version": 2, "resource": "bills", "cursor": "2026-11-01T00:00:00Z"})
+        source.read(
+            fake_session,
+            {"resource": "bill_details"},
+            {"version": 2, "resource": "bills", "cursor": "2026-11-01T00:00:00Z"},
+        )
 
 
 def test_details_never_have_more_requests_in_flight_than_the_concurrency(
@@ -248,8 +287,7 @@ def test_any_interleaving_gives_every_detail_once_in_order_with_checkpoints_afte
     fake = FakeBills(count)
     with requests_mock.Mocker() as mock, open_session(mock) as session:
         fake.serve(mock)
-        config = {"resource": "bill_details", "page_size": page_size,
-                  "concurrency": concurrency}
+        config = {"resource": "bill_details", "page_size": page_size, "concurrency": concurrency}
         messages = messages_of(session, config, None, pool)
     emitted = 0
     for message in messages:
@@ -266,8 +304,9 @@ def test_any_interleaving_gives_every_detail_once_in_order_with_checkpoints_afte
     count=st.integers(min_value=1, max_value=20),
     page_size=st.integers(min_value=1, max_value=6),
     concurrency=st.integers(min_value=1, max_value=5),
-    deletions=st.dictionaries(st.integers(min_value=1, max_value=40),
-                              st.integers(min_value=1, max_value=20), max_size=4),
+    deletions=st.dictionaries(
+        st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=20), max_size=4
+    ),
     stop_after=st.integers(min_value=0, max_value=10),
     picks=PICKS,
 )
@@ -275,11 +314,16 @@ def test_any_interleaving_gives_every_detail_once_in_order_with_checkpoints_afte
 @example(count=6, page_size=2, concurrency=1, deletions={2: 1}, stop_after=10, picks=[])
 @example(count=6, page_size=2, concurrency=2, deletions={5: 1}, stop_after=1, picks=[1, 0])
 # A bill deleted during the last run planned: the run after it must still come.
-@example(count=16, page_size=1, concurrency=1, deletions={1: 1, 6: 2, 33: 3}, stop_after=0,
-         picks=[])
+@example(
+    count=16, page_size=1, concurrency=1, deletions={1: 1, 6: 2, 33: 3}, stop_after=0, picks=[]
+)
 def test_no_bill_is_lost_across_an_interrupted_read_its_resume_and_the_next_run(
-    count: int, page_size: int, concurrency: int, deletions: dict[int, int],
-    stop_after: int, picks: list[int]
+    count: int,
+    page_size: int,
+    concurrency: int,
+    deletions: dict[int, int],
+    stop_after: int,
+    picks: list[int],
 ) -> None:
     """Bills deleted at drawn moments (which shift the pages under the read), the read stopped
     after a drawn checkpoint and resumed from it, then the next incremental runs: every bill

@@ -63,8 +63,13 @@ class Shape:
 
 
 BILLS = Shape("bills", "/api/v3/ap/bills", FIELD, f"{FIELD}_0", shows_id=True)
-ORDERS = Shape("purchase_orders", "/api/v2/purchase_orders/purchased/all", "last_modified",
-               "modified_date_0", shows_id=False)
+ORDERS = Shape(
+    "purchase_orders",
+    "/api/v2/purchase_orders/purchased/all",
+    "last_modified",
+    "modified_date_0",
+    shows_id=False,
+)
 START = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = timedelta(hours=1)  # each change happens an hour after the one before
 
@@ -103,8 +108,11 @@ class FakeBills:
         if since is not None:
             bound = datetime.fromisoformat(since.replace("Z", "+00:00"))
             bound = bound if bound.tzinfo else bound.replace(tzinfo=UTC)  # a date
-            rows = [row for row in rows
-                    if datetime.fromisoformat(row[FIELD].replace("Z", "+00:00")) >= bound]
+            rows = [
+                row
+                for row in rows
+                if datetime.fromisoformat(row[FIELD].replace("Z", "+00:00")) >= bound
+            ]
         if has_payment is not None:
             rows = [row for row in rows if row["has_payment"] == (has_payment == "true")]
         return rows
@@ -121,10 +129,16 @@ class FakeBills:
         if page > num_pages:
             context.status_code = 404
             return {"detail": "Invalid page."}
-        pagination = {"count": len(rows), "num_pages": num_pages, "current_page": page,
-                      "page_size": size}
-        return {"data": [self.shape.record(row) for row in rows[(page - 1) * size: page * size]],
-                "metadata": {"pagination": pagination}}
+        pagination = {
+            "count": len(rows),
+            "num_pages": num_pages,
+            "current_page": page,
+            "page_size": size,
+        }
+        return {
+            "data": [self.shape.record(row) for row in rows[(page - 1) * size : page * size]],
+            "metadata": {"pagination": pagination},
+        }
 
 
 @st.composite
@@ -154,8 +168,11 @@ def _changes(data: st.DataObject) -> Callable[[FakeBills], None]:
             existing = sorted(fake.rows)
             if kind == "add" or not existing:
                 low = data.draw(st.booleans(), label="add among the old ids")
-                new_id = (max(existing, default=0) + 1 if not low else
-                          data.draw(st.integers(1, max(existing, default=0) + 1), label="id"))
+                new_id = (
+                    max(existing, default=0) + 1
+                    if not low
+                    else data.draw(st.integers(1, max(existing, default=0) + 1), label="id")
+                )
                 if new_id not in fake.rows:
                     fake.add(new_id, data.draw(st.booleans(), label="has_payment"))
                 continue
@@ -170,9 +187,14 @@ def _changes(data: st.DataObject) -> Callable[[FakeBills], None]:
     return change
 
 
-def _read(session: ProcurifySession, config: dict[str, Any], state: dict[str, Any] | None,
-          pool: Callable[..., Executor], stop_after: int | None, shape: Shape
-          ) -> tuple[list[tuple[int, str]], dict[str, Any] | None, bool]:
+def _read(
+    session: ProcurifySession,
+    config: dict[str, Any],
+    state: dict[str, Any] | None,
+    pool: Callable[..., Executor],
+    stop_after: int | None,
+    shape: Shape,
+) -> tuple[list[tuple[int, str]], dict[str, Any] | None, bool]:
     """The versions emitted, the last state, and whether the read ran to its end."""
     versions: list[tuple[int, str]] = []
     last: dict[str, Any] | None = state
@@ -190,22 +212,34 @@ def _read(session: ProcurifySession, config: dict[str, Any], state: dict[str, An
     return versions, last, True
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(history=histories(), data=st.data())
 def test_no_record_is_lost_and_no_resume_duplicates_under_any_answer_order_and_changes(
     history: dict[str, Any], data: st.DataObject
 ) -> None:
     start = START + timedelta(days=30)
-    rows = {row_id: {"id": row_id, "has_payment": paid,
-                     FIELD: _when((START if old else start) - (len(history["ids"]) - index) * STEP)}
-            for index, (row_id, paid, old) in enumerate(zip(
-                history["ids"], history["paid"], history["old"], strict=True))}
+    rows = {
+        row_id: {
+            "id": row_id,
+            "has_payment": paid,
+            FIELD: _when((START if old else start) - (len(history["ids"]) - index) * STEP),
+        }
+        for index, (row_id, paid, old) in enumerate(
+            zip(history["ids"], history["paid"], history["old"], strict=True)
+        )
+    }
     shape: Shape = history["shape"]
     fake = FakeBills(rows, now=start, change=_changes(data), shape=shape)
-    config: dict[str, Any] = {"resource": shape.resource, "page_size": history["page_size"],
-                              "concurrency": history["concurrency"],
-                              "start_date": _when(START)}
+    config: dict[str, Any] = {
+        "resource": shape.resource,
+        "page_size": history["page_size"],
+        "concurrency": history["concurrency"],
+        "start_date": _when(START),
+    }
     filtered = history["filtered"] and shape.shows_id
     if filtered:
         config["filters"] = {"has_payment": True}
@@ -219,9 +253,10 @@ def test_no_record_is_lost_and_no_resume_duplicates_under_any_answer_order_and_c
     credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
     emitted: set[tuple[int, str]] = set()
     state: dict[str, Any] | None = None
-    with requests_mock.Mocker() as mock, ProcurifySession(
-        credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)
-    ) as session:
+    with (
+        requests_mock.Mocker() as mock,
+        ProcurifySession(credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)) as session,
+    ):
         mock.post(f"{BASE}/api/v3/oauth/token", json={"access_token": "t", "expires_in": 3600})
         mock.get(f"{BASE}{shape.path}", json=fake)
         for run in range(history["runs"] + 1):

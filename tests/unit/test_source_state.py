@@ -17,12 +17,14 @@ from nexla_procurify.source import ReadPosition, ReadState, parse_state
 from nexla_procurify.source.state import MAX_STATE_PAGE
 from nexla_procurify.source.times import iso
 
-moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                       timezones=st.just(UTC)).map(lambda moment: moment.replace(microsecond=0))
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+).map(lambda moment: moment.replace(microsecond=0))
 texts = st.text(min_size=1, max_size=20)
 ids = st.integers(min_value=-(2**53), max_value=2**53)
-throughs = st.none() | ids | texts | st.lists(st.none() | ids | texts, min_size=1,
-                                              max_size=8).map(tuple)
+throughs = (
+    st.none() | ids | texts | st.lists(st.none() | ids | texts, min_size=1, max_size=8).map(tuple)
+)
 positions = st.builds(
     ReadPosition,
     page=st.integers(min_value=1, max_value=MAX_STATE_PAGE),
@@ -56,10 +58,16 @@ def test_a_query_without_a_cursor_is_not_written() -> None:
 
 
 def test_a_version_1_position_is_dropped_and_its_cursor_kept() -> None:
-    value = {"version": 1, "resource": "bills", "cursor": "2026-01-02T03:04:05Z",
-             "query": "q", "in_progress": {"page": 3, "anything": "old"}}
+    value = {
+        "version": 1,
+        "resource": "bills",
+        "cursor": "2026-01-02T03:04:05Z",
+        "query": "q",
+        "in_progress": {"page": 3, "anything": "old"},
+    }
     assert ReadState.from_dict(value) == ReadState(
-        "bills", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), None, "q")
+        "bills", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), None, "q"
+    )
 
 
 @pytest.mark.parametrize("value", [None, [], "state", {"cursor": "2026-01-01"}, {"resource": 3}])
@@ -92,13 +100,17 @@ def test_parse_state_ignores_a_cursor_of_other_filters_and_a_position_of_another
     position = ReadPosition(2, 100, other.position_fingerprint(cursor), None, 7)
     saved = ReadState("bills", cursor, position, other.query_fingerprint).to_dict()
     assert parse_state(saved, config) == ReadState("bills", None, None, config.query_fingerprint)
-    assert parse_state(saved, other) == ReadState("bills", cursor, position,
-                                                  other.query_fingerprint)
+    assert parse_state(saved, other) == ReadState(
+        "bills", cursor, position, other.query_fingerprint
+    )
 
 
 def test_parse_state_refuses_another_resources_state() -> None:
     config = source.parse_config({"resource": "bill_details"})
     with pytest.raises(ConfigurationError, match="does not belong to resource 'bill_details'"):
         parse_state(ReadState("bills", None, None).to_dict(), config)
-    assert parse_state(None, config) == parse_state({}, config) == ReadState(
-        "bill_details", None, None)
+    assert (
+        parse_state(None, config)
+        == parse_state({}, config)
+        == ReadState("bill_details", None, None)
+    )

@@ -44,9 +44,15 @@ class FakeList:
             context.status_code = 404
             return {"detail": "Invalid page."}
         self.pages_served.append(page)
-        pagination = {"count": len(self.records), "num_pages": num_pages,
-                      "current_page": page, "page_size": size, "next": None, "previous": None}
-        data = self.records[(page - 1) * size: page * size]
+        pagination = {
+            "count": len(self.records),
+            "num_pages": num_pages,
+            "current_page": page,
+            "page_size": size,
+            "next": None,
+            "previous": None,
+        }
+        data = self.records[(page - 1) * size : page * size]
         if self.pagination_at_top:
             return {"data": data, "pagination": pagination}
         return {"data": data, "metadata": {"pagination": pagination}}
@@ -54,8 +60,10 @@ class FakeList:
 
 @pytest.fixture
 def session(requests_mock: requests_mock.Mocker) -> Iterator[ProcurifySession]:
-    requests_mock.post(f"{BASE}/api/v3/oauth/token",
-                       json={"access_token": "t0k3n", "expires_in": 86400, "token_type": "Bearer"})
+    requests_mock.post(
+        f"{BASE}/api/v3/oauth/token",
+        json={"access_token": "t0k3n", "expires_in": 86400, "token_type": "Bearer"},
+    )
     credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
     with ProcurifySession(credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)) as opened:
         yield opened
@@ -133,13 +141,17 @@ def test_a_page_that_is_not_json_is_fetched_again(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
     fake = FakeList(vendors(6))
-    requests_mock.get(f"{BASE}/api/v3/vendors", [
-        {"json": fake},
-        {"text": "<html>gateway</html>", "status_code": 200},
-        {"json": fake},
-    ])
-    records, _ = split(source.read(session, {"resource": "vendors", "page_size": 3,
-                                             "concurrency": 1}, None))
+    requests_mock.get(
+        f"{BASE}/api/v3/vendors",
+        [
+            {"json": fake},
+            {"text": "<html>gateway</html>", "status_code": 200},
+            {"json": fake},
+        ],
+    )
+    records, _ = split(
+        source.read(session, {"resource": "vendors", "page_size": 3, "concurrency": 1}, None)
+    )
     assert [record["id"] for record in records] == [1, 2, 3, 4, 5, 6]
 
 
@@ -150,8 +162,7 @@ def test_a_page_that_is_never_json_fails_with_resource_and_page(
     garbage = {"text": "<html>gateway</html>", "status_code": 200}
     requests_mock.get(f"{BASE}/api/v3/vendors", [{"json": fake}, *([garbage] * 20)])
     with pytest.raises(TransientError, match="vendors page 2"):
-        list(source.read(session, {"resource": "vendors", "page_size": 3,
-                                   "concurrency": 1}, None))
+        list(source.read(session, {"resource": "vendors", "page_size": 3, "concurrency": 1}, None))
 
 
 def test_an_error_on_a_middle_page_names_resource_and_page(
@@ -217,8 +228,7 @@ def test_resume_with_another_page_size_re_reads_rather_than_skips(
 ) -> None:
     requests_mock.get(f"{BASE}/api/v3/vendors", json=FakeList(vendors(30)))
     config = {"resource": "vendors", "page_size": 4, "concurrency": 1}
-    checkpoints = [m.value for m in source.read(session, config, None)
-                   if isinstance(m, Checkpoint)]
+    checkpoints = [m.value for m in source.read(session, config, None) if isinstance(m, Checkpoint)]
     state = dict(checkpoints[4])  # pages 1..5 of 4 emitted: records 1..20
     records, _ = split(source.read(session, {**config, "page_size": 7}, state))
     assert [record["id"] for record in records] == list(range(21, 31))
@@ -230,8 +240,7 @@ def test_a_state_for_other_filters_restarts_from_page_one(
     fake = FakeList(vendors(6))
     requests_mock.get(f"{BASE}/api/v3/vendors", json=fake)
     config = {"resource": "vendors", "page_size": 2, "concurrency": 1}
-    checkpoints = [m.value for m in source.read(session, config, None)
-                   if isinstance(m, Checkpoint)]
+    checkpoints = [m.value for m in source.read(session, config, None) if isinstance(m, Checkpoint)]
     fake.pages_served.clear()
     list(source.read(session, {**config, "filters": {"exclude_other": True}}, dict(checkpoints[1])))
     assert fake.pages_served == [1, 2, 3]
@@ -261,15 +270,21 @@ def test_records_repeated_across_a_page_boundary_are_emitted_once(
     [
         ({"resource": "invoices"}, "Unknown source resource 'invoices'; choose one of: vendors"),
         ({"resource": "vendors", "colour": "red"}, "Unknown source configuration key"),
-        ({"resource": "vendors", "filters": {"colour": "red"}},
-         "Unknown filter 'colour' for resource 'vendors'. Valid filters: exclude_other, "),
+        (
+            {"resource": "vendors", "filters": {"colour": "red"}},
+            "Unknown filter 'colour' for resource 'vendors'. Valid filters: exclude_other, ",
+        ),
         ({"resource": "vendors", "filters": {"active": "yes"}}, "Unknown filter 'active'"),
         ({"resource": "users", "filters": {"is_active": "yes"}}, "must be true or false"),
         ({"resource": "vendors", "filters": {"type": 9}}, "must be one of 1, 2, 3"),
-        ({"resource": "order_items", "filters": {"last_modified_0": "2026-01-01"}},
-         "managed by the incremental cursor"),
-        ({"resource": "order_items", "filters": {"last_modified_1": "yesterday"}},
-         "date (YYYY-MM-DD)"),
+        (
+            {"resource": "order_items", "filters": {"last_modified_0": "2026-01-01"}},
+            "managed by the incremental cursor",
+        ),
+        (
+            {"resource": "order_items", "filters": {"last_modified_1": "yesterday"}},
+            "date (YYYY-MM-DD)",
+        ),
         ({"resource": "vendors", "start_date": "2026-01-01"}, "only to incremental resources"),
         ({"resource": "bills", "start_date": "01/02/2026"}, "date (YYYY-MM-DD)"),
         ({"resource": "vendors", "page_size": 5000}, "'page_size' must be a whole number"),
@@ -277,8 +292,10 @@ def test_records_repeated_across_a_page_boundary_are_emitted_once(
         ({"resource": "vendors", "role": "purchased"}, "Unknown source configuration key"),
         ({"resource": "purchase_orders", "status": "lost"}, "'status' must be one of"),
         ({"resource": "bills", "status": "paid"}, "Unknown source configuration key"),
-        ({"resource": "vendor_details", "start_date": "2026-01-01"},
-         "only to incremental resources"),
+        (
+            {"resource": "vendor_details", "start_date": "2026-01-01"},
+            "only to incremental resources",
+        ),
         ({"resource": "requisitions"}, "Unknown source resource"),
         ("vendors", "must be a JSON object"),
     ],
@@ -306,8 +323,9 @@ def test_a_foreign_or_damaged_state_is_refused(session: ProcurifySession, state:
 def test_purchase_orders_use_role_and_status_in_the_path(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
-    requests_mock.get(f"{BASE}/api/v2/purchase_orders/receivable/open",
-                      json=FakeList([{"uuid": "a"}]))
+    requests_mock.get(
+        f"{BASE}/api/v2/purchase_orders/receivable/open", json=FakeList([{"uuid": "a"}])
+    )
     config = {"resource": "purchase_orders", "role": "receivable", "status": "open"}
     records, _ = split(source.read(session, config, None))
     assert records == [{"uuid": "a"}]
@@ -333,10 +351,10 @@ def test_concurrency_shrinks_when_procurify_answers_429(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
     fake = FakeList(vendors(40))
-    limited = {"json": {"detail": "slow down"}, "status_code": 429,
-               "headers": {"Retry-After": "0"}}
-    requests_mock.get(f"{BASE}/api/v3/vendors", [{"json": fake}, limited, limited,
-                                                 *([{"json": fake}] * 30)])
+    limited = {"json": {"detail": "slow down"}, "status_code": 429, "headers": {"Retry-After": "0"}}
+    requests_mock.get(
+        f"{BASE}/api/v3/vendors", [{"json": fake}, limited, limited, *([{"json": fake}] * 30)]
+    )
     reader_limits: list[int] = []
     original = source.AdaptiveLimit.on_retry
 
@@ -346,8 +364,9 @@ def test_concurrency_shrinks_when_procurify_answers_429(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(source.AdaptiveLimit, "on_retry", spy)
-        records, _ = split(source.read(session, {"resource": "vendors", "page_size": 4,
-                                                 "concurrency": 8}, None))
+        records, _ = split(
+            source.read(session, {"resource": "vendors", "page_size": 4, "concurrency": 8}, None)
+        )
     assert [record["id"] for record in records] == list(range(1, 41))
     assert reader_limits
     assert reader_limits[-1] < 8
@@ -363,9 +382,10 @@ def test_any_sizes_give_every_record_once_in_order(
     size: int, page_size: int, concurrency: int
 ) -> None:
     credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
-    with requests_mock.Mocker() as mock, ProcurifySession(
-        credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)
-    ) as session:
+    with (
+        requests_mock.Mocker() as mock,
+        ProcurifySession(credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)) as session,
+    ):
         mock.post(f"{BASE}/api/v3/oauth/token", json={"access_token": "t", "expires_in": 60})
         mock.get(f"{BASE}/api/v3/vendors", json=FakeList(vendors(size)))
         config = {"resource": "vendors", "page_size": page_size, "concurrency": concurrency}
@@ -433,8 +453,11 @@ def test_filters_given_as_text_are_converted_to_their_type(
 
 @pytest.mark.parametrize(
     ("filters", "message"),
-    [({"type": "three"}, "must be a whole number"), ({"type": 2.5}, "must be a whole number"),
-     ({"exclude_other": "maybe"}, "must be true or false")],
+    [
+        ({"type": "three"}, "must be a whole number"),
+        ({"type": 2.5}, "must be a whole number"),
+        ({"exclude_other": "maybe"}, "must be true or false"),
+    ],
 )
 def test_filters_of_the_wrong_type_are_refused(
     session: ProcurifySession, filters: dict[str, Any], message: str
@@ -446,12 +469,14 @@ def test_filters_of_the_wrong_type_are_refused(
 def test_the_source_schema_lists_exactly_the_catalogue() -> None:
     schema = manifest.schema("source.schema.json")
     assert schema["properties"]["resource"]["enum"] == catalogue().names("source")
-    incremental = [name for name, resource in catalogue().resources.items()
-                   if resource.incremental]
+    incremental = [name for name, resource in catalogue().resources.items() if resource.incremental]
     assert schema["allOf"][1]["if"]["properties"]["resource"]["not"]["enum"] == incremental
     assert schema["properties"]["page_size"]["maximum"] == catalogue().max_page_size
-    with_path = [name for name, resource in catalogue().resources.items()
-                 if resource.readable and resource.path_params]
+    with_path = [
+        name
+        for name, resource in catalogue().resources.items()
+        if resource.readable and resource.path_params
+    ]
     assert schema["allOf"][0]["if"]["properties"]["resource"]["not"]["enum"] == with_path
     for param in catalogue().resources["purchase_orders"].path_params:
         assert schema["properties"][param.name]["enum"] == list(param.choices)
@@ -463,8 +488,13 @@ def test_the_source_schema_lists_exactly_the_catalogue() -> None:
     [
         {"resource": "vendors"},
         {"resource": "order_items", "start_date": "2026-01-01", "page_size": 500},
-        {"resource": "purchase_orders", "role": "receivable", "status": "open",
-         "filters": {"pref_vendor": 3}, "concurrency": 16},
+        {
+            "resource": "purchase_orders",
+            "role": "receivable",
+            "status": "open",
+            "filters": {"pref_vendor": 3},
+            "concurrency": 16,
+        },
         {"resource": "bills", "start_date": "2026-01-01T08:00:00Z"},
         {"resource": "bill_details", "start_date": "2026-01-01", "filters": {"vendor": 4}},
         {"resource": "purchase_order_details", "role": "receivable", "status": "paid"},
@@ -499,7 +529,7 @@ def test_a_page_gone_at_the_end_counts_as_a_shrinking_selection(
             context.status_code = 404
             return {"detail": "Invalid page."}
         pagination = {"count": 11, "num_pages": 3, "current_page": page}
-        data = vendors(11)[(page - 1) * 5: page * 5]
+        data = vendors(11)[(page - 1) * 5 : page * 5]
         return {"data": data, "metadata": {"pagination": pagination}}
 
     requests_mock.get(f"{BASE}/api/v3/order-items", json=third_page_gone)
@@ -515,10 +545,13 @@ def test_a_resume_with_another_start_date_starts_the_read_again(
 ) -> None:
     fake = FakeList(vendors(9))
     requests_mock.get(f"{BASE}/api/v3/order-items", json=fake)
-    config = {"resource": "order_items", "page_size": 3, "concurrency": 1,
-              "start_date": "2026-11-01"}
-    checkpoints = [m.value for m in source.read(session, config, None)
-                   if isinstance(m, Checkpoint)]
+    config = {
+        "resource": "order_items",
+        "page_size": 3,
+        "concurrency": 1,
+        "start_date": "2026-11-01",
+    }
+    checkpoints = [m.value for m in source.read(session, config, None) if isinstance(m, Checkpoint)]
     fake.pages_served.clear()
     wider = {**config, "start_date": "2026-09-01"}
     list(source.read(session, wider, dict(checkpoints[1])))
@@ -556,24 +589,31 @@ def test_a_short_page_without_pagination_is_the_only_page(
 def test_without_a_server_clock_the_cursor_allows_for_clock_skew(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
-    requests_mock.get(f"{BASE}/api/v3/ap/bills",
-                      json={"data": [], "metadata": {"pagination": {"num_pages": 1}}})
+    requests_mock.get(
+        f"{BASE}/api/v3/ap/bills", json={"data": [], "metadata": {"pagination": {"num_pages": 1}}}
+    )
     before = datetime.now(UTC)
     _, states = split(source.read(session, {"resource": "bills"}, None))
     cursor = datetime.fromisoformat(states[-1]["cursor"].replace("Z", "+00:00"))
     assert cursor <= before - source.CLOCK_SKEW_ALLOWANCE + timedelta(seconds=5)
 
 
-@pytest.mark.parametrize("date", [
-    "Fri, 01 Jan 2100 00:00:00 GMT",  # a clock far ahead (a proxy's, say)
-    "Fri, 01 Jan 2100 00:00:00 -0000",  # no zone: a time that cannot be placed
-    "Tue, 01 Dec 2026 23:59:59",  # no zone at all
-])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Fri, 01 Jan 2100 00:00:00 GMT",  # a clock far ahead (a proxy's, say)
+        "Fri, 01 Jan 2100 00:00:00 -0000",  # no zone: a time that cannot be placed
+        "Tue, 01 Dec 2026 23:59:59",  # no zone at all
+    ],
+)
 def test_a_server_clock_ahead_of_ours_never_moves_the_cursor_into_the_future(
     session: ProcurifySession, requests_mock: requests_mock.Mocker, date: str
 ) -> None:
-    requests_mock.get(f"{BASE}/api/v3/ap/bills", headers={"Date": date},
-                      json={"data": [], "metadata": {"pagination": {"num_pages": 1}}})
+    requests_mock.get(
+        f"{BASE}/api/v3/ap/bills",
+        headers={"Date": date},
+        json={"data": [], "metadata": {"pagination": {"num_pages": 1}}},
+    )
     _, states = split(source.read(session, {"resource": "bills"}, None))
     after = datetime.now(UTC)
     cursor = datetime.fromisoformat(states[-1]["cursor"].replace("Z", "+00:00"))
@@ -583,8 +623,11 @@ def test_a_server_clock_ahead_of_ours_never_moves_the_cursor_into_the_future(
 def test_a_server_clock_behind_ours_is_the_one_the_cursor_follows(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
-    requests_mock.get(f"{BASE}/api/v3/ap/bills", headers={"Date": SERVER_DATE},
-                      json={"data": [], "metadata": {"pagination": {"num_pages": 1}}})
+    requests_mock.get(
+        f"{BASE}/api/v3/ap/bills",
+        headers={"Date": SERVER_DATE},
+        json={"data": [], "metadata": {"pagination": {"num_pages": 1}}},
+    )
     _, states = split(source.read(session, {"resource": "bills"}, None))
     assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"
 
@@ -596,8 +639,9 @@ def test_records_leaving_between_an_interruption_and_the_resume_are_noticed(
     requests_mock.get(f"{BASE}/api/v3/order-items", json=fake)
     state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
     config = {"resource": "order_items", "page_size": 3, "concurrency": 1}
-    checkpoints = [m.value for m in source.read(session, config, state)
-                   if isinstance(m, Checkpoint)]
+    checkpoints = [
+        m.value for m in source.read(session, config, state) if isinstance(m, Checkpoint)
+    ]
     interrupted = dict(checkpoints[1])  # pages 1 and 2 emitted
     del fake.records[:2]  # while the host was down, two records read already left
     records, states = split(source.read(session, config, interrupted))
@@ -608,15 +652,18 @@ def test_records_leaving_between_an_interruption_and_the_resume_are_noticed(
 def test_a_null_data_list_is_an_empty_page(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
-    requests_mock.get(f"{BASE}/api/v2/ap/vendor-payment-methods",
-                      json={"data": None, "pagination": {"count": 0, "num_pages": 1}})
+    requests_mock.get(
+        f"{BASE}/api/v2/ap/vendor-payment-methods",
+        json={"data": None, "pagination": {"count": 0, "num_pages": 1}},
+    )
     records, _ = split(source.read(session, {"resource": "vendor_payment_methods"}, None))
     assert records == []
 
 
 def test_source_settings_sent_as_null_mean_not_set() -> None:
-    config = source.parse_config({"resource": "vendors", "start_date": None, "page_size": None,
-                                  "filters": None})
+    config = source.parse_config(
+        {"resource": "vendors", "start_date": None, "page_size": None, "filters": None}
+    )
     assert config.page_size == catalogue().default_page_size
     assert config.start is None
 
@@ -652,8 +699,7 @@ def test_concurrency_one_reads_on_the_calling_thread_without_a_pool(
     [([1, "2", 3], ["1", "2", "3"]), ("7", ["7"]), (7, ["7"])],
 )
 def test_a_list_filter_is_sent_as_the_parameter_repeated(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker, given: Any,
-    sent: list[str]
+    session: ProcurifySession, requests_mock: requests_mock.Mocker, given: Any, sent: list[str]
 ) -> None:
     requests_mock.get(f"{BASE}/api/v3/departments", json=FakeList([]))
     config = {"resource": "departments", "filters": {"locations": given}}
@@ -688,18 +734,22 @@ def test_list_filters_in_another_order_are_another_selection() -> None:
 def test_purchase_orders_can_be_read_by_the_paid_status(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
-    requests_mock.get(f"{BASE}/api/v2/purchase_orders/purchased/paid",
-                      json=FakeList([{"uuid": "p"}]))
-    records, _ = split(source.read(session, {"resource": "purchase_orders", "status": "paid"},
-                                   None))
+    requests_mock.get(
+        f"{BASE}/api/v2/purchase_orders/purchased/paid", json=FakeList([{"uuid": "p"}])
+    )
+    records, _ = split(
+        source.read(session, {"resource": "purchase_orders", "status": "paid"}, None)
+    )
     assert records == [{"uuid": "p"}]
 
 
 @pytest.mark.parametrize(
     ("argv", "filters"),
     [
-        (["--filter", "locations=1", "--filter", "locations=2", "--filter", "search=a=b"],
-         {"locations": ["1", "2"], "search": "a=b"}),
+        (
+            ["--filter", "locations=1", "--filter", "locations=2", "--filter", "search=a=b"],
+            {"locations": ["1", "2"], "search": "a=b"},
+        ),
         (["--filter", "locations=4"], {"locations": "4"}),
     ],
 )
@@ -722,8 +772,15 @@ def test_a_list_filter_passes_the_shipped_schema() -> None:
     assert list(validator.iter_errors(config)) == []
 
 
-VALID_POSITION = {"page": 2, "page_size": 3, "query": "q", "next_cursor": None,
-                  "through": 6, "held": False, "counts": None}
+VALID_POSITION = {
+    "page": 2,
+    "page_size": 3,
+    "query": "q",
+    "next_cursor": None,
+    "through": 6,
+    "held": False,
+    "counts": None,
+}
 
 
 @pytest.mark.parametrize(
@@ -746,8 +803,10 @@ VALID_POSITION = {"page": 2, "page_size": 3, "query": "q", "next_cursor": None,
     ],
 )
 def test_a_damaged_position_is_a_configuration_error_naming_the_field(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker, change: dict[str, Any],
-    field: str
+    session: ProcurifySession,
+    requests_mock: requests_mock.Mocker,
+    change: dict[str, Any],
+    field: str,
 ) -> None:
     state = {"version": 2, "resource": "vendors", "in_progress": {**VALID_POSITION, **change}}
     with pytest.raises(ConfigurationError, match=re.escape(field)) as raised:
@@ -780,8 +839,7 @@ def test_pages_announced_without_end_but_empty_stop_the_read_at_once(
     def endless(request: Any, context: Any) -> Any:
         page = int(request.qs["page"][0])
         data = [{"id": 1}, {"id": 2}] if page == 1 else []
-        return {"data": data, "metadata": {"pagination": {"count": 2 * 10**9,
-                                                          "num_pages": 10**9}}}
+        return {"data": data, "metadata": {"pagination": {"count": 2 * 10**9, "num_pages": 10**9}}}
 
     requests_mock.get(f"{BASE}/api/v3/vendors", json=endless)
     with pytest.raises(TransientError, match=r"vendors page \d+.*was empty"):
@@ -827,14 +885,18 @@ class JoiningOrders:
         if page == 2 and not self.joined:
             self.joined = True
             self.orders.insert(0, {"uuid": "new", "n": -1})
-        pagination = {"count": len(self.orders),
-                      "num_pages": max(1, math.ceil(len(self.orders) / size))}
+        pagination = {
+            "count": len(self.orders),
+            "num_pages": max(1, math.ceil(len(self.orders) / size)),
+        }
         context.headers["Date"] = SERVER_DATE
         if page > pagination["num_pages"]:
             context.status_code = 404
             return {"detail": "Invalid page."}
-        return {"data": self.orders[(page - 1) * size: page * size],
-                "metadata": {"pagination": pagination}}
+        return {
+            "data": self.orders[(page - 1) * size : page * size],
+            "metadata": {"pagination": pagination},
+        }
 
 
 def test_records_without_their_order_key_are_checked_by_their_own_key(
@@ -864,10 +926,13 @@ def test_records_without_any_key_hold_the_cursor_when_the_count_changes(
 def test_a_page_that_is_not_valid_utf8_fails_rather_than_turning_into_replacement_characters(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
-    body = (b'{"data": [{"id": 1, "name": "Caf\\u00e9 \xff\xfe"}], '
-            b'"metadata": {"pagination": {"count": 1, "num_pages": 1}}}')
-    requests_mock.get(f"{BASE}/api/v3/vendors", content=body,
-                      headers={"Content-Type": "application/json"})
+    body = (
+        b'{"data": [{"id": 1, "name": "Caf\\u00e9 \xff\xfe"}], '
+        b'"metadata": {"pagination": {"count": 1, "num_pages": 1}}}'
+    )
+    requests_mock.get(
+        f"{BASE}/api/v3/vendors", content=body, headers={"Content-Type": "application/json"}
+    )
     with pytest.raises(TransientError, match=r"vendors page 1.*not usable JSON \(not valid utf-8"):
         list(source.read(session, {"resource": "vendors"}, None))
 
@@ -876,12 +941,19 @@ def test_a_page_in_utf8_with_a_byte_order_mark_or_a_declared_charset_is_read(
     session: ProcurifySession, requests_mock: requests_mock.Mocker
 ) -> None:
     text = '{"data": [{"id": 1, "name": "Café"}], "metadata": {"pagination": {"num_pages": 1}}}'
-    requests_mock.get(f"{BASE}/api/v3/vendors", [
-        {"content": b"\xef\xbb\xbf" + text.encode(), "headers": {"Content-Type":
-                                                               "application/json"}},
-        {"content": text.encode("latin-1"),
-         "headers": {"Content-Type": "application/json; charset=ISO-8859-1"}},
-    ])
+    requests_mock.get(
+        f"{BASE}/api/v3/vendors",
+        [
+            {
+                "content": b"\xef\xbb\xbf" + text.encode(),
+                "headers": {"Content-Type": "application/json"},
+            },
+            {
+                "content": text.encode("latin-1"),
+                "headers": {"Content-Type": "application/json; charset=ISO-8859-1"},
+            },
+        ],
+    )
     for _ in range(2):
         records, _ = split(source.read(session, {"resource": "vendors"}, None))
         assert records == [{"id": 1, "name": "Café"}]
@@ -898,8 +970,10 @@ def test_records_out_of_order_hold_the_cursor_without_endless_looks(
         if page > pagination["num_pages"]:
             context.status_code = 404
             return {"detail": "Invalid page."}
-        return {"data": [{"id": n} for n in ids[(page - 1) * size: page * size]],
-                "metadata": {"pagination": pagination}}
+        return {
+            "data": [{"id": n} for n in ids[(page - 1) * size : page * size]],
+            "metadata": {"pagination": pagination},
+        }
 
     requests_mock.get(f"{BASE}/api/v3/order-items", json=unordered)
     state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}

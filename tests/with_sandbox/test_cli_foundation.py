@@ -51,9 +51,7 @@ def test_spec_prints_the_credential_schema(capsys: pytest.CaptureFixture[str]) -
     assert json.loads(out) == credential_schema()
 
 
-def test_check_a_good_credential_file(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_check_a_good_credential_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "check", "--credential", str(write(tmp_path, GOOD)))
     assert code == 0
     assert "Credential is valid." in out
@@ -214,7 +212,12 @@ def test_module_entry_point_in_a_subprocess(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ENV_FIELDS.values()}
     done = subprocess.run(
         [sys.executable, "-m", "nexla_procurify", "check", "--credential", str(path)],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+        check=False,
     )
     assert done.returncode != 0
     assert "base_url: Base URL must not include a query" in done.stdout

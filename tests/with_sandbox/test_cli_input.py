@@ -47,29 +47,35 @@ def test_a_300_mb_line_is_never_held_and_the_next_lines_are_read() -> None:
     assert stream.largest_read <= jsonlines.MAX_LINE_BYTES + 1
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b"abc\n" + b"y" * 9 + b"\nd", [b"abc\n", jsonlines.TOO_LONG, b"d"]),
-    (b"12345678\n", [b"12345678\n"]),  # exactly the limit, besides its newline
-    (b"12345678", [b"12345678"]),
-    (b"123456789", [jsonlines.TOO_LONG]),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"abc\n" + b"y" * 9 + b"\nd", [b"abc\n", jsonlines.TOO_LONG, b"d"]),
+        (b"12345678\n", [b"12345678\n"]),  # exactly the limit, besides its newline
+        (b"12345678", [b"12345678"]),
+        (b"123456789", [jsonlines.TOO_LONG]),
+    ],
+)
 def test_lines_are_cut_at_the_limit(data: bytes, expected: list[Any]) -> None:
     assert list(jsonlines.bounded_lines(io.BytesIO(data), 8)) == expected
 
 
-@pytest.mark.parametrize(("raw", "phrase"), [
-    (b'\xef\xbb\xbf{"name": "x"}\n', "starts with a byte order mark (BOM)"),
-    ('{"name": "x"}\n'.encode("utf-16"), "is UTF-16 text"),
-    (b'{"name": "caf\xe9"}\n', "is not UTF-8 text (byte 0xe9 at position 14)"),
-    (b'{"name": "Acme", "email": ["ap@', "is cut short"),
-    (b'{"name": "Acme", ', "is cut short"),
-    (b'{"name": Acme}', "is not valid JSON: Expecting value (column 10)"),
-    (DEEP.encode(), "is nested too deeply"),
-    (DEEP_OBJECT.encode(), "is nested too deeply"),
-    (b'{"overall_score": 1e400}', "holds a number too large to use (1e400)"),
-    (b'{"overall_score": NaN}', "holds NaN"),
-    (b'{"type": ' + b"9" * 5000 + b"}", "holds a number too large to use (5000 digits)"),
-])
+@pytest.mark.parametrize(
+    ("raw", "phrase"),
+    [
+        (b'\xef\xbb\xbf{"name": "x"}\n', "starts with a byte order mark (BOM)"),
+        ('{"name": "x"}\n'.encode("utf-16"), "is UTF-16 text"),
+        (b'{"name": "caf\xe9"}\n', "is not UTF-8 text (byte 0xe9 at position 14)"),
+        (b'{"name": "Acme", "email": ["ap@', "is cut short"),
+        (b'{"name": "Acme", ', "is cut short"),
+        (b'{"name": Acme}', "is not valid JSON: Expecting value (column 10)"),
+        (DEEP.encode(), "is nested too deeply"),
+        (DEEP_OBJECT.encode(), "is nested too deeply"),
+        (b'{"overall_score": 1e400}', "holds a number too large to use (1e400)"),
+        (b'{"overall_score": NaN}', "holds NaN"),
+        (b'{"type": ' + b"9" * 5000 + b"}", "holds a number too large to use (5000 digits)"),
+    ],
+)
 def test_each_damaged_line_says_what_is_wrong(raw: bytes, phrase: str) -> None:
     decoded = jsonlines.decode_line(raw, 7, 1000)
     assert isinstance(decoded, UnreadableRecord)
@@ -86,35 +92,71 @@ def test_a_line_too_long_names_the_setting() -> None:
 
 
 def test_write_rejects_an_over_long_line_as_its_record_and_goes_on(
-    sandbox: Sandbox, credential_file: Path, tmp_path: Path,
+    sandbox: Sandbox,
+    credential_file: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     records = tmp_path / "departments.jsonl"
     good = [json.dumps({"name": f"Dept {n}", "branch": 1}) for n in range(2)]
     too_long = json.dumps({"name": "x" * 5000, "branch": 1})
     records.write_text("\n".join([good[0], too_long, good[1]]) + "\n")
-    code = cli.main(["write", "departments", str(records), "--operation", "create",
-                     "--max-line-bytes", "1000", "--credential", str(credential_file)])
+    code = cli.main(
+        [
+            "write",
+            "departments",
+            str(records),
+            "--operation",
+            "create",
+            "--max-line-bytes",
+            "1000",
+            "--credential",
+            str(credential_file),
+        ]
+    )
     out, err = capsys.readouterr()
     results = [json.loads(line) for line in out.splitlines()]
     assert [(r["index"], r["status"]) for r in results] == [
-        (0, "created"), (1, "rejected"), (2, "created")]
+        (0, "created"),
+        (1, "rejected"),
+        (2, "created"),
+    ]
     assert "Input line 2 is longer than 1000 bytes" in results[1]["error"]
     assert code == 1
     assert "Traceback" not in err
 
 
 def test_write_names_each_damaged_line(
-    sandbox: Sandbox, credential_file: Path, tmp_path: Path,
+    sandbox: Sandbox,
+    credential_file: Path,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     records = tmp_path / "odd.jsonl"
     good = json.dumps({"name": "Research", "branch": 1}).encode()
-    records.write_bytes(b"\n".join([
-        b"\xef\xbb\xbf" + good, b'{"name": "Resea', b"\xff not utf-8", DEEP.encode(), good,
-    ]) + b"\n")
-    code = cli.main(["write", "departments", str(records), "--operation", "create",
-                     "--credential", str(credential_file)])
+    records.write_bytes(
+        b"\n".join(
+            [
+                b"\xef\xbb\xbf" + good,
+                b'{"name": "Resea',
+                b"\xff not utf-8",
+                DEEP.encode(),
+                good,
+            ]
+        )
+        + b"\n"
+    )
+    code = cli.main(
+        [
+            "write",
+            "departments",
+            str(records),
+            "--operation",
+            "create",
+            "--credential",
+            str(credential_file),
+        ]
+    )
     out, _ = capsys.readouterr()
     results = [json.loads(line) for line in out.splitlines()]
     assert [r["status"] for r in results] == ["rejected"] * 4 + ["created"]
@@ -130,34 +172,65 @@ def test_write_names_each_damaged_line(
 def test_the_largest_line_must_be_positive(
     credential_file: Path, capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
-    code = cli.main(["write", "departments", "--operation", "create", option,
-                     "--credential", str(credential_file)])
+    code = cli.main(
+        [
+            "write",
+            "departments",
+            "--operation",
+            "create",
+            option,
+            "--credential",
+            str(credential_file),
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 2
     assert "--max-line-bytes must be" in err
 
 
-@pytest.mark.parametrize(("content", "phrase"), [
-    (DEEP, "is nested too deeply"),
-    (DEEP_OBJECT, "is nested too deeply"),
-    ('{"a":' * 70 + "1" + "}" * 70, "is nested too deeply"),
-    ('{"name": 1e400}', "holds a number too large to use (1e400)"),
-    ('{"name": -Infinity}', "holds -Infinity"),
-    ('{"page": ' + "1" * 5000 + "}", "holds a number too large to use (5000 digits)"),
-])
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [
+        (DEEP, "is nested too deeply"),
+        (DEEP_OBJECT, "is nested too deeply"),
+        ('{"a":' * 70 + "1" + "}" * 70, "is nested too deeply"),
+        ('{"name": 1e400}', "holds a number too large to use (1e400)"),
+        ('{"name": -Infinity}', "holds -Infinity"),
+        ('{"page": ' + "1" * 5000 + "}", "holds a number too large to use (5000 digits)"),
+    ],
+)
 @pytest.mark.parametrize("what", ["credential", "state", "config"])
 def test_hostile_json_files_end_in_one_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, allow_loopback: None,
-    content: str, phrase: str, what: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    allow_loopback: None,
+    content: str,
+    phrase: str,
+    what: str,
 ) -> None:
     path = tmp_path / f"{what}.json"
     path.write_text(content)
     credential = tmp_path / "credential.json"
     if what != "credential":
-        credential.write_text(json.dumps({"name": "x", "client_id": "id", "client_secret": "s",
-                                          "base_url": "http://127.0.0.1:9"}))
-    code = cli.main(["read", "vendors", f"--{what}", str(path),
-                     *(["--credential", str(credential)] if what != "credential" else [])])
+        credential.write_text(
+            json.dumps(
+                {
+                    "name": "x",
+                    "client_id": "id",
+                    "client_secret": "s",
+                    "base_url": "http://127.0.0.1:9",
+                }
+            )
+        )
+    code = cli.main(
+        [
+            "read",
+            "vendors",
+            f"--{what}",
+            str(path),
+            *(["--credential", str(credential)] if what != "credential" else []),
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 2
     assert err.count("\n") == 1
@@ -166,12 +239,15 @@ def test_hostile_json_files_end_in_one_line(
 
 
 def test_a_state_page_of_1e400_is_a_clear_error(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, credential_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    credential_file: Path,
 ) -> None:
     state = tmp_path / "state.json"
     state.write_text('{"type": "STATE", "value": {"resource": "vendors", "page": 1e400}}')
-    code = cli.main(["read", "vendors", "--state", str(state),
-                     "--credential", str(credential_file)])
+    code = cli.main(
+        ["read", "vendors", "--state", str(state), "--credential", str(credential_file)]
+    )
     _, err = capsys.readouterr()
     assert code == 2
     assert "state file" in err

@@ -31,8 +31,15 @@ sys.exit(code)
 
 def _run(argv: list[str], stdin: str = "") -> tuple[int, str, list[str]]:
     env = {**os.environ, ALLOW_LOOPBACK_ENV: "1"}
-    done = subprocess.run([sys.executable, "-c", PROGRAM, *argv], input=stdin,
-                          capture_output=True, text=True, timeout=120, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     line = next(line for line in done.stderr.splitlines() if line.startswith("SANDBOX-MODULES"))
     modules = [name for name in line.split()[1:] if name != "-"]
     return done.returncode, done.stdout, modules
@@ -54,21 +61,31 @@ def test_commands_without_a_server_do_not_import_the_sandbox(argv: list[str]) ->
     assert modules == []
 
 
-def test_read_check_and_write_do_not_import_the_sandbox(sandbox: Sandbox,
-                                                         tmp_path: Path) -> None:
+def test_read_check_and_write_do_not_import_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
     credential = tmp_path / "credential.json"
     credential.write_text(json.dumps(sandbox.credential()))
-    code, out, modules = _run(["read", "vendors", "--credential", str(credential), "--limit",
-                               "2"])
+    code, out, modules = _run(["read", "vendors", "--credential", str(credential), "--limit", "2"])
     assert code == 0
     assert [json.loads(line)["type"] for line in out.splitlines()][:3] == [
-        "SCHEMA", "RECORD", "RECORD"]
+        "SCHEMA",
+        "RECORD",
+        "RECORD",
+    ]
     assert modules == []
     code, _, modules = _run(["check", "--live", "--credential", str(credential)])
     assert (code, modules) == (0, [])
-    code, out, modules = _run(["write", "departments", "--operation", "create", "--dry-run",
-                               "--credential", str(credential)],
-                              stdin=json.dumps({"name": "Lazy", "branch": 1}) + "\n")
+    code, out, modules = _run(
+        [
+            "write",
+            "departments",
+            "--operation",
+            "create",
+            "--dry-run",
+            "--credential",
+            str(credential),
+        ],
+        stdin=json.dumps({"name": "Lazy", "branch": 1}) + "\n",
+    )
     assert code == 0
     assert json.loads(out.splitlines()[0])["status"] == "validated"
     assert modules == []

@@ -22,8 +22,9 @@ from nexla_procurify.credential import ALLOW_LOOPBACK_ENV
 from nexla_procurify.sandbox import Fault, Sandbox
 
 
-def test_demo_restores_the_loopback_setting(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_restores_the_loopback_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv(ALLOW_LOOPBACK_ENV, raising=False)
     assert cli.main(["demo"]) == 0
     capsys.readouterr()
@@ -38,26 +39,48 @@ def test_a_credential_file_is_private_even_when_it_existed(tmp_path: Path) -> No
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
-def test_read_with_a_limit_stops_prefetching(sandbox: Sandbox, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_with_a_limit_stops_prefetching(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     credential = tmp_path / "credential.json"
     credential.write_text(json.dumps(sandbox.credential()))
     before = {thread.name for thread in threading.enumerate()}
-    assert cli.main(["read", "vendors", "--credential", str(credential), "--page-size", "2",
-                     "--concurrency", "4", "--limit", "1"]) == 0
+    assert (
+        cli.main(
+            [
+                "read",
+                "vendors",
+                "--credential",
+                str(credential),
+                "--page-size",
+                "2",
+                "--concurrency",
+                "4",
+                "--limit",
+                "1",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    readers = [thread for thread in threading.enumerate()
-               if thread.name.startswith("read-vendors") and thread.name not in before]
+    readers = [
+        thread
+        for thread in threading.enumerate()
+        if thread.name.startswith("read-vendors") and thread.name not in before
+    ]
     for thread in readers:
         thread.join(timeout=5)
     assert not any(thread.is_alive() for thread in readers)
 
 
 def test_output_cut_short_exits_like_a_tool_killed_by_sigpipe() -> None:
-    command = (f"{sys.executable} -m nexla_procurify discover | head -c 10 > /dev/null; "
-               "echo ${PIPESTATUS[0]}")
-    finished = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
-                              timeout=60, check=True)
+    command = (
+        f"{sys.executable} -m nexla_procurify discover | head -c 10 > /dev/null; "
+        "echo ${PIPESTATUS[0]}"
+    )
+    finished = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=60, check=True
+    )
     assert finished.stdout.strip() == "141"
     assert "Traceback" not in finished.stderr
 
@@ -98,9 +121,23 @@ def _write_process(
     credential.write_text(json.dumps(sandbox.credential()))
     env = {**os.environ, ALLOW_LOOPBACK_ENV: "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "nexla_procurify", "write", "departments", "--operation",
-         "create", "--concurrency", "1", "--credential", str(credential)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        [
+            sys.executable,
+            "-m",
+            "nexla_procurify",
+            "write",
+            "departments",
+            "--operation",
+            "create",
+            "--concurrency",
+            "1",
+            "--credential",
+            str(credential),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     processes.append(process)
     return process
@@ -155,13 +192,16 @@ def test_a_second_ctrl_c_stops_at_once(
     assert b"Stopped at once" in err
 
 
-def _spawn(arguments: list[str], sandbox: Sandbox, tmp_path: Path,
-           processes: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+def _spawn(
+    arguments: list[str], sandbox: Sandbox, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
     credential = tmp_path / "credential.json"
     credential.write_text(json.dumps(sandbox.credential()))
     process = subprocess.Popen(
         [sys.executable, "-m", "nexla_procurify", *arguments, "--credential", str(credential)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env={**os.environ, ALLOW_LOOPBACK_ENV: "1"},
     )
     processes.append(process)
@@ -178,23 +218,32 @@ def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_stopped_write_reports_every_record_it_created(
-    allow_loopback: None, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
-    signum: int, code: int,
+    allow_loopback: None,
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
+    signum: int,
+    code: int,
 ) -> None:
     """Stopped as a scheduler stops a job, with four records in flight: every department the
     sandbox created is in the output as created, with its id; then the summary."""
     names = [f"Stopped {n}" for n in range(400)]
     records = tmp_path / "departments.jsonl"
-    records.write_text("".join(json.dumps({"name": name, "branch": 1}) + "\n"
-                               for name in names))
+    records.write_text("".join(json.dumps({"name": name, "branch": 1}) + "\n" for name in names))
     with Sandbox(latency=0.02) as sandbox:
-        process = _spawn(["write", "departments", str(records), "--operation", "create",
-                          "--concurrency", "4"], sandbox, tmp_path, processes)
+        process = _spawn(
+            ["write", "departments", str(records), "--operation", "create", "--concurrency", "4"],
+            sandbox,
+            tmp_path,
+            processes,
+        )
         _wait_for(lambda: sandbox.created("departments") >= 12, process)
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)
-        created = {record["name"]: record["id"] for record in sandbox.records("departments")
-                   if record["name"] in set(names)}
+        created = {
+            record["name"]: record["id"]
+            for record in sandbox.records("departments")
+            if record["name"] in set(names)
+        }
     results = [json.loads(line) for line in out.splitlines()]
     assert process.returncode == code
     assert [r["index"] for r in results] == list(range(len(results)))
@@ -206,20 +255,27 @@ def test_a_stopped_write_reports_every_record_it_created(
     assert b"Traceback" not in err
 
 
-@pytest.mark.parametrize(("first", "second"), [(signal.SIGTERM, signal.SIGTERM),
-                                               (signal.SIGINT, signal.SIGTERM),
-                                               (signal.SIGTERM, signal.SIGINT)])
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (signal.SIGTERM, signal.SIGTERM),
+        (signal.SIGINT, signal.SIGTERM),
+        (signal.SIGTERM, signal.SIGINT),
+    ],
+)
 def test_a_second_signal_of_either_kind_stops_at_once(
-    sandbox: Sandbox, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
-    first: int, second: int,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
+    first: int,
+    second: int,
 ) -> None:
     sandbox.inject(Fault("delay", delay=20, method="POST", path="/api/v3/departments"))
     process = _write_process(sandbox, tmp_path, processes)
     assert process.stdin is not None
     process.stdin.write(json.dumps({"name": "Slow", "branch": 1}).encode() + b"\n")
     process.stdin.flush()
-    _wait_for(lambda: bool(sandbox.requests_to("/api/v3/departments", method="POST")),
-              process)
+    _wait_for(lambda: bool(sandbox.requests_to("/api/v3/departments", method="POST")), process)
     process.send_signal(first)
     time.sleep(0.3)
     process.send_signal(second)
@@ -229,17 +285,24 @@ def test_a_second_signal_of_either_kind_stops_at_once(
 
 
 def test_sigterm_ends_a_read_without_waiting_for_a_slow_answer_in_flight(
-    allow_loopback: None, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
+    allow_loopback: None,
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
 ) -> None:
     # Page 3 takes 300 s to come: the stopped read must not wait for it to exit.
-    slow = Fault("delay", delay=300.0, path="/api/v3/vendors", query=(("page", "3"),),
-                 times=None)
+    slow = Fault("delay", delay=300.0, path="/api/v3/vendors", query=(("page", "3"),), times=None)
     with Sandbox(records={"vendors": 50}) as sandbox:
         sandbox.inject(slow)
-        process = _spawn(["read", "vendors", "--page-size", "5", "--concurrency", "2"],
-                         sandbox, tmp_path, processes)
-        _wait_for(lambda: any(r.query.get("page") == "3"
-                              for r in sandbox.requests_to("/api/v3/vendors")), process)
+        process = _spawn(
+            ["read", "vendors", "--page-size", "5", "--concurrency", "2"],
+            sandbox,
+            tmp_path,
+            processes,
+        )
+        _wait_for(
+            lambda: any(r.query.get("page") == "3" for r in sandbox.requests_to("/api/v3/vendors")),
+            process,
+        )
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)  # far less than the slow answer's 300 s
     assert process.returncode == 143
@@ -248,12 +311,18 @@ def test_sigterm_ends_a_read_without_waiting_for_a_slow_answer_in_flight(
 
 
 def test_sigterm_ends_a_read_with_the_state_to_resume_from(
-    allow_loopback: None, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
+    allow_loopback: None,
+    tmp_path: Path,
+    processes: list[subprocess.Popen[bytes]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with Sandbox(records={"vendors": 300}, latency=0.05) as sandbox:
-        process = _spawn(["read", "vendors", "--page-size", "5", "--concurrency", "2"],
-                         sandbox, tmp_path, processes)
+        process = _spawn(
+            ["read", "vendors", "--page-size", "5", "--concurrency", "2"],
+            sandbox,
+            tmp_path,
+            processes,
+        )
         _wait_for(lambda: len(sandbox.requests_to("/api/v3/vendors")) >= 6, process)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
@@ -267,8 +336,24 @@ def test_sigterm_ends_a_read_with_the_state_to_resume_from(
         state = tmp_path / "state.json"
         state.write_text(json.dumps(lines[-1]))
         credential = tmp_path / "credential.json"
-        assert cli.main(["read", "vendors", "--state", str(state), "--page-size", "5",
-                         "--credential", str(credential)]) == 0
-        rest = {json.loads(line)["record"]["id"] for line in capsys.readouterr().out.splitlines()
-                if json.loads(line)["type"] == "RECORD"}
+        assert (
+            cli.main(
+                [
+                    "read",
+                    "vendors",
+                    "--state",
+                    str(state),
+                    "--page-size",
+                    "5",
+                    "--credential",
+                    str(credential),
+                ]
+            )
+            == 0
+        )
+        rest = {
+            json.loads(line)["record"]["id"]
+            for line in capsys.readouterr().out.splitlines()
+            if json.loads(line)["type"] == "RECORD"
+        }
     assert first | rest == set(range(1, 301))  # nothing lost by stopping

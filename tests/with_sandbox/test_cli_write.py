@@ -20,15 +20,40 @@ def test_write_prints_one_result_per_line_and_a_summary(
 ) -> None:
     records = tmp_path / "vendors.jsonl"
     records.write_text(
-        json.dumps({"name": "A", "email": ["a@a.example"], "type": 3, "external_id": "CLI-1",
-                    "overall_score": None})
+        json.dumps(
+            {
+                "name": "A",
+                "email": ["a@a.example"],
+                "type": 3,
+                "external_id": "CLI-1",
+                "overall_score": None,
+            }
+        )
         + "\n\nnot json\n"
-        + json.dumps({"name": "B", "email": ["b@b.example"], "type": 4, "external_id": "CLI-2",
-                    "overall_score": None})
+        + json.dumps(
+            {
+                "name": "B",
+                "email": ["b@b.example"],
+                "type": 4,
+                "external_id": "CLI-2",
+                "overall_score": None,
+            }
+        )
         + "\n"
     )
-    code = cli.main(["write", "vendors", str(records), "--operation", "upsert",
-                     "--key", "external_id", "--credential", str(credential_file)])
+    code = cli.main(
+        [
+            "write",
+            "vendors",
+            str(records),
+            "--operation",
+            "upsert",
+            "--key",
+            "external_id",
+            "--credential",
+            str(credential_file),
+        ]
+    )
     out, err = capsys.readouterr()
     results = [json.loads(line) for line in out.splitlines()]
     assert [r["status"] for r in results] == ["created", "rejected", "created"]
@@ -41,14 +66,25 @@ def test_write_prints_one_result_per_line_and_a_summary(
 
 
 def test_write_from_stdin_dry_run_writes_nothing(
-    sandbox: Sandbox, credential_file: Path, monkeypatch: pytest.MonkeyPatch,
+    sandbox: Sandbox,
+    credential_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     before = len(sandbox.records("departments"))
     line = json.dumps({"name": "Research", "branch": 1})
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode())))
-    code = cli.main(["write", "departments", "--operation", "create", "--dry-run",
-                     "--credential", str(credential_file)])
+    code = cli.main(
+        [
+            "write",
+            "departments",
+            "--operation",
+            "create",
+            "--dry-run",
+            "--credential",
+            str(credential_file),
+        ]
+    )
     out, _ = capsys.readouterr()
     assert code == 0
     assert json.loads(out)["status"] == "validated"
@@ -59,8 +95,9 @@ def test_write_from_stdin_dry_run_writes_nothing(
 def test_write_with_an_unsupported_operation_is_a_usage_error(
     credential_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(["write", "currencies", "--operation", "create",
-                     "--credential", str(credential_file)])
+    code = cli.main(
+        ["write", "currencies", "--operation", "create", "--credential", str(credential_file)]
+    )
     _, err = capsys.readouterr()
     assert code == 2
     assert "currencies" in err
@@ -70,8 +107,17 @@ def test_write_with_an_unsupported_operation_is_a_usage_error(
 def test_a_missing_input_file_is_a_one_line_error(
     credential_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(["write", "vendors", str(tmp_path / "nope.jsonl"), "--operation", "create",
-                     "--credential", str(credential_file)])
+    code = cli.main(
+        [
+            "write",
+            "vendors",
+            str(tmp_path / "nope.jsonl"),
+            "--operation",
+            "create",
+            "--credential",
+            str(credential_file),
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 2
     assert err.count("\n") == 1
@@ -84,8 +130,17 @@ def test_lines_that_are_not_utf8_or_too_deep_are_rejected_not_fatal(
     records = tmp_path / "odd.jsonl"
     good = json.dumps({"name": "Research", "branch": 1}).encode()
     records.write_bytes(b"\xff\xfe not utf-8\n" + b"[" * 100_000 + b"\n" + good + b"\n")
-    code = cli.main(["write", "departments", str(records), "--operation", "create",
-                     "--credential", str(credential_file)])
+    code = cli.main(
+        [
+            "write",
+            "departments",
+            str(records),
+            "--operation",
+            "create",
+            "--credential",
+            str(credential_file),
+        ]
+    )
     out, _ = capsys.readouterr()
     statuses = [json.loads(line)["status"] for line in out.splitlines()]
     assert statuses == ["rejected", "rejected", "created"]
@@ -108,15 +163,37 @@ class InterruptingInput:
 
 
 def test_the_first_ctrl_c_finishes_and_reports_what_was_sent(
-    sandbox: Sandbox, credential_file: Path, monkeypatch: pytest.MonkeyPatch,
+    sandbox: Sandbox,
+    credential_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    lines = [json.dumps({"name": f"V{n}", "email": ["v@v.example"], "type": 3,
-                         "external_id": f"INT-{n}", "overall_score": None}).encode() + b"\n"
-             for n in range(20)]
+    lines = [
+        json.dumps(
+            {
+                "name": f"V{n}",
+                "email": ["v@v.example"],
+                "type": 3,
+                "external_id": f"INT-{n}",
+                "overall_score": None,
+            }
+        ).encode()
+        + b"\n"
+        for n in range(20)
+    ]
     monkeypatch.setattr("sys.stdin", SimpleNamespace(buffer=InterruptingInput(lines, 5)))
-    code = cli.main(["write", "vendors", "--operation", "create", "--concurrency", "1",
-                     "--credential", str(credential_file)])
+    code = cli.main(
+        [
+            "write",
+            "vendors",
+            "--operation",
+            "create",
+            "--concurrency",
+            "1",
+            "--credential",
+            str(credential_file),
+        ]
+    )
     out, err = capsys.readouterr()
     results = [json.loads(line) for line in out.splitlines()]
     assert code == 130

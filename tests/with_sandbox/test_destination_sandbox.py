@@ -34,8 +34,7 @@ def session(sandbox: Sandbox) -> Iterator[ProcurifySession]:
         yield opened
 
 
-def write(session: ProcurifySession, config: Mapping[str, Any], records: Any
-          ) -> list[WriteResult]:
+def write(session: ProcurifySession, config: Mapping[str, Any], records: Any) -> list[WriteResult]:
     return list(destination.write(session, config, records, sleep=lambda _: None))
 
 
@@ -73,8 +72,7 @@ CATALOGUE_SANDBOX = pytest.mark.skipif(
 
 
 def invitation() -> dict[str, Any]:
-    return {"email": f"{unique('user')}@acme.test", "first_name": "Ada",
-            "last_name": "Lovelace"}
+    return {"email": f"{unique('user')}@acme.test", "first_name": "Ada", "last_name": "Lovelace"}
 
 
 def requisition() -> dict[str, Any]:
@@ -82,11 +80,20 @@ def requisition() -> dict[str, Any]:
         "required_date": "2026-09-30",
         "location_name": "Head Office",
         "department_name": "Finance",
-        "line_items": [{"item_name": "Paper", "vendor_name": "Northwind Paper Corp.",
-                        "account_code": "6000", "unit_price": "4.50", "quantity": "10",
-                        "unit": "box", "currency_code": "USD",
-                        "custom_fields": [{"custom_field_name": "Project code",
-                                           "custom_field_value": "P-1"}]}],
+        "line_items": [
+            {
+                "item_name": "Paper",
+                "vendor_name": "Northwind Paper Corp.",
+                "account_code": "6000",
+                "unit_price": "4.50",
+                "quantity": "10",
+                "unit": "box",
+                "currency_code": "USD",
+                "custom_fields": [
+                    {"custom_field_name": "Project code", "custom_field_value": "P-1"}
+                ],
+            }
+        ],
     }
 
 
@@ -126,22 +133,34 @@ def test_department_create_and_update(sandbox: Sandbox, session: ProcurifySessio
     record = {"branch": branch, "name": unique("Dept")}
     [created] = write(session, {"resource": "departments", "operation": "create"}, [record])
     assert created.status == "created", created.error
-    [updated] = write(session, {"resource": "departments", "operation": "update"},
-                      [{**record, "id": created.id, "name": "Finance"}])
+    [updated] = write(
+        session,
+        {"resource": "departments", "operation": "update"},
+        [{**record, "id": created.id, "name": "Finance"}],
+    )
     assert updated.status == "updated", updated.error
 
 
 def address(name: str) -> dict[str, Any]:
-    return {"name": name, "addressLineOne": "1 Main Street", "city": "Vancouver",
-            "postalCode": "V6B 1A1", "country": "Canada"}
+    return {
+        "name": name,
+        "addressLineOne": "1 Main Street",
+        "city": "Vancouver",
+        "postalCode": "V6B 1A1",
+        "country": "Canada",
+    }
 
 
 def test_location_create(sandbox: Sandbox, session: ProcurifySession) -> None:
     name = unique("Office")
-    record = {"name": name, "currency": "CAD", "phoneOne": "+1-604-555-0100",
-              "primary_billing_address": address("Billing"),
-              "primary_shipping_address": address("Shipping"),
-              "shipping_addresses": [address("Dock")]}
+    record = {
+        "name": name,
+        "currency": "CAD",
+        "phoneOne": "+1-604-555-0100",
+        "primary_billing_address": address("Billing"),
+        "primary_shipping_address": address("Shipping"),
+        "shipping_addresses": [address("Dock")],
+    }
     [created] = write(session, {"resource": "locations", "operation": "create"}, [record])
     assert created.status == "created", created.error
     [found] = [r for r in stored(sandbox, "locations") if r["name"] == name]
@@ -154,8 +173,12 @@ def test_payment_method_create_reports_the_real_id(
 ) -> None:
     """These creates answer the bare record, whose own ``data`` is the payment details."""
     name = unique("Wire")
-    record: dict[str, Any] = {"data": {"payable_to": "Acme Supplies", "account": "12-345"},
-                              "name": name, "type": 2, "currency": 1}
+    record: dict[str, Any] = {
+        "data": {"payable_to": "Acme Supplies", "account": "12-345"},
+        "name": name,
+        "type": 2,
+        "currency": 1,
+    }
     if resource == "vendor_payment_methods":
         record["vendor"] = first_id(sandbox, "vendors")
     before = {r["id"] for r in stored(sandbox, resource)}
@@ -170,8 +193,7 @@ def test_payment_method_create_reports_the_real_id(
 @CATALOGUE_SANDBOX
 def test_requisition_create_reports_its_uuid(sandbox: Sandbox, session: ProcurifySession) -> None:
     created_before = sandbox.created("requisitions")
-    [created] = write(session, {"resource": "requisitions", "operation": "create"},
-                      [requisition()])
+    [created] = write(session, {"resource": "requisitions", "operation": "create"}, [requisition()])
     assert created.status == "created", created.error
     assert isinstance(created.id, str)
     assert sandbox.created("requisitions") == created_before + 1
@@ -179,38 +201,70 @@ def test_requisition_create_reports_its_uuid(sandbox: Sandbox, session: Procurif
 
 
 def test_requisition_create_refused_by_procurify_is_rejected(session: ProcurifySession) -> None:
-    [result] = write(session, {"resource": "requisitions", "operation": "create"},
-                     [{"required_date": "30/09/2026", "location_name": "Head Office",
-                       "department_name": "Finance", "line_items": []}])
+    [result] = write(
+        session,
+        {"resource": "requisitions", "operation": "create"},
+        [
+            {
+                "required_date": "30/09/2026",
+                "location_name": "Head Office",
+                "department_name": "Finance",
+                "line_items": [],
+            }
+        ],
+    )
     assert result.status == "rejected"
     assert "required_date" in result.details
 
 
 def test_custom_field_update(sandbox: Sandbox, session: ProcurifySession) -> None:
     field_id = first_id(sandbox, "custom_fields")
-    record = {"id": field_id, "name": "Cost centre", "field_type": "t",
-              "default_value": "CC-1", "is_required": False}
+    record = {
+        "id": field_id,
+        "name": "Cost centre",
+        "field_type": "t",
+        "default_value": "CC-1",
+        "is_required": False,
+    }
     [updated] = write(session, {"resource": "custom_fields", "operation": "update"}, [record])
     assert (updated.status, updated.id) == ("updated", field_id), updated.error
     found = sandbox.record("custom_fields", field_id)
     assert found is not None
     assert (found["name"], found["default_value"], found["is_required"]) == (
-        "Cost centre", "CC-1", False)
+        "Cost centre",
+        "CC-1",
+        False,
+    )
     assert len(sandbox.requests_to(f"/api/v3/custom-fields/{field_id}", method="PUT")) == 1
 
 
 def purchase_order_update(procurify_po: int, version: int) -> dict[str, Any]:
     """A body valid against schemas/requests/purchase_orders.update.json."""
-    side = {"name": "Northwind Paper Corp.", "contact": "Ava Smith",
-            "addressLineOne": "1 Main Street", "postalCode": "V6B 1A1", "city": "Vancouver",
-            "country": "Canada", "address": 1}
+    side = {
+        "name": "Northwind Paper Corp.",
+        "contact": "Ava Smith",
+        "addressLineOne": "1 Main Street",
+        "postalCode": "V6B 1A1",
+        "city": "Vancouver",
+        "country": "Canada",
+        "address": 1,
+    }
     record: dict[str, Any] = {
         "procurify_PO": procurify_po,
         "version": version,
-        "order_items": [{"id": 1, "name": "Paper", "unit": "box", "quantity": "10",
-                         "price": "4.50", "custom_fields": []}],
+        "order_items": [
+            {
+                "id": 1,
+                "name": "Paper",
+                "unit": "box",
+                "quantity": "10",
+                "price": "4.50",
+                "custom_fields": [],
+            }
+        ],
         "promise_date": "2026-09-30T12:00:00Z",
-        "discount": {}, "tax": {},
+        "discount": {},
+        "tax": {},
         "comment": "Deliver to the loading dock",
     }
     for role in ("buyer", "receiver"):
@@ -218,24 +272,24 @@ def purchase_order_update(procurify_po: int, version: int) -> dict[str, Any]:
     return record
 
 
-@pytest.mark.parametrize(("operation", "path"), [
-    ("update", "/api/v3/purchase-orders/{}"),
-    ("revise", "/api/v2/purchase_order/revise/{}"),  # deprecated by Procurify, still served
-])
+@pytest.mark.parametrize(
+    ("operation", "path"),
+    [
+        ("update", "/api/v3/purchase-orders/{}"),
+        ("revise", "/api/v2/purchase_order/revise/{}"),  # deprecated by Procurify, still served
+    ],
+)
 def test_purchase_order_update(
     sandbox: Sandbox, session: ProcurifySession, operation: str, path: str
 ) -> None:
     [current] = stored(sandbox, "purchase_orders")[:1]
     procurify_po = current["procurify_PO"]
     record = purchase_order_update(procurify_po, current["version"])
-    [updated] = write(session, {"resource": "purchase_orders", "operation": operation},
-                      [record])
+    [updated] = write(session, {"resource": "purchase_orders", "operation": operation}, [record])
     assert (updated.status, updated.id) == ("updated", procurify_po), updated.error
     assert len(sandbox.requests_to(path.format(procurify_po), method="PUT")) == 1
-    [found] = [r for r in stored(sandbox, "purchase_orders")
-               if r["procurify_PO"] == procurify_po]
-    assert (found["comment"], found["buyer_city"]) == ("Deliver to the loading dock",
-                                                       "Vancouver")
+    [found] = [r for r in stored(sandbox, "purchase_orders") if r["procurify_PO"] == procurify_po]
+    assert (found["comment"], found["buyer_city"]) == ("Deliver to the loading dock", "Vancouver")
 
 
 @CATALOGUE_SANDBOX
@@ -247,9 +301,15 @@ def test_a_user_invitation_then_update_report_the_same_id(
     [created] = write(session, {"resource": "users", "operation": "create"}, [record])
     assert created.status == "created", created.error
     assert len(sandbox.requests_to("/api/v3/users", method="POST")) == posts_before + 1
-    profile = {"id": created.id, "email": record["email"], "firstName": "Grace",
-               "lastName": "Hopper", "location": None, "department": None,
-               "position": "Rear Admiral"}
+    profile = {
+        "id": created.id,
+        "email": record["email"],
+        "firstName": "Grace",
+        "lastName": "Hopper",
+        "location": None,
+        "department": None,
+        "position": "Rear Admiral",
+    }
     [updated] = write(session, {"resource": "users", "operation": "update"}, [profile])
     assert (updated.status, updated.id) == ("updated", created.id), updated.error
     found = sandbox.record("users", created.id)
@@ -259,8 +319,7 @@ def test_a_user_invitation_then_update_report_the_same_id(
 
 def test_a_user_is_deactivated(sandbox: Sandbox, session: ProcurifySession) -> None:
     user_id = first_id(sandbox, "users")
-    [result] = write(session, {"resource": "users", "operation": "deactivate"},
-                     [{"id": user_id}])
+    [result] = write(session, {"resource": "users", "operation": "deactivate"}, [{"id": user_id}])
     assert (result.status, result.id) == ("updated", user_id), result.error
     assert len(sandbox.requests_to(f"/api/v3/users/{user_id}", method="DELETE")) == 1
 
@@ -270,24 +329,31 @@ def test_vendor_patch_changes_only_the_fields_sent(
 ) -> None:
     record = vendor(unique("EXT"))
     [created] = write(session, {"resource": "vendors", "operation": "create"}, [record])
-    [patched] = write(session, {"resource": "vendors", "operation": "patch"},
-                      [{"id": created.id, "city": "Vancouver"}])
+    [patched] = write(
+        session,
+        {"resource": "vendors", "operation": "patch"},
+        [{"id": created.id, "city": "Vancouver"}],
+    )
     assert patched.status == "updated", patched.error
     [found] = [r for r in stored(sandbox, "vendors") if r["id"] == created.id]
     assert (found["city"], found["name"]) == ("Vancouver", record["name"])
 
 
 def test_update_of_an_unknown_id_fails(session: ProcurifySession) -> None:
-    [result] = write(session, {"resource": "vendors", "operation": "update"},
-                     [{"id": 987654321, **vendor()}])
+    [result] = write(
+        session, {"resource": "vendors", "operation": "update"}, [{"id": 987654321, **vendor()}]
+    )
     assert result.status == "failed"
     assert "Not found" in (result.error or "")
 
 
 def test_procurify_field_errors_are_rejections(session: ProcurifySession) -> None:
     key = unique("EXT")
-    results = write(session, {"resource": "vendors", "operation": "create", "concurrency": 1},
-                    [vendor(key), vendor(key)])
+    results = write(
+        session,
+        {"resource": "vendors", "operation": "create", "concurrency": 1},
+        [vendor(key), vendor(key)],
+    )
     assert [r.status for r in results] == ["created", "rejected"]
     assert "external_id" in results[1].details
 
@@ -301,9 +367,15 @@ def test_upsert_twice_creates_once(
     config = {"resource": resource, "operation": "upsert", "key": key}
     [first] = write(session, config, [record])
     [second] = write(session, config, [record])
-    [third] = write(session, config, [{**record, "description": "Changed"}
-                                      if resource == "account_codes"
-                                      else {**record, "city": "Paris"}])
+    [third] = write(
+        session,
+        config,
+        [
+            {**record, "description": "Changed"}
+            if resource == "account_codes"
+            else {**record, "city": "Paris"}
+        ],
+    )
     assert (first.status, second.status, third.status) == ("created", "unchanged", "updated")
     assert first.id == second.id == third.id
     assert sum(1 for r in stored(sandbox, resource) if r.get(key) == record[key]) == 1
@@ -311,30 +383,41 @@ def test_upsert_twice_creates_once(
 
 def test_dry_run_writes_nothing(sandbox: Sandbox, session: ProcurifySession) -> None:
     before = len(stored(sandbox, "vendors"))
-    results = write(session, {"resource": "vendors", "operation": "upsert", "dry_run": True},
-                    [vendor(unique("EXT")), vendor(unique("EXT"))])
+    results = write(
+        session,
+        {"resource": "vendors", "operation": "upsert", "dry_run": True},
+        [vendor(unique("EXT")), vendor(unique("EXT"))],
+    )
     assert [r.status for r in results] == ["validated", "validated"]
     assert len(stored(sandbox, "vendors")) == before
     assert not [r for r in sandbox.requests if r.method in ("PUT", "PATCH")]
 
 
 @pytest.mark.parametrize("action", ["close", "reopen"])
-def test_purchase_order_actions(
-    sandbox: Sandbox, session: ProcurifySession, action: str
-) -> None:
+def test_purchase_order_actions(sandbox: Sandbox, session: ProcurifySession, action: str) -> None:
     purchase_order = first_id(sandbox, "purchase_orders", "procurify_PO")
-    [result] = write(session, {"resource": "purchase_orders", "operation": action},
-                     [{"procurify_PO": purchase_order}])
+    [result] = write(
+        session,
+        {"resource": "purchase_orders", "operation": action},
+        [{"procurify_PO": purchase_order}],
+    )
     assert (result.status, result.id) == ("updated", purchase_order), result.error
-    assert len(sandbox.requests_to(f"/api/v3/purchase-orders/{purchase_order}/{action}",
-                                   method="POST")) == 1
+    assert (
+        len(
+            sandbox.requests_to(f"/api/v3/purchase-orders/{purchase_order}/{action}", method="POST")
+        )
+        == 1
+    )
 
 
 def test_close_then_reopen_a_purchase_order(sandbox: Sandbox, session: ProcurifySession) -> None:
     purchase_order = first_id(sandbox, "purchase_orders", "procurify_PO")
     for action in ("close", "reopen"):
-        [result] = write(session, {"resource": "purchase_orders", "operation": action},
-                         [{"procurify_PO": purchase_order}])
+        [result] = write(
+            session,
+            {"resource": "purchase_orders", "operation": action},
+            [{"procurify_PO": purchase_order}],
+        )
         assert result.status == "updated", result.error
 
 
@@ -361,8 +444,7 @@ def test_a_dropped_commit_without_lookup_is_failed_not_repeated(
     created_before = sandbox.created("requisitions")
     posts_before = len(sandbox.requests_to("/api/v3/requisitions", method="POST"))
     sandbox.inject(Fault("commit_then_drop", method="POST", path="/api/v3/requisitions"))
-    [result] = write(session, {"resource": "requisitions", "operation": "create"},
-                     [requisition()])
+    [result] = write(session, {"resource": "requisitions", "operation": "create"}, [requisition()])
     assert result.status == "failed"
     assert "may have been created" in (result.error or "")
     assert len(sandbox.requests_to("/api/v3/requisitions", method="POST")) == posts_before + 1
@@ -377,8 +459,11 @@ def test_an_uncertain_create_of_an_existing_key_is_rejected_and_changes_nothing(
     existing = dict(stored(sandbox, "vendors")[0])
     count = len(stored(sandbox, "vendors"))
     sandbox.inject(Fault("status", status=502, method="POST", path="/api/v3/vendors"))
-    [result] = write(session, {"resource": "vendors", "operation": "create"},
-                     [vendor(existing["external_id"], name="Totally different vendor")])
+    [result] = write(
+        session,
+        {"resource": "vendors", "operation": "create"},
+        [vendor(existing["external_id"], name="Totally different vendor")],
+    )
     sandbox.faults.clear()
     assert result.status == "rejected", result
     assert f"already exists in Procurify (id {existing['id']})" in (result.error or "")
@@ -388,8 +473,11 @@ def test_an_uncertain_create_of_an_existing_key_is_rejected_and_changes_nothing(
     assert unchanged["name"] == existing["name"]
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     keys=st.lists(st.sampled_from(["A", "B", "C", "D"]), min_size=1, max_size=12),
     names=st.lists(st.sampled_from(["x", "y"]), min_size=12, max_size=12),
@@ -397,40 +485,53 @@ def test_an_uncertain_create_of_an_existing_key_is_rejected_and_changes_nothing(
     drop_first_post=st.booleans(),
 )
 def test_random_upsert_batches_never_duplicate_an_external_id(
-    sandbox: Sandbox, session: ProcurifySession, keys: list[str], names: list[str],
-    concurrency: int, drop_first_post: bool,
+    sandbox: Sandbox,
+    session: ProcurifySession,
+    keys: list[str],
+    names: list[str],
+    concurrency: int,
+    drop_first_post: bool,
 ) -> None:
     # The sandbox lives across examples: fresh keys per example make every key new here.
     prefix = unique("prop")
     if drop_first_post:
         sandbox.inject(Fault("commit_then_drop", method="POST", path="/api/v3/vendors"))
-    records = [vendor(f"{prefix}-{key}", name=f"{key}-{name}")
-               for key, name in zip(keys, names, strict=False)]
+    records = [
+        vendor(f"{prefix}-{key}", name=f"{key}-{name}")
+        for key, name in zip(keys, names, strict=False)
+    ]
     distinct = {record["external_id"] for record in records}
     creates_before = sandbox.created("vendors")
     posts_before = len(sandbox.requests_to("/api/v3/vendors", method="POST"))
-    results = write(session, {"resource": "vendors", "operation": "upsert",
-                              "concurrency": concurrency}, records)
+    results = write(
+        session, {"resource": "vendors", "operation": "upsert", "concurrency": concurrency}, records
+    )
     sandbox.faults.clear()
     assert [r.index for r in results] == list(range(len(records)))
     assert all(r.status in ("created", "updated", "unchanged") for r in results), results
     # Exactly one "created" per key, and each key's results all name the same record.
     for key in distinct:
-        mine = [r for r, record in zip(results, records, strict=True)
-                if record["external_id"] == key]
+        mine = [
+            r for r, record in zip(results, records, strict=True) if record["external_id"] == key
+        ]
         assert [r.status for r in mine].count("created") == 1, mine
         assert mine[0].status == "created", mine
         assert len({r.id for r in mine}) == 1, mine
     # The sandbox refuses a duplicate external_id, so also count what was sent: exactly one
     # POST per new key (a commit whose answer was lost is found, never sent again) and one
     # stored creation per key.
-    assert len(sandbox.requests_to("/api/v3/vendors", method="POST")) - posts_before \
-        == len(distinct)
+    assert len(sandbox.requests_to("/api/v3/vendors", method="POST")) - posts_before == len(
+        distinct
+    )
     assert sandbox.created("vendors") - creates_before == len(distinct)
-    stored_ids = {found["external_id"]: found["id"] for found in stored(sandbox, "vendors")
-                  if found.get("external_id") in distinct}
-    assert stored_ids == {record["external_id"]: result.id
-                          for record, result in zip(records, results, strict=True)}
+    stored_ids = {
+        found["external_id"]: found["id"]
+        for found in stored(sandbox, "vendors")
+        if found.get("external_id") in distinct
+    }
+    assert stored_ids == {
+        record["external_id"]: result.id for record, result in zip(records, results, strict=True)
+    }
     last_name = {record["external_id"]: record["name"] for record in records}
     for found in stored(sandbox, "vendors"):
         if found.get("external_id") in last_name:

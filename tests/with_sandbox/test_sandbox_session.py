@@ -21,8 +21,14 @@ from nexla_procurify.sandbox import Fault, Sandbox
 ME = "/api/v3/users/me"
 TOKEN = "/api/v3/oauth/token"
 LEGACY_TOKEN = "/oauth/token"
-FAST = HttpPolicy(connect_timeout=2, read_timeout=5, max_attempts=5, max_elapsed=10,
-                  backoff_initial=0.01, backoff_max=0.05)
+FAST = HttpPolicy(
+    connect_timeout=2,
+    read_timeout=5,
+    max_attempts=5,
+    max_elapsed=10,
+    backoff_initial=0.01,
+    backoff_max=0.05,
+)
 
 
 class Fresh:
@@ -41,7 +47,7 @@ class Fresh:
 
     @property
     def requests(self) -> list[Any]:
-        return self.shared.requests[self._start:]
+        return self.shared.requests[self._start :]
 
     def requests_to(self, path: str, method: str | None = None) -> list[Any]:
         return [r for r in self.requests if r.path == path and method in (None, r.method)]
@@ -66,8 +72,9 @@ def session_for(sandbox: Sandbox | Fresh, sleeps: list[float] | None = None) -> 
 
 
 def live(credential: dict[str, Any]) -> Any:
-    result = plugin.validate_credential(connector_type="procurify", credential=credential,
-                                        live=True)
+    result = plugin.validate_credential(
+        connector_type="procurify", credential=credential, live=True
+    )
     assert result is not None
     return result
 
@@ -105,8 +112,12 @@ def test_live_validation_with_a_wrong_client_id(sandbox: Fresh) -> None:
 
 
 def test_live_validation_of_an_unreachable_base_url(allow_loopback: None) -> None:
-    credential = {"name": "x", "client_id": "id", "client_secret": "secretsecret",
-                  "base_url": f"http://127.0.0.1:{closed_port()}"}
+    credential = {
+        "name": "x",
+        "client_id": "id",
+        "client_secret": "secretsecret",
+        "base_url": f"http://127.0.0.1:{closed_port()}",
+    }
     started = time.monotonic()
     result = live(credential)
     assert time.monotonic() - started < 10
@@ -136,8 +147,14 @@ def test_live_validation_during_an_outage(sandbox: Fresh, path: str) -> None:
 
 def test_live_validation_of_something_that_is_not_procurify(requests_mock: Any) -> None:
     requests_mock.register_uri(ANY, ANY, status_code=404, text="<html>Not found</html>")
-    result = live({"name": "n", "client_id": "c", "client_secret": "secretsecret",
-                   "base_url": "https://acme.procurify.com"})
+    result = live(
+        {
+            "name": "n",
+            "client_id": "c",
+            "client_secret": "secretsecret",
+            "base_url": "https://acme.procurify.com",
+        }
+    )
     assert len(requests_mock.request_history) == 2  # both token paths, then it stops
     assert [error.field for error in result.errors] == ["base_url"]
     assert "not like Procurify" in result.errors[0].message
@@ -217,8 +234,11 @@ def test_expired_token_is_renewed(sandbox: Fresh) -> None:
 def test_the_sandbox_requires_the_client_header(sandbox: Fresh) -> None:
     with session_for(sandbox) as session:
         token = session.tokens.token().value.reveal()
-        bare = session.client.send("GET", sandbox.base_url + ME,
-                                   RequestOptions(headers={"Authorization": f"Bearer {token}"}))
+        bare = session.client.send(
+            "GET",
+            sandbox.base_url + ME,
+            RequestOptions(headers={"Authorization": f"Bearer {token}"}),
+        )
         assert bare.status_code == 400
         assert session.get(ME).status_code == 200
 

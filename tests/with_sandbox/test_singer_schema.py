@@ -67,10 +67,18 @@ def test_the_flattened_schema_is_plain_with_its_key_required_and_non_null(name: 
     assert not [k for k in keywords(schema) if k.startswith("x-")], name
     for path, sub in subschemas(schema):
         assert "type" in sub, (name, path)
-        assert set(types(sub)) <= {"object", "array", "string", "integer", "number", "boolean",
-                                   "null"}, (name, path)
+        assert set(types(sub)) <= {
+            "object",
+            "array",
+            "string",
+            "integer",
+            "number",
+            "boolean",
+            "null",
+        }, (name, path)
         assert types(sub) == [t for t in types(sub) if t != "null"] + ["null"] * (
-            "null" in types(sub)), (name, path)  # nullable as ["X", "null"]
+            "null" in types(sub)
+        ), (name, path)  # nullable as ["X", "null"]
     assert schema["type"] == "object"
     for key in catalogue().resources[name].key:
         assert key in schema["required"], (name, key)
@@ -110,77 +118,146 @@ def test_schema_messages_and_discover_carry_the_flattened_schemas() -> None:
 
 
 NULL = {"type": "null"}
-ENUM_DEFS = {"Status": {"type": "string", "enum": ["a", "b"]}, "Null": NULL,
-             "Blank": {"type": "string", "enum": [""]}}
+ENUM_DEFS = {
+    "Status": {"type": "string", "enum": ["a", "b"]},
+    "Null": NULL,
+    "Blank": {"type": "string", "enum": [""]},
+}
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ({"anyOf": [{"type": "integer"}, NULL]}, {"type": ["integer", "null"]}),
-    ({"anyOf": [{"type": "string", "format": "date-time"}, NULL]},
-     {"type": ["string", "null"], "format": "date-time"}),
-    ({"oneOf": [{"$ref": "#/$defs/Status"}, {"$ref": "#/$defs/Blank"}, {"$ref": "#/$defs/Null"}]},
-     {"type": ["string", "null"], "enum": ["a", "b", "", None]}),
-    ({"anyOf": [{"oneOf": [{"type": "string"}, {"type": "boolean"}]}, NULL]},
-     {"type": ["string", "boolean", "null"]}),
-    ({"const": 3}, {"type": "integer", "enum": [3]}),
-    ({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "number", "minimum": -1}]},
-     {"type": "number", "minimum": -1}),
-    ({"anyOf": [{"type": "string", "maxLength": 3}, {"type": "string", "maxLength": 5}]},
-     {"type": "string", "maxLength": 5}),
-    ({"anyOf": [{"type": "string", "maxLength": 3}, {"type": "integer"}]},
-     {"type": ["string", "integer"], "maxLength": 3}),
-    ({"anyOf": [{"type": "string", "maxLength": 3}, {"type": "string"}]}, {"type": "string"}),
-    ({"anyOf": [{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"],
-                 "additionalProperties": False},
-                {"type": "object", "properties": {"b": {"type": "string"}}, "required": ["b"],
-                 "additionalProperties": False}]},
-     {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
-      "additionalProperties": False}),
-    ({"allOf": [{"type": ["integer", "null"]}, {"type": "number", "maximum": 4}]},
-     {"type": "integer", "maximum": 4}),
-    ({"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/Status"}, NULL]}},
-     {"type": "array", "items": {"type": ["string", "null"], "enum": ["a", "b", None]}}),
-    ({}, {"type": ["object", "array", "string", "number", "boolean", "null"]}),
-    ({"type": "object", "additionalProperties": {}}, {"type": "object"}),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"anyOf": [{"type": "integer"}, NULL]}, {"type": ["integer", "null"]}),
+        (
+            {"anyOf": [{"type": "string", "format": "date-time"}, NULL]},
+            {"type": ["string", "null"], "format": "date-time"},
+        ),
+        (
+            {
+                "oneOf": [
+                    {"$ref": "#/$defs/Status"},
+                    {"$ref": "#/$defs/Blank"},
+                    {"$ref": "#/$defs/Null"},
+                ]
+            },
+            {"type": ["string", "null"], "enum": ["a", "b", "", None]},
+        ),
+        (
+            {"anyOf": [{"oneOf": [{"type": "string"}, {"type": "boolean"}]}, NULL]},
+            {"type": ["string", "boolean", "null"]},
+        ),
+        ({"const": 3}, {"type": "integer", "enum": [3]}),
+        (
+            {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "number", "minimum": -1}]},
+            {"type": "number", "minimum": -1},
+        ),
+        (
+            {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "string", "maxLength": 5}]},
+            {"type": "string", "maxLength": 5},
+        ),
+        (
+            {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "integer"}]},
+            {"type": ["string", "integer"], "maxLength": 3},
+        ),
+        ({"anyOf": [{"type": "string", "maxLength": 3}, {"type": "string"}]}, {"type": "string"}),
+        (
+            {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {"a": {"type": "integer"}},
+                        "required": ["a"],
+                        "additionalProperties": False,
+                    },
+                    {
+                        "type": "object",
+                        "properties": {"b": {"type": "string"}},
+                        "required": ["b"],
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+            {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+                "additionalProperties": False,
+            },
+        ),
+        (
+            {"allOf": [{"type": ["integer", "null"]}, {"type": "number", "maximum": 4}]},
+            {"type": "integer", "maximum": 4},
+        ),
+        (
+            {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/Status"}, NULL]}},
+            {"type": "array", "items": {"type": ["string", "null"], "enum": ["a", "b", None]}},
+        ),
+        ({}, {"type": ["object", "array", "string", "number", "boolean", "null"]}),
+        ({"type": "object", "additionalProperties": {}}, {"type": "object"}),
+    ],
+)
 def test_a_composition_flattens_to_one_plain_schema(
     given: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": ENUM_DEFS,
-              "type": "object", "properties": {"x": given}}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": ENUM_DEFS,
+        "type": "object",
+        "properties": {"x": given},
+    }
     assert flatten_schema(schema)["properties"]["x"] == expected
 
 
 def test_the_key_is_made_required_and_non_null_and_the_input_is_left_as_it_was() -> None:
-    schema = {"title": "T", "x-key-properties": ["id"], "type": "object",
-              "properties": {"id": {"anyOf": [{"type": "integer"}, NULL]}, "n": {"type": "string"}}}
+    schema = {
+        "title": "T",
+        "x-key-properties": ["id"],
+        "type": "object",
+        "properties": {"id": {"anyOf": [{"type": "integer"}, NULL]}, "n": {"type": "string"}},
+    }
     before = json.dumps(schema)
     assert flatten_schema(schema, ("id",)) == {
-        "title": "T", "type": "object", "required": ["id"],
-        "properties": {"id": {"type": "integer"}, "n": {"type": "string"}}}
+        "title": "T",
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {"type": "integer"}, "n": {"type": "string"}},
+    }
     assert json.dumps(schema) == before
 
 
 def test_a_recursive_reference_is_cut_short_into_the_types_its_target_declares() -> None:
-    schema = {"$defs": {"Node": {"type": "object", "properties": {
-        "name": {"type": "string"},
-        "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
-        "parent": {"anyOf": [{"$ref": "#/$defs/Node"}, NULL]}}}},
-        "$ref": "#/$defs/Node"}
+    schema = {
+        "$defs": {
+            "Node": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                    "parent": {"anyOf": [{"$ref": "#/$defs/Node"}, NULL]},
+                },
+            }
+        },
+        "$ref": "#/$defs/Node",
+    }
     flat = flatten_schema(schema)
     assert "$ref" not in json.dumps(flat)
     assert flat["properties"]["children"]["items"] == {"type": "object"}
     assert flat["properties"]["parent"] == {"type": ["object", "null"]}
-    deep = {"name": "a", "children": [{"name": "b", "children": [{"name": "c", "x": 1}]}],
-            "parent": {"parent": None}}
+    deep = {
+        "name": "a",
+        "children": [{"name": "b", "children": [{"name": "c", "x": 1}]}],
+        "parent": {"parent": None},
+    }
     assert Draft202012Validator(schema).is_valid(deep)
     assert Draft202012Validator(flat).is_valid(deep)
 
 
 def test_references_deeper_than_the_bound_are_cut_short() -> None:
     depth = MAX_REF_DEPTH + 3
-    defs = {f"D{i}": {"type": "object", "properties": {"next": {"$ref": f"#/$defs/D{i + 1}"}}}
-            for i in range(depth)}
+    defs = {
+        f"D{i}": {"type": "object", "properties": {"next": {"$ref": f"#/$defs/D{i + 1}"}}}
+        for i in range(depth)
+    }
     defs[f"D{depth}"] = {"type": "string"}
     flat = flatten_schema({"$defs": defs, "$ref": "#/$defs/D0"})
     assert "$ref" not in json.dumps(flat)
@@ -189,17 +266,31 @@ def test_references_deeper_than_the_bound_are_cut_short() -> None:
 
 # ------------------------------------------------------------ any valid instance stays valid
 
-LEAVES = st.sampled_from([
-    {"type": "string"}, {"type": "string", "maxLength": 2}, {"type": "string", "format": "date"},
-    {"type": "string", "pattern": "^a"}, {"type": "integer"}, {"type": "number", "maximum": 1.5},
-    {"type": "integer", "minimum": 0, "maximum": 3}, {"type": "boolean"}, NULL,
-    {"type": ["string", "null"]}, {"enum": ["a", 1, None]}, {"const": 2},
-    {"type": "integer", "enum": [1, 2]}, {},
-])
+LEAVES = st.sampled_from(
+    [
+        {"type": "string"},
+        {"type": "string", "maxLength": 2},
+        {"type": "string", "format": "date"},
+        {"type": "string", "pattern": "^a"},
+        {"type": "integer"},
+        {"type": "number", "maximum": 1.5},
+        {"type": "integer", "minimum": 0, "maximum": 3},
+        {"type": "boolean"},
+        NULL,
+        {"type": ["string", "null"]},
+        {"enum": ["a", 1, None]},
+        {"const": 2},
+        {"type": "integer", "enum": [1, 2]},
+        {},
+    ]
+)
 # References (each definition may refer to itself) stand below an array or a property only, so
 # that every cycle goes one level into the instance (a bare cycle is no schema at all).
-REFS = st.sampled_from(["#/$defs/A", "#/$defs/B"]).flatmap(lambda ref: st.sampled_from([
-    {"$ref": ref}, {"anyOf": [{"$ref": ref}, NULL]}, {"allOf": [{"$ref": ref}]}]))
+REFS = st.sampled_from(["#/$defs/A", "#/$defs/B"]).flatmap(
+    lambda ref: st.sampled_from(
+        [{"$ref": ref}, {"anyOf": [{"$ref": ref}, NULL]}, {"allOf": [{"$ref": ref}]}]
+    )
+)
 
 
 def _compose(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -212,7 +303,8 @@ def _compose(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     ).map(_object)
     return st.one_of(
         children.map(lambda s: {"anyOf": [s, NULL]}),
-        several.map(lambda s: {"anyOf": s}), several.map(lambda s: {"oneOf": s}),
+        several.map(lambda s: {"anyOf": s}),
+        several.map(lambda s: {"oneOf": s}),
         several.map(lambda s: {"allOf": s}),
         below.map(lambda s: {"type": "array", "items": s}),
         children.map(lambda s: {"maximum": 2, "oneOf": [s, NULL]}),
@@ -230,7 +322,8 @@ def _object(parts: tuple[dict[str, Any], list[str], Any]) -> dict[str, Any]:
 
 SCHEMAS = st.recursive(LEAVES, _compose, max_leaves=8)
 ROOTS = st.tuples(SCHEMAS | REFS, SCHEMAS, SCHEMAS).map(
-    lambda parts: {**parts[0], "$defs": {"A": parts[1], "B": parts[2]}})
+    lambda parts: {**parts[0], "$defs": {"A": parts[1], "B": parts[2]}}
+)
 SMALL = st.none() | st.booleans() | st.integers(-1, 3) | st.sampled_from(["", "a", "b"])
 
 
@@ -240,7 +333,7 @@ def instances(schema: Any, root: dict[str, Any], depth: int = 5) -> st.SearchStr
         return SMALL
     if "$ref" in schema:
         ref = schema["$ref"]
-        return instances(root["$defs"][ref[len("#/$defs/"):]], root, depth - 1)
+        return instances(root["$defs"][ref[len("#/$defs/") :]], root, depth - 1)
     for name in ("anyOf", "oneOf", "allOf"):
         if name in schema:
             return st.one_of([instances(sub, root, depth - 1) for sub in schema[name]])
@@ -254,16 +347,25 @@ def instances(schema: Any, root: dict[str, Any], depth: int = 5) -> st.SearchStr
     if kind == "array":
         return st.lists(instances(schema.get("items"), root, depth - 1), max_size=2)
     if kind == "object":
-        fields = {name: instances(sub, root, depth - 1)
-                  for name, sub in schema.get("properties", {}).items()}
+        fields = {
+            name: instances(sub, root, depth - 1)
+            for name, sub in schema.get("properties", {}).items()
+        }
         return st.fixed_dictionaries({}, optional={**fields, "z": SMALL})
-    return {"string": st.sampled_from(["", "a", "ab", "abc", "2024-02-29"]),
-            "integer": st.integers(-1, 4), "number": st.sampled_from([0, 1.25, 2.5, -3]),
-            "boolean": st.booleans(), "null": st.none()}[kind]
+    return {
+        "string": st.sampled_from(["", "a", "ab", "abc", "2024-02-29"]),
+        "integer": st.integers(-1, 4),
+        "number": st.sampled_from([0, 1.25, 2.5, -3]),
+        "boolean": st.booleans(),
+        "null": st.none(),
+    }[kind]
 
 
-@settings(max_examples=400, deadline=None,
-          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_every_instance_valid_against_a_schema_is_valid_against_its_flattened_form(
     data: st.DataObject,
@@ -274,8 +376,10 @@ def test_every_instance_valid_against_a_schema_is_valid_against_its_flattened_fo
     flat = flatten_schema(root)
     assert not {"$ref", "anyOf", "oneOf", "allOf", "$defs"} & set(keywords(flat))
     assert all("type" in sub for _, sub in subschemas(flat))
-    errors = [e.message for e in Draft202012Validator(flat, format_checker=CHECKER)
-              .iter_errors(instance)]
+    errors = [
+        e.message for e in Draft202012Validator(flat, format_checker=CHECKER).iter_errors(instance)
+    ]
     assert errors == [], (flat, instance)
     assert set(undeclared_fields(flat, instance, {})) <= set(
-        undeclared_fields(root, instance, root["$defs"]))
+        undeclared_fields(root, instance, root["$defs"])
+    )

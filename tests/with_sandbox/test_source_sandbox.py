@@ -37,8 +37,9 @@ def ids(records: list[dict[str, Any]]) -> list[Any]:
 
 
 @pytest.mark.parametrize("name", catalogue().names("source"))
-def test_every_resource_reads_end_to_end(session: ProcurifySession, sandbox: Sandbox,
-                                         name: str) -> None:
+def test_every_resource_reads_end_to_end(
+    session: ProcurifySession, sandbox: Sandbox, name: str
+) -> None:
     records, states = run(session, {"resource": name, "page_size": 7})
     detail = catalogue().resources[name].detail
     expected = [None] if name == "me" else sandbox.records(detail.of if detail else name)
@@ -51,19 +52,22 @@ def test_every_resource_reads_end_to_end(session: ProcurifySession, sandbox: San
 
 @pytest.mark.parametrize("concurrency", [1, 6])
 def test_many_pages_complete_and_in_order(allow_loopback: None, concurrency: int) -> None:
-    with Sandbox(records={"vendors": 237}) as sandbox, HOST.authenticate(
-        "procurify", sandbox.credential()
-    ) as session:
-        records, states = run(session, {"resource": "vendors", "page_size": 10,
-                                        "concurrency": concurrency})
+    with (
+        Sandbox(records={"vendors": 237}) as sandbox,
+        HOST.authenticate("procurify", sandbox.credential()) as session,
+    ):
+        records, states = run(
+            session, {"resource": "vendors", "page_size": 10, "concurrency": concurrency}
+        )
     assert ids(records) == list(range(1, 238))  # short last page of 7 included
     assert len(states) == 25
 
 
 def test_an_empty_resource(allow_loopback: None) -> None:
-    with Sandbox(records={"vendors": 0}) as sandbox, HOST.authenticate(
-        "procurify", sandbox.credential()
-    ) as session:
+    with (
+        Sandbox(records={"vendors": 0}) as sandbox,
+        HOST.authenticate("procurify", sandbox.credential()) as session,
+    ):
         records, states = run(session, {"resource": "vendors"})
     assert records == []
     assert states[-1] == {"version": 2, "resource": "vendors"}
@@ -85,10 +89,17 @@ def test_a_fault_on_a_middle_page_is_recovered_exactly_once(
     session: ProcurifySession, sandbox: Sandbox, fault: Fault, concurrency: int
 ) -> None:
     expected = ids(sandbox.records("vendors"))
-    sandbox.inject(Fault(fault.kind, status=fault.status, retry_after=fault.retry_after,
-                         times=fault.times, path="/api/v3/vendors", query=(("page", "3"),)))
-    records, _ = run(session, {"resource": "vendors", "page_size": 5,
-                               "concurrency": concurrency})
+    sandbox.inject(
+        Fault(
+            fault.kind,
+            status=fault.status,
+            retry_after=fault.retry_after,
+            times=fault.times,
+            path="/api/v3/vendors",
+            query=(("page", "3"),),
+        )
+    )
+    records, _ = run(session, {"resource": "vendors", "page_size": 5, "concurrency": concurrency})
     assert ids(records) == expected
     assert len(sandbox.requests_to("/api/v3/vendors")) > len(expected) // 5
 
@@ -101,12 +112,14 @@ def test_tokens_expired_mid_read_are_renewed(session: ProcurifySession, sandbox:
 
 
 def test_a_page_that_keeps_failing_stops_with_resource_and_page(sandbox: Sandbox) -> None:
-    sandbox.inject(Fault("invalid_json", path="/api/v3/vendors", query=(("page", "2"),),
-                         times=None))
+    sandbox.inject(
+        Fault("invalid_json", path="/api/v3/vendors", query=(("page", "2"),), times=None)
+    )
     credential = parse(sandbox.credential(), allow_loopback=True)
     quick = HttpPolicy(max_attempts=3, backoff_initial=0.01)
-    with ProcurifySession(credential, policy=quick) as session, pytest.raises(
-        TransientError, match="vendors page 2"
+    with (
+        ProcurifySession(credential, policy=quick) as session,
+        pytest.raises(TransientError, match="vendors page 2"),
     ):
         run(session, {"resource": "vendors", "page_size": 5, "concurrency": 1})
     assert len(sandbox.requests_to("/api/v3/vendors")) == 1 + 3
@@ -136,8 +149,9 @@ def test_second_incremental_run_returns_changed_and_new_records(
         assert record["id"] in changed or record["last_modified"][:10] >= since
 
 
-def test_incremental_first_run_honours_start_date(session: ProcurifySession,
-                                                  sandbox: Sandbox) -> None:
+def test_incremental_first_run_honours_start_date(
+    session: ProcurifySession, sandbox: Sandbox
+) -> None:
     start = (datetime.now(UTC) - timedelta(days=30)).date().isoformat()
     records, _ = run(session, {"resource": "bills", "start_date": start})
     everything = sandbox.records("bills")
@@ -187,17 +201,22 @@ def test_records_edited_during_a_read_are_not_lost_across_two_runs(
     assert latest == final
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(size=st.integers(0, 80), page_size=st.integers(1, 15), concurrency=st.integers(1, 8))
 def test_any_table_page_size_and_concurrency_give_each_record_once_in_order(
     allow_loopback: None, size: int, page_size: int, concurrency: int
 ) -> None:
-    with Sandbox(records={"vendors": size}) as sandbox, HOST.authenticate(
-        "procurify", sandbox.credential()
-    ) as session:
-        records, _ = run(session, {"resource": "vendors", "page_size": page_size,
-                                   "concurrency": concurrency})
+    with (
+        Sandbox(records={"vendors": size}) as sandbox,
+        HOST.authenticate("procurify", sandbox.credential()) as session,
+    ):
+        records, _ = run(
+            session, {"resource": "vendors", "page_size": page_size, "concurrency": concurrency}
+        )
     assert ids(records) == list(range(1, size + 1))
 
 
@@ -219,8 +238,21 @@ def test_cli_read_with_state_and_limit(
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps([line for line in lines if line["type"] == "STATE"][-1]))
     sandbox.edit("bills", 3)
-    assert cli.main(["read", "bills", "--credential", str(credential),
-                     "--state", str(state_file), "--limit", "1"]) == 0
+    assert (
+        cli.main(
+            [
+                "read",
+                "bills",
+                "--credential",
+                str(credential),
+                "--state",
+                str(state_file),
+                "--limit",
+                "1",
+            ]
+        )
+        == 0
+    )
     out, _ = capsys.readouterr()
     again = [json.loads(line) for line in out.splitlines()]
     assert [line["type"] for line in again].count("RECORD") == 1
@@ -242,18 +274,20 @@ def test_cli_read_with_unknown_filter_is_a_one_line_usage_error(
 def test_records_leaving_the_selection_mid_read_lose_nothing_across_two_runs(
     allow_loopback: None,
 ) -> None:
-    with Sandbox(records={"purchase_orders": 60}) as sandbox, HOST.authenticate(
-        "procurify", sandbox.credential()
-    ) as session:
-        config = {"resource": "purchase_orders", "status": "open", "page_size": 5,
-                  "concurrency": 1}
+    with (
+        Sandbox(records={"purchase_orders": 60}) as sandbox,
+        HOST.authenticate("procurify", sandbox.credential()) as session,
+    ):
+        config = {"resource": "purchase_orders", "status": "open", "page_size": 5, "concurrency": 1}
         open_before = [r["uuid"] for r in _open_orders(session)]
         assert len(open_before) > 12
         # While page 2 is served, someone closes the first open purchase order.
-        first_open = next(r for r in sandbox.records("purchase_orders")
-                          if r["uuid"] == open_before[0])
-        sandbox.edit_when("purchase_orders", page=2,
-                          record_id=first_open["procurify_PO"], changes={"state": 3})
+        first_open = next(
+            r for r in sandbox.records("purchase_orders") if r["uuid"] == open_before[0]
+        )
+        sandbox.edit_when(
+            "purchase_orders", page=2, record_id=first_open["procurify_PO"], changes={"state": 3}
+        )
         first, states = run(session, config)
         second, _ = run(session, config, states[-1])
         still_open = set(open_before[1:])
@@ -268,15 +302,21 @@ def _open_orders(session: ProcurifySession) -> list[dict[str, Any]]:
 def test_records_only_joining_during_a_concurrent_read_let_the_cursor_advance(
     allow_loopback: None,
 ) -> None:
-    with Sandbox(records={"order_items": 120}) as sandbox, HOST.authenticate(
-        "procurify", sandbox.credential()
-    ) as session:
+    with (
+        Sandbox(records={"order_items": 120}) as sandbox,
+        HOST.authenticate("procurify", sandbox.credential()) as session,
+    ):
         for page in range(1, 10):
             sandbox.on_page("order_items", page, lambda running: running.add("order_items"))
-        sandbox.inject(Fault("delay", delay=0.3, path="/api/v3/order-items",
-                             query=(("page", "3"),)))
-        start = {"resource": "order_items", "page_size": 10, "concurrency": 8,
-                 "start_date": "2020-01-01"}
+        sandbox.inject(
+            Fault("delay", delay=0.3, path="/api/v3/order-items", query=(("page", "3"),))
+        )
+        start = {
+            "resource": "order_items",
+            "page_size": 10,
+            "concurrency": 8,
+            "start_date": "2020-01-01",
+        }
         _, states = run(session, start)
     assert states[-1]["cursor"] > "2026-01-01"  # advanced to this read's start, not kept
     assert not any(state.get("in_progress", {}).get("scope_shrank") for state in states)

@@ -2,6 +2,8 @@
 
 A host loads it by entry point (``nexla.connectors``: ``procurify``) and drives the hooks in
 ``nexla_procurify.hookspecs``; the names below are what a host may want to catch or check.
+The version is written once, in ``connector.json`` (hosts read it there; the build and
+``__version__`` read it from there too).
 """
 
 __all__ = [
@@ -24,7 +26,9 @@ __all__ = [
     "__version__",
 ]
 
-__version__ = "0.1.0"
+from nexla_procurify.manifest import load_json
+
+__version__: str = load_json("connector.json")["version"]
 
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.errors import (

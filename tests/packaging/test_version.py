@@ -1,7 +1,6 @@
-"""The version is written once, as ``__version__`` in ``nexla_procurify/__init__.py``: the build
-reads it from there, no other file of the package or the project writes it (``connector.json``
-repeats it for hosts, checked equal in ``test_plugin_host.py``), and the newest heading of
-``CHANGELOG.md`` names it."""
+"""The version is written once, in ``connector.json`` (where hosts read it): the build and
+``nexla_procurify.__version__`` read it from there, no other file of the package or the project
+writes it, and the newest heading of ``CHANGELOG.md`` names it."""
 
 from __future__ import annotations
 
@@ -12,15 +11,15 @@ from shared import REPO
 
 import nexla_procurify
 
-# Files that may hold the version's text: where it is written, and the repeats that tests check.
-ALLOWED = {"nexla_procurify/__init__.py", "connector.json", "CHANGELOG.md"}
+# Files that may hold the version's text: where it is written, and the changelog's heading.
+ALLOWED = {"connector.json", "CHANGELOG.md"}
 
 
 def test_the_build_reads_the_version_from_the_package() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
-    assert project["tool"]["hatch"]["version"]["path"] == "nexla_procurify/__init__.py"
+    assert project["tool"]["hatch"]["version"]["path"] == "connector.json"
 
 
 def test_no_other_file_writes_the_version() -> None:
@@ -33,7 +32,7 @@ def test_no_other_file_writes_the_version() -> None:
         for path in [*candidates, REPO / "CHANGELOG.md"]
         if literal.search(path.read_text(encoding="utf-8"))
     }
-    assert "nexla_procurify/__init__.py" in holding
+    assert "connector.json" in holding
     assert holding <= ALLOWED, holding - ALLOWED
 
 

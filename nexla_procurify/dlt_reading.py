@@ -118,12 +118,19 @@ def read_records(
     session = plugin.authenticate(connector_type=plugin.CONNECTOR_TYPE,
                                   credential=dict(credential))
     assert session is not None
+    messages = plugin.read_source(connector_type=plugin.CONNECTOR_TYPE, session=session,
+                                  config=dict(config), state=state.get(STATE_KEY))
+    assert messages is not None
     with session:
-        messages = plugin.read_source(connector_type=plugin.CONNECTOR_TYPE, session=session,
-                                      config=dict(config), state=state.get(STATE_KEY))
-        assert messages is not None
-        for message in messages:
-            if isinstance(message, Record):
-                yield dict(message.record)
-            elif isinstance(message, Checkpoint):
-                state[STATE_KEY] = dict(message.value)
+        try:
+            for message in messages:
+                if isinstance(message, Record):
+                    yield dict(message.record)
+                elif isinstance(message, Checkpoint):
+                    state[STATE_KEY] = dict(message.value)
+        finally:
+            # When dlt closes this generator early, the read is closed in turn (its prefetching
+            # stops) before the session.
+            close = getattr(messages, "close", None)
+            if callable(close):
+                close()

@@ -42,7 +42,7 @@ def _procurify_source(
 
     ``settings`` go to every resource's read (``page_size``, ``start_date``, ``concurrency``),
     ``resource_settings`` by name to one resource's (``{"purchase_orders": {"role":
-    "approver"}}``). The credential and every setting are checked before any request: every
+    "receivable"}}``). The credential and every setting are checked before any request: every
     problem comes at once in one ``CredentialError`` or ``ConfigurationError``."""
     parse(credential, allow_loopback=loopback_allowed())
     return [_resource(credential, each)

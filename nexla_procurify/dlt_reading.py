@@ -16,6 +16,7 @@ __all__ = ["STATE_KEY", "ResourcePlan", "plan", "read_records"]
 
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from nexla_procurify import plugin, source
@@ -100,9 +101,10 @@ def _plan(name: str, config: Mapping[str, Any]) -> ResourcePlan:
     return ResourcePlan(
         name=name,
         primary_key=resource.key,
-        columns=column_hints(schema, resource.key),
+        columns=MappingProxyType({name: MappingProxyType(hint) for name, hint
+                                  in column_hints(schema, resource.key).items()}),
         cursor=resource.incremental.cursor_field if resource.incremental else None,
-        config=config,
+        config=MappingProxyType(dict(config)),
     )
 
 

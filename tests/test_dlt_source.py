@@ -225,3 +225,11 @@ def test_closing_the_records_closes_the_read_before_the_session(
     assert next(reading) == {"id": 1}
     reading.close()
     assert events == ["read closed", "session closed"]
+
+
+def test_a_plan_is_a_value() -> None:
+    (planned,) = plan(["vendors"])
+    with pytest.raises(TypeError):
+        planned.columns["id"]["nullable"] = True  # type: ignore[index]
+    with pytest.raises(TypeError):
+        planned.config["page_size"] = 1  # type: ignore[index]

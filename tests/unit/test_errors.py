@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import importlib.util
 import inspect
 import pickle
 import pkgutil
@@ -26,8 +27,15 @@ SAMPLES: dict[str, Any] = {
 }
 
 
+# Modules of optional extras, and what they need: imported only where it is installed.
+OPTIONAL = {"nexla_procurify.dlt": "dlt"}
+
+
 def _all_modules() -> None:
     for module in pkgutil.walk_packages(nexla_procurify.__path__, "nexla_procurify."):
+        needs = OPTIONAL.get(module.name)
+        if needs and importlib.util.find_spec(needs) is None:
+            continue
         if not module.name.endswith("__main__"):
             importlib.import_module(module.name)
 

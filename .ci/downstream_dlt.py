@@ -41,16 +41,22 @@ def expected_counts(credential: dict[str, Any], names: list[str]) -> dict[str, i
     counts = {}
     with host.authenticate("procurify", credential) as session:
         for each in plan(names):
-            keys = {tuple(message.record.get(k) for k in each.primary_key)
-                    for message in host.read("procurify", session, dict(each.config), None)
-                    if isinstance(message, Record)}
+            keys = {
+                tuple(message.record.get(k) for k in each.primary_key)
+                for message in host.read("procurify", session, dict(each.config), None)
+                if isinstance(message, Record)
+            }
             counts[each.name] = len(keys)
     return counts
 
 
 def pipeline(db: Path, pipelines: Path) -> Any:
-    return dlt.pipeline("procurify_downstream", destination=dlt.destinations.duckdb(str(db)),
-                        dataset_name=DATASET, pipelines_dir=str(pipelines))
+    return dlt.pipeline(
+        "procurify_downstream",
+        destination=dlt.destinations.duckdb(str(db)),
+        dataset_name=DATASET,
+        pipelines_dir=str(pipelines),
+    )
 
 
 def run(credential: dict[str, Any], db: Path, pipelines: Path) -> tuple[Any, dict[str, int]]:
@@ -63,16 +69,22 @@ def run(credential: dict[str, Any], db: Path, pipelines: Path) -> tuple[Any, dic
 def tables(db: Path) -> tuple[dict[str, int], dict[str, set[str]]]:
     """Row counts and column names of every table of the dataset."""
     with duckdb.connect(str(db), read_only=True) as con:
-        names = [row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_schema = ?",
-            [DATASET]).fetchall()]
+        names = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?", [DATASET]
+            ).fetchall()
+        ]
         # Table names from DuckDB's own catalog, not from any input.
-        counts = {name: con.execute(f'select count(*) from {DATASET}."{name}"')  # noqa: S608
-                  .fetchone()[0] for name in names}
+        counts = {
+            name: con.execute(f'select count(*) from {DATASET}."{name}"').fetchone()[0]  # noqa: S608
+            for name in names
+        }
         columns: dict[str, set[str]] = {name: set() for name in names}
         for table, column in con.execute(
-                "select table_name, column_name from information_schema.columns "
-                "where table_schema = ?", [DATASET]).fetchall():
+            "select table_name, column_name from information_schema.columns where table_schema = ?",
+            [DATASET],
+        ).fetchall():
             columns[table].add(column)
     return counts, columns
 
@@ -80,14 +92,21 @@ def tables(db: Path) -> tuple[dict[str, int], dict[str, set[str]]]:
 def close_one_purchase_order(credential: dict[str, Any], db: Path) -> str:
     """Close the first purchase order loaded; its uuid."""
     with duckdb.connect(str(db), read_only=True) as con:
-        uuid, number = con.execute("select uuid, procurify_po from procurify.purchase_orders "
-                                   "where state <> ? order by uuid limit 1",
-                                   [CLOSED]).fetchone()
+        uuid, number = con.execute(
+            "select uuid, procurify_po from procurify.purchase_orders "
+            "where state <> ? order by uuid limit 1",
+            [CLOSED],
+        ).fetchone()
     host = Host(plugins=[plugin])
     with host.authenticate("procurify", credential) as session:
-        results = list(host.write("procurify", session,
-                                  {"resource": "purchase_orders", "operation": "close"},
-                                  [{"procurify_PO": number}]))
+        results = list(
+            host.write(
+                "procurify",
+                session,
+                {"resource": "purchase_orders", "operation": "close"},
+                [{"procurify_PO": number}],
+            )
+        )
     check(results[0].status == "updated", f"closing purchase order {number}: {results[0]}")
     return str(uuid)
 
@@ -128,35 +147,46 @@ def main(argv: list[str]) -> int:
     first, rows_1 = run(credential, db, work / "pipelines-1")
     counts, columns = tables(db)
     for each in plans:
-        check(counts.get(each.name) == expected[each.name],
-              f"{each.name}: {counts.get(each.name)} rows, {expected[each.name]} records")
+        check(
+            counts.get(each.name) == expected[each.name],
+            f"{each.name}: {counts.get(each.name)} rows, {expected[each.name]} records",
+        )
         naming = first.default_schema.naming
         wanted = {naming.normalize_identifier(name) for name in each.columns}
         lost = sorted(wanted - columns[each.name])
         check(not lost, f"{each.name}: columns lost: {lost}")
     cursors = incremental_cursors(first, incremental)
     check(all(cursors.values()), f"an incremental resource saved no cursor: {cursors}")
-    print(f"downstream dlt: run 1 loaded {len(names)} tables, {sum(counts.values())} rows "
-          f"(each table's rows = the records read, every declared column present)")
+    print(
+        f"downstream dlt: run 1 loaded {len(names)} tables, {sum(counts.values())} rows "
+        f"(each table's rows = the records read, every declared column present)"
+    )
 
     closed = close_one_purchase_order(credential, db)
     _, rows_2 = run(credential, db, work / "pipelines-2")
     # A fresh pipelines directory: an incremental read below proves the state came from DuckDB.
     counts_2, _ = tables(db)
     for name in names:
-        check(counts_2[name] == expected[name],
-              f"{name} after run 2: {counts_2[name]} rows, {expected[name]} records")
-    check(0 < rows_2.get("purchase_orders", 0) < rows_1["purchase_orders"],
-          f"purchase orders not read incrementally: run 1 {rows_1['purchase_orders']} rows, "
-          f"run 2 {rows_2.get('purchase_orders', 0)}")
+        check(
+            counts_2[name] == expected[name],
+            f"{name} after run 2: {counts_2[name]} rows, {expected[name]} records",
+        )
+    check(
+        0 < rows_2.get("purchase_orders", 0) < rows_1["purchase_orders"],
+        f"purchase orders not read incrementally: run 1 {rows_1['purchase_orders']} rows, "
+        f"run 2 {rows_2.get('purchase_orders', 0)}",
+    )
     with duckdb.connect(str(db), read_only=True) as con:
-        state = con.execute("select state from procurify.purchase_orders where uuid = ?",
-                            [closed]).fetchone()[0]
+        state = con.execute(
+            "select state from procurify.purchase_orders where uuid = ?", [closed]
+        ).fetchone()[0]
     check(state == CLOSED, f"the closed purchase order's row was not merged (state {state})")
     secret_nowhere(credential["client_secret"], [work / "pipelines-1", work / "pipelines-2", db])
-    print(f"downstream dlt: run 2 merged: purchase orders read incrementally "
-          f"({rows_2['purchase_orders']} of {rows_1['purchase_orders']} rows, the closed one "
-          f"updated), every table's row count unchanged, state restored from DuckDB")
+    print(
+        f"downstream dlt: run 2 merged: purchase orders read incrementally "
+        f"({rows_2['purchase_orders']} of {rows_1['purchase_orders']} rows, the closed one "
+        f"updated), every table's row count unchanged, state restored from DuckDB"
+    )
     return 0
 
 

@@ -27,9 +27,7 @@ from nexla_procurify.dlt_reading import ResourcePlan, plan, read_records
 try:
     import dlt
 except ImportError:  # pragma: no cover - the message is the behaviour
-    raise ImportError(
-        "nexla_procurify.dlt needs dlt: pip install 'nexla-procurify[dlt]'"
-    ) from None
+    raise ImportError("nexla_procurify.dlt needs dlt: pip install 'nexla-procurify[dlt]'") from None
 
 
 def _procurify_source(
@@ -45,13 +43,13 @@ def _procurify_source(
     "receivable"}}``). The credential and every setting are checked before any request: every
     problem comes at once in one ``CredentialError`` or ``ConfigurationError``."""
     parse(credential, allow_loopback=loopback_allowed())
-    return [_resource(credential, each)
-            for each in plan(resources, settings, resource_settings)]
+    return [_resource(credential, each) for each in plan(resources, settings, resource_settings)]
 
 
 # Decorated by a call: without dlt installed, mypy sees dlt as untyped.
-procurify_source = dlt.source(_procurify_source, name="procurify", section="procurify",
-                              max_table_nesting=0)
+procurify_source = dlt.source(
+    _procurify_source, name="procurify", section="procurify", max_table_nesting=0
+)
 
 
 def _resource(credential: Mapping[str, Any], each: ResourcePlan) -> Any:

@@ -61,8 +61,10 @@ def plan(
         names, problems = [], ["'resources' must be a list of resource names, not one string."]
     unknown = [str(name) for name in names if name not in readable]
     if unknown:
-        problems.append(f"Unknown source resource(s) {', '.join(map(repr, unknown))}; choose "
-                        f"from: {', '.join(readable)}.")
+        problems.append(
+            f"Unknown source resource(s) {', '.join(map(repr, unknown))}; choose "
+            f"from: {', '.join(readable)}."
+        )
     repeated = sorted({str(name) for name in names if names.count(name) > 1})
     if repeated:
         problems.append(f"Resource(s) named more than once: {', '.join(repeated)}.")
@@ -75,8 +77,7 @@ def plan(
     own = dict(resource_settings or {})
     stray = sorted(str(name) for name in own if name not in names)
     if stray:
-        problems.append(f"'resource_settings' names resource(s) not selected: "
-                        f"{', '.join(stray)}.")
+        problems.append(f"'resource_settings' names resource(s) not selected: {', '.join(stray)}.")
     plans: list[ResourcePlan] = []
     for name in dict.fromkeys(name for name in names if name in readable):
         extra = own.get(name) or {}
@@ -101,8 +102,12 @@ def _plan(name: str, config: Mapping[str, Any]) -> ResourcePlan:
     return ResourcePlan(
         name=name,
         primary_key=resource.key,
-        columns=MappingProxyType({name: MappingProxyType(hint) for name, hint
-                                  in column_hints(schema, resource.key).items()}),
+        columns=MappingProxyType(
+            {
+                name: MappingProxyType(hint)
+                for name, hint in column_hints(schema, resource.key).items()
+            }
+        ),
         cursor=resource.incremental.cursor_field if resource.incremental else None,
         config=MappingProxyType(dict(config)),
     )
@@ -117,11 +122,14 @@ def read_records(
     ``state`` (:data:`STATE_KEY`), which each checkpoint replaces (see the module docstring).
     The session is opened when the first record is asked for and closed when the read ends."""
     parse(credential, allow_loopback=loopback_allowed())  # every field problem, at once
-    session = plugin.authenticate(connector_type=plugin.CONNECTOR_TYPE,
-                                  credential=dict(credential))
+    session = plugin.authenticate(connector_type=plugin.CONNECTOR_TYPE, credential=dict(credential))
     assert session is not None
-    messages = plugin.read_source(connector_type=plugin.CONNECTOR_TYPE, session=session,
-                                  config=dict(config), state=state.get(STATE_KEY))
+    messages = plugin.read_source(
+        connector_type=plugin.CONNECTOR_TYPE,
+        session=session,
+        config=dict(config),
+        state=state.get(STATE_KEY),
+    )
     assert messages is not None
     with session:
         try:

@@ -5,6 +5,7 @@ Importable from every test folder: ``pythonpath`` in ``pyproject.toml`` puts ``t
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,29 @@ from nexla_procurify import plugin
 from nexla_procurify.host import Host
 from nexla_procurify.messages import Checkpoint, Record
 
-__all__ = ["BASE", "REPO", "SERVER_DATE", "FakeClock", "host_read", "no_sleep"]
+__all__ = [
+    "BASE",
+    "OPTIONAL_MODULES",
+    "REPO",
+    "SERVER_DATE",
+    "FakeClock",
+    "host_read",
+    "no_sleep",
+    "optional_missing",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 """The repository checkout the tests run from."""
+
+OPTIONAL_MODULES = {"nexla_procurify.dlt": "dlt"}
+"""Modules of optional extras, and the package each needs: imported only where it is installed."""
+
+
+def optional_missing(module: str) -> bool:
+    """Whether ``module`` (dotted) belongs to an optional extra that is not installed here."""
+    needs = OPTIONAL_MODULES.get(module)
+    return needs is not None and importlib.util.find_spec(needs) is None
+
 
 BASE = "https://acme.procurify.com"
 """The base URL of the Procurify that requests-mock and the in-memory fakes play."""

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from shared import optional_missing
 
 import nexla_procurify
 from nexla_procurify.errors import ProcurifyError
@@ -27,14 +28,9 @@ SAMPLES: dict[str, Any] = {
 }
 
 
-# Modules of optional extras, and what they need: imported only where it is installed.
-OPTIONAL = {"nexla_procurify.dlt": "dlt"}
-
-
 def _all_modules() -> None:
     for module in pkgutil.walk_packages(nexla_procurify.__path__, "nexla_procurify."):
-        needs = OPTIONAL.get(module.name)
-        if needs and importlib.util.find_spec(needs) is None:
+        if optional_missing(module.name):
             continue
         if not module.name.endswith("__main__"):
             importlib.import_module(module.name)

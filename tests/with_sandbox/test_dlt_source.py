@@ -9,12 +9,12 @@ import importlib
 import itertools
 import sys
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared import REPO
 
 from nexla_procurify import plugin
 from nexla_procurify.dlt_columns import column_hints, data_type
@@ -27,24 +27,27 @@ from nexla_procurify.sandbox import Sandbox
 from nexla_procurify.source import ReadState, schema_message
 
 HOST = Host(plugins=[plugin])
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
-@pytest.mark.parametrize(("prop", "expected"), [
-    ({"type": ["integer", "null"]}, "bigint"),
-    ({"type": "number"}, "double"),
-    ({"type": ["integer", "number", "null"]}, "double"),
-    ({"type": ["boolean", "null"]}, "bool"),
-    ({"type": ["string", "null"], "format": "date-time"}, "timestamp"),
-    ({"type": "string", "format": "date"}, "date"),
-    ({"type": ["string", "null"], "format": "decimal"}, "text"),  # exact, not rounded
-    ({"type": ["string", "null"], "format": "email"}, "text"),
-    ({"type": ["object", "null"], "properties": {"a": {"type": "string"}}}, "json"),
-    ({"type": ["array", "null"], "items": {"type": "integer"}}, "json"),
-    ({"type": ["string", "integer", "null"]}, "json"),
-    ({"type": "null"}, "json"),
-    ({}, "json"),
-])
+@pytest.mark.parametrize(
+    ("prop", "expected"),
+    [
+        ({"type": ["integer", "null"]}, "bigint"),
+        ({"type": "number"}, "double"),
+        ({"type": ["integer", "number", "null"]}, "double"),
+        ({"type": ["boolean", "null"]}, "bool"),
+        ({"type": ["string", "null"], "format": "date-time"}, "timestamp"),
+        ({"type": "string", "format": "date"}, "date"),
+        ({"type": ["string", "null"], "format": "decimal"}, "text"),  # exact, not rounded
+        ({"type": ["string", "null"], "format": "email"}, "text"),
+        ({"type": ["object", "null"], "properties": {"a": {"type": "string"}}}, "json"),
+        ({"type": ["array", "null"], "items": {"type": "integer"}}, "json"),
+        ({"type": ["string", "integer", "null"]}, "json"),
+        ({"type": "null"}, "json"),
+        ({}, "json"),
+    ],
+)
 def test_data_types(prop: dict[str, Any], expected: str) -> None:
     assert data_type(prop) == expected
 
@@ -60,8 +63,7 @@ def test_every_declared_property_is_a_column(name: str) -> None:
     for column, hint in planned.columns.items():
         assert hint["name"] == column
         assert hint["nullable"] is (column not in resource.key)
-    assert planned.cursor == (resource.incremental.cursor_field if resource.incremental
-                              else None)
+    assert planned.cursor == (resource.incremental.cursor_field if resource.incremental else None)
 
 
 def test_column_hints_of_a_schema_without_properties() -> None:
@@ -73,8 +75,11 @@ def test_plan_defaults_to_every_readable_resource_in_catalogue_order() -> None:
 
 
 def test_plan_gives_settings_to_every_resource_and_resource_settings_to_one() -> None:
-    plans = plan(["vendors", "purchase_orders"], {"page_size": 7},
-                 {"purchase_orders": {"role": "receivable"}})
+    plans = plan(
+        ["vendors", "purchase_orders"],
+        {"page_size": 7},
+        {"purchase_orders": {"role": "receivable"}},
+    )
     assert [dict(each.config) for each in plans] == [
         {"page_size": 7, "resource": "vendors"},
         {"page_size": 7, "role": "receivable", "resource": "purchase_orders"},
@@ -83,21 +88,33 @@ def test_plan_gives_settings_to_every_resource_and_resource_settings_to_one() ->
 
 def test_plan_reports_every_problem_at_once() -> None:
     with pytest.raises(ConfigurationError) as raised:
-        plan(["nope", "vendors", "vendors", "bills"], {"page_size": 0, "resource": "x"},
-             {"users": {}, "bills": {"role": "receivable"}})
+        plan(
+            ["nope", "vendors", "vendors", "bills"],
+            {"page_size": 0, "resource": "x"},
+            {"users": {}, "bills": {"role": "receivable"}},
+        )
     message = str(raised.value)
-    for part in ("Unknown source resource(s) 'nope'", "named more than once: vendors",
-                 "must not name a 'resource'", "not selected: users", "vendors:", "bills:",
-                 "'page_size'", "role"):
+    for part in (
+        "Unknown source resource(s) 'nope'",
+        "named more than once: vendors",
+        "must not name a 'resource'",
+        "not selected: users",
+        "vendors:",
+        "bills:",
+        "'page_size'",
+        "role",
+    ):
         assert part in message
 
 
-@pytest.mark.parametrize(("resources", "problem"), [
-    ("vendors", "a list of resource names"),
-    ([], "No resource selected"),
-])
-def test_plan_refuses_a_selection_that_is_not_a_list_of_names(resources: Any,
-                                                              problem: str) -> None:
+@pytest.mark.parametrize(
+    ("resources", "problem"),
+    [
+        ("vendors", "a list of resource names"),
+        ([], "No resource selected"),
+    ],
+)
+def test_plan_refuses_a_selection_that_is_not_a_list_of_names(resources: Any, problem: str) -> None:
     with pytest.raises(ConfigurationError, match=problem):
         plan(resources)
 
@@ -107,8 +124,9 @@ def test_resource_settings_must_be_objects() -> None:
         plan(["vendors"], None, {"vendors": ["page_size"]})  # type: ignore[dict-item]
 
 
-def host_read(sandbox: Sandbox, config: dict[str, Any],
-              state: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], Any]:
+def host_read(
+    sandbox: Sandbox, config: dict[str, Any], state: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], Any]:
     records, last = [], None
     with HOST.authenticate("procurify", sandbox.credential()) as session:
         for message in HOST.read("procurify", session, config, state):
@@ -121,7 +139,8 @@ def host_read(sandbox: Sandbox, config: dict[str, Any],
 
 @pytest.mark.parametrize("name", ["vendors", "purchase_orders", "bill_details", "me"])
 def test_read_records_reads_as_the_hooks_and_keeps_the_last_checkpoint(
-        sandbox: Sandbox, name: str) -> None:
+    sandbox: Sandbox, name: str
+) -> None:
     config = {"resource": name, "page_size": 7}
     state: dict[str, Any] = {}
     records = list(read_records(sandbox.credential(), config, state))
@@ -156,11 +175,13 @@ def test_the_state_follows_each_page(sandbox: Sandbox) -> None:
     records.close()
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(stop=st.integers(0, 40), page_size=st.integers(1, 9))
 def test_a_read_stopped_anywhere_and_resumed_loses_no_record(
-        sandbox: Sandbox, stop: int, page_size: int) -> None:
+    sandbox: Sandbox, stop: int, page_size: int
+) -> None:
     """dlt commits the state with the records extracted before it: what a resumed read adds to
     a stopped one's records covers every record."""
     config = {"resource": "vendors", "page_size": page_size, "concurrency": 1}
@@ -200,7 +221,8 @@ def test_dlt_is_an_optional_extra_that_mypy_may_not_find() -> None:
 
 
 def test_closing_the_records_closes_the_read_before_the_session(
-        sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """dlt closes a resource's generator early (``add_limit``, an error elsewhere): the read
     stops its prefetching before its session is closed."""
     events: list[str] = []

@@ -53,17 +53,19 @@ def source_module() -> Any:
     return importlib.import_module("nexla_procurify.dlt")
 
 
-def test_the_source_is_named_procurify_and_stores_nested_values_as_json(
-        fake_dlt: FakeDlt) -> None:
+def test_the_source_is_named_procurify_and_stores_nested_values_as_json(fake_dlt: FakeDlt) -> None:
     source_module()
-    assert fake_dlt.source_options == {"name": "procurify", "section": "procurify",
-                                       "max_table_nesting": 0}
+    assert fake_dlt.source_options == {
+        "name": "procurify",
+        "section": "procurify",
+        "max_table_nesting": 0,
+    }
 
 
 def test_one_merge_resource_per_selected_resource(sandbox: Sandbox, fake_dlt: FakeDlt) -> None:
     resources = source_module().procurify_source(
-        sandbox.credential(), resources=["vendors", "purchase_orders"],
-        settings={"page_size": 5})
+        sandbox.credential(), resources=["vendors", "purchase_orders"], settings={"page_size": 5}
+    )
     assert [each["name"] for each in resources] == ["vendors", "purchase_orders"]
     assert [each["table_name"] for each in resources] == ["vendors", "purchase_orders"]
     assert [each["primary_key"] for each in resources] == [["id"], ["uuid"]]
@@ -76,10 +78,12 @@ def test_one_merge_resource_per_selected_resource(sandbox: Sandbox, fake_dlt: Fa
     assert sandbox.requests == []  # nothing read before dlt asks
 
 
-def test_each_resource_reads_from_and_into_its_own_dlt_state(sandbox: Sandbox,
-                                                             fake_dlt: FakeDlt) -> None:
-    (orders,) = source_module().procurify_source(sandbox.credential(),
-                                                 resources=["purchase_orders"])
+def test_each_resource_reads_from_and_into_its_own_dlt_state(
+    sandbox: Sandbox, fake_dlt: FakeDlt
+) -> None:
+    (orders,) = source_module().procurify_source(
+        sandbox.credential(), resources=["purchase_orders"]
+    )
     first = list(orders["records"]())
     assert len(first) == len(sandbox.records("purchase_orders"))
     state = fake_dlt.states["purchase_orders"][STATE_KEY]
@@ -97,8 +101,7 @@ def test_every_resource_by_default(sandbox: Sandbox, fake_dlt: FakeDlt) -> None:
     assert [each["name"] for each in resources] == catalogue().names("source")
 
 
-def test_problems_are_raised_when_the_source_is_made(sandbox: Sandbox,
-                                                     fake_dlt: FakeDlt) -> None:
+def test_problems_are_raised_when_the_source_is_made(sandbox: Sandbox, fake_dlt: FakeDlt) -> None:
     module = source_module()
     with pytest.raises(CredentialError, match="base_url"):
         module.procurify_source({**sandbox.credential(), "base_url": "http://example.com"})

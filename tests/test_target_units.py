@@ -3,6 +3,7 @@ state gate, and the destination's ``FLUSH``."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections import Counter
@@ -20,6 +21,7 @@ from nexla_procurify.errors import ConfigurationError, CredentialError
 from nexla_procurify.messages import WriteResult
 from nexla_procurify.target import about, cli, config
 from nexla_procurify.target.gate import StateGate
+from nexla_procurify.target.run import run
 from nexla_procurify.target.singer_input import (
     RecordLine,
     SchemaLine,
@@ -279,3 +281,62 @@ def test_flush_reports_every_record_before_the_next_is_taken(concurrency: int) -
     assert taken_after_flush == [2]
     assert [(r.index, r.status) for r in results] == [(0, "validated"), (1, "validated"),
                                                       (2, "validated")]
+
+
+# -- a whole run, with a stand-in for the hook ------------------------------------------------
+
+
+class _FakeHost:
+    """Stands in for ``Host``: ``write`` gives each record the status it names, in order."""
+
+    def authenticate(self, connector_type: str, credential: dict[str, Any]) -> Any:
+        return contextlib.nullcontext(object())
+
+    def write(self, connector_type: str, session: Any, config: dict[str, Any],
+              records: Any) -> Iterator[WriteResult]:
+        wanted = (record for record in records if record is not FLUSH)
+        for index, record in enumerate(wanted):
+            yield WriteResult(index, record["status"], id=record["n"])
+
+
+_LINES = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["vendors", "account_codes", "feed"]),
+              st.sampled_from(["created", "unchanged", "rejected"])),
+    st.just("state")), max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=_LINES)
+def test_every_record_of_every_stream_gets_one_result_and_states_wait_for_them(
+        lines: list[Any]) -> None:
+    messages: list[dict[str, Any]] = []
+    sent: list[tuple[str, int, str]] = []
+    for n, line in enumerate(lines):
+        if line == "state":
+            messages.append({"type": "STATE", "value": n})
+        else:
+            stream, status = line
+            messages.append({"type": "RECORD", "stream": stream,
+                             "record": {"n": n, "status": status}})
+            sent.append((stream, n, status))
+    raw = {**CREDENTIAL, "streams": {"feed": {"resource": "departments",
+                                              "operation": "create"}}}
+    states: list[int] = []
+    results: list[dict[str, Any]] = []
+    outcome = run(config.parse(raw), SingerInput(io.BytesIO(
+        "".join(json.dumps(m) + "\n" for m in messages).encode())),
+        host=_FakeHost(),  # type: ignore[arg-type]
+        echo=lambda line: states.append(json.loads(line)),
+        report=lambda line: results.append(json.loads(line)))
+    assert sorted((r["stream"], r["id"]) for r in results) == sorted(
+        (stream, n) for stream, n, _ in sent)
+    for stream in ("vendors", "account_codes", "feed"):
+        ids = [r["id"] for r in results if r["stream"] == stream]
+        assert ids == [n for s, n, _ in sent if s == stream]  # each stream in its order
+    first_bad = min((n for _, n, status in sent if status == "rejected"), default=None)
+    clean_states = [n for n, line in enumerate(lines) if line == "state"
+                    and (first_bad is None or n < first_bad)]
+    assert states == sorted(states)
+    assert set(states) <= set(clean_states)
+    assert states[-1:] == clean_states[-1:]
+    assert outcome.status == (1 if first_bad is not None else 0)

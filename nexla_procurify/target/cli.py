@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from nexla_procurify import __version__, plugin
+from nexla_procurify import __version__, jsonlines, plugin
 from nexla_procurify.cli.running import stop_signals
 from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
 from nexla_procurify.host import Host
@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                              "win over files)")
     parser.add_argument("--input", type=Path, metavar="FILE",
                         help="read Singer messages from FILE instead of standard input")
+    parser.add_argument("--max-line-bytes", type=int, default=jsonlines.MAX_LINE_BYTES,
+                        metavar="N", help="the longest input line taken, in bytes "
+                                          "(default: 16 MiB); a longer one ends the run")
     parser.add_argument("--about", action="store_true",
                         help="describe the target, its settings and resources, and exit")
     parser.add_argument("--format", choices=about.FORMATS, default="text",
@@ -86,9 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.max_line_bytes < 1:
+        raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
     settings = config.parse(config.load(args.config, os.environ))
     with _input(args.input) as stream, _results(settings.results_file) as results:
-        messages = SingerInput(stream)
+        messages = SingerInput(stream, args.max_line_bytes)
         with stop_signals(messages.stop, "finishing and reporting the records already taken",
                           "check the records that were in flight in Procurify."):
             outcome = run(settings, messages, host=Host(plugins=[plugin]),

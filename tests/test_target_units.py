@@ -61,6 +61,15 @@ def test_files_merge_in_order_and_the_environment_wins(tmp_path: Path) -> None:
     assert parsed.routing.route("s").config.dry_run is True
 
 
+def test_streams_flattened_as_meltano_passes_them_are_nested_again() -> None:
+    environ = {"TARGET_PROCURIFY_STREAMS": json.dumps({
+        "suppliers.resource": "vendors", "public.teams.resource": "departments",
+        "public.teams.operation": "create"})}
+    routing = config.parse({**CREDENTIAL, **config.load([], environ)}).routing
+    assert routing.route("suppliers").config.resource == "vendors"
+    assert routing.route("public.teams").describe() == "public.teams -> departments create"
+
+
 def test_the_credential_can_come_from_the_environment_alone() -> None:
     environ = {f"TARGET_PROCURIFY_{key.upper()}": value for key, value in CREDENTIAL.items()}
     environ["TARGET_PROCURIFY_CONCURRENCY"] = "5"

@@ -263,7 +263,7 @@ def _streams(settings: Settings) -> dict[str, Mapping[str, Any]]:
                          "\"operation\": ...}.")
         return {}
     checked: dict[str, Mapping[str, Any]] = {}
-    for name, entry in streams.items():
+    for name, entry in _nested(streams).items():
         if not isinstance(entry, Mapping):
             settings.problem(f"streams.{name} must be an object, such as "
                              "{\"resource\": \"vendors\", \"operation\": \"upsert\"}.")
@@ -276,3 +276,19 @@ def _streams(settings: Settings) -> dict[str, Mapping[str, Any]]:
         checked[str(name)] = MappingProxyType(
             {key: value for key, value in entry.items() if value is not None})
     return checked
+
+
+def _nested(streams: Mapping[Any, Any]) -> dict[Any, Any]:
+    """``streams`` with Meltano's flattened keys nested again: Meltano passes an object
+    setting in its environment variable as ``{"suppliers.resource": "vendors"}``. The part
+    after the last dot is the setting (no setting name holds a dot), before it the stream."""
+    nested: dict[Any, Any] = {}
+    for key, value in streams.items():
+        stream, dot, setting = str(key).rpartition(".")
+        if dot and stream and setting in STREAM_KEYS and not isinstance(value, Mapping):
+            key, value = stream, {setting: value}
+        if isinstance(value, Mapping) and isinstance(nested.get(key), dict):
+            nested[key] = {**nested[key], **value}
+        else:
+            nested[key] = dict(value) if isinstance(value, Mapping) else value
+    return nested

@@ -90,6 +90,7 @@ Decisions where the design is silent (also in the README's destination section):
 from __future__ import annotations
 
 __all__ = [
+    "FLUSH",
     "LOOKUP_PAUSES",
     "MAX_CREATE_ATTEMPTS",
     "MAX_LOOKUP_PAGES",
@@ -109,4 +110,4 @@ from nexla_procurify.destination.config import DestinationConfig, destination_sc
 from nexla_procurify.destination.create import LOOKUP_PAUSES, MAX_CREATE_ATTEMPTS
 from nexla_procurify.destination.lookup import MAX_LOOKUP_PAGES
 from nexla_procurify.destination.prepare import MAX_NESTING_DEPTH, Plan, UnreadableRecord
-from nexla_procurify.destination.run import write, write_planned
+from nexla_procurify.destination.run import FLUSH, write, write_planned

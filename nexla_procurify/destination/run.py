@@ -4,11 +4,15 @@ order.
 At most ``WINDOW_PER_WORKER * concurrency`` records are in flight, so memory stays flat.
 Records that address the same Procurify record (same id or same upsert/lookup key) are written
 one after the other, in input order, even with ``concurrency`` > 1 (``TurnTaker``).
+
+``FLUSH`` in the input is not a record and gets no result: the run yields every result owed
+before it takes the next record (a caller that feeds records as they come, such as the Singer
+target, uses it to have everything so far written and reported without ending the run).
 """
 
 from __future__ import annotations
 
-__all__ = ["WINDOW_PER_WORKER", "TurnTaker", "write", "write_planned"]
+__all__ = ["FLUSH", "WINDOW_PER_WORKER", "TurnTaker", "write", "write_planned"]
 
 import threading
 import time
@@ -17,7 +21,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.destination.circuit import Abort
@@ -27,6 +31,14 @@ from nexla_procurify.destination.record import RecordWriter
 from nexla_procurify.messages import WriteResult
 
 WINDOW_PER_WORKER = 2
+
+
+class _Flush:
+    def __repr__(self) -> str:
+        return "FLUSH"
+
+
+FLUSH: Final = _Flush()
 
 
 class TurnTaker:
@@ -128,7 +140,7 @@ def _results(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator[Wr
 
 
 def _sequential(run: _Run, records: Iterator[Any]) -> Iterator[WriteResult]:
-    for index, record in enumerate(records):
+    for index, record in enumerate(record for record in records if record is not FLUSH):
         yield run.handle(index, record, None)
         if run.stopped:
             return
@@ -137,22 +149,31 @@ def _sequential(run: _Run, records: Iterator[Any]) -> Iterator[WriteResult]:
 def _concurrent(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator[WriteResult]:
     window: deque[Future[WriteResult]] = deque()
     limit = WINDOW_PER_WORKER * concurrency
-    numbered = enumerate(records)
+    index = 0
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="procurify-write")
     input_error: BaseException | None = None
     try:
         while True:
+            flush = False
             while input_error is None and len(window) < limit and not run.stopped:
                 try:
-                    index, record = next(numbered)
+                    record = next(records)
                 except StopIteration:
                     break
                 except Exception as error:  # the input itself failed: finish, then re-raise
                     input_error = error
                     break
+                if record is FLUSH:
+                    flush = True
+                    break
                 key = run.writer.plan.addressed(record)
                 run.turns.take_ticket(key, index)
                 window.append(pool.submit(run.handle, index, record, key))
+                index += 1
+            if flush:
+                while window:
+                    yield window.popleft().result()
+                continue
             if not window:
                 break
             yield window.popleft().result()

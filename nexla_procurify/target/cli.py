@@ -1,0 +1,138 @@
+"""The ``target-procurify`` command (entry point ``nexla_procurify.target:main``): the options
+Singer targets and Meltano use (``--config`` files, ``--input``, ``--about`` with
+``--format``, ``--version``), the outputs, and every error a user can act on as one message and
+an exit status, never a traceback: 2 for the configuration or an input that is not a Singer
+stream, 1 for a record not written or Procurify's errors, 128 + the signal when stopped."""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from nexla_procurify import __version__, jsonlines, plugin
+from nexla_procurify.cli.running import stop_signals
+from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
+from nexla_procurify.host import Host
+from nexla_procurify.target import about, config
+from nexla_procurify.target.run import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INPUT, run
+from nexla_procurify.target.singer_input import SingerInput
+
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=about.NAME,
+        description="Singer target: writes SCHEMA/RECORD/STATE messages from standard input "
+                    "into Procurify; echoes each STATE on standard output once every record "
+                    "before it is written; per-record results go to the results file or "
+                    "standard error.",
+    )
+    parser.add_argument("--config", action="append", default=[], metavar="FILE",
+                        help="a JSON settings file (repeatable; later files win; ENV is "
+                             f"accepted: {config.ENV_PREFIX}* variables are always read and "
+                             "win over files)")
+    parser.add_argument("--input", type=Path, metavar="FILE",
+                        help="read Singer messages from FILE instead of standard input")
+    parser.add_argument("--max-line-bytes", type=int, default=jsonlines.MAX_LINE_BYTES,
+                        metavar="N", help="the longest input line taken, in bytes "
+                                          "(default: 16 MiB); a longer one ends the run")
+    parser.add_argument("--about", action="store_true",
+                        help="describe the target, its settings and resources, and exit")
+    parser.add_argument("--format", choices=about.FORMATS, default="text",
+                        help="the format of --about (default: text)")
+    parser.add_argument("--version", action="version", version=f"{about.NAME} {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log each HTTP request (method, path, status) to standard error")
+    return parser
+
+
+def _fail(message: str) -> None:
+    print(f"{about.NAME}: error: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``target-procurify`` with ``argv`` (default ``sys.argv[1:]``); the exit status."""
+    args = _parser().parse_args(argv)
+    if args.about:
+        print(about.about(args.format))
+        return 0
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("urllib3").setLevel(logging.CRITICAL)  # it logs whole URLs
+    try:
+        return _run(args)
+    except CredentialError as error:
+        _fail("the credential is not valid:")
+        for field, message in error.errors:
+            print(f"  {field or 'credential'}: {message}", file=sys.stderr)
+        return EXIT_INPUT
+    except ConfigurationError as error:
+        _fail(error.message)
+        return EXIT_INPUT
+    except ProcurifyError as error:
+        _fail(error.message)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.max_line_bytes < 1:
+        raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
+    settings = config.parse(config.load(args.config, os.environ))
+    with _input(args.input) as stream, _results(settings.results_file) as results:
+        messages = SingerInput(stream, args.max_line_bytes)
+        with stop_signals(messages.stop, "finishing and reporting the records already taken",
+                          "check the records that were in flight in Procurify."):
+            outcome = run(settings, messages, host=Host(plugins=[plugin]),
+                          echo=_line_writer(sys.stdout), report=_line_writer(results))
+            for line in outcome.summary:
+                print(line, file=sys.stderr)
+    return outcome.status
+
+
+def _line_writer(out: TextIO) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    return write
+
+
+@contextlib.contextmanager
+def _input(path: Path | None) -> Iterator[BinaryIO]:
+    if path is None:
+        yield sys.stdin.buffer
+        return
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise ConfigurationError(f"cannot read input file {path}: {error.strerror}") from None
+    with handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def _results(path: str | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stderr
+        return
+    try:
+        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot write results file {path}: {error.strerror}") from None
+    with handle:
+        yield handle

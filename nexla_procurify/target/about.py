@@ -13,10 +13,12 @@ from nexla_procurify.resources import catalogue
 from nexla_procurify.target.config import ENV_PREFIX, SETTINGS_SCHEMA
 
 NAME = "target-procurify"
-DESCRIPTION = ("Singer target for Procurify: writes each stream's records into a Procurify "
-               "resource (upsert by key by default where the resource has one), with one "
-               "result per record, and echoes a STATE only once every record before it is "
-               "written.")
+DESCRIPTION = (
+    "Singer target for Procurify: writes each stream's records into a Procurify "
+    "resource (upsert by key by default where the resource has one), with one "
+    "result per record, and echoes a STATE only once every record before it is "
+    "written."
+)
 CAPABILITIES = ("about",)
 FORMATS = ("text", "markdown", "json")
 
@@ -49,16 +51,25 @@ def about(format_name: str) -> str:
         return json.dumps(info, indent=2)
     markdown = format_name == "markdown"
     required = set(SETTINGS_SCHEMA["required"])
-    lines = [f"# {NAME}" if markdown else f"Name: {NAME}", "",
-             info["description"], "",
-             f"Version: {__version__}", f"Capabilities: {', '.join(CAPABILITIES)}", "",
-             "## Settings" if markdown else "Settings:"]
+    lines = [
+        f"# {NAME}" if markdown else f"Name: {NAME}",
+        "",
+        info["description"],
+        "",
+        f"Version: {__version__}",
+        f"Capabilities: {', '.join(CAPABILITIES)}",
+        "",
+        "## Settings" if markdown else "Settings:",
+    ]
     for key, spec in SETTINGS_SCHEMA["properties"].items():
         flag = " (required)" if key in required else ""
         env = f"{ENV_PREFIX}{key.upper()}"
         text = spec.get("description", "")
-        lines.append(f"- `{key}`{flag}, env `{env}`: {text}" if markdown
-                     else f"  {key}{flag} [{env}]: {text}")
+        lines.append(
+            f"- `{key}`{flag}, env `{env}`: {text}"
+            if markdown
+            else f"  {key}{flag} [{env}]: {text}"
+        )
     lines += ["", "## Resources" if markdown else "Resources:"]
     for name, resource in info["resources"].items():
         default = resource["default_operation"] or "none: set the operation"

@@ -32,26 +32,50 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=about.NAME,
         description="Singer target: writes SCHEMA/RECORD/STATE messages from standard input "
-                    "into Procurify; echoes each STATE on standard output once every record "
-                    "before it is written; per-record results go to the results file or "
-                    "standard error.",
+        "into Procurify; echoes each STATE on standard output once every record "
+        "before it is written; per-record results go to the results file or "
+        "standard error.",
     )
-    parser.add_argument("--config", action="append", default=[], metavar="FILE",
-                        help="a JSON settings file (repeatable; later files win; ENV is "
-                             f"accepted: {config.ENV_PREFIX}* variables are always read and "
-                             "win over files)")
-    parser.add_argument("--input", type=Path, metavar="FILE",
-                        help="read Singer messages from FILE instead of standard input")
-    parser.add_argument("--max-line-bytes", type=int, default=jsonlines.MAX_LINE_BYTES,
-                        metavar="N", help="the longest input line taken, in bytes "
-                                          "(default: 16 MiB); a longer one ends the run")
-    parser.add_argument("--about", action="store_true",
-                        help="describe the target, its settings and resources, and exit")
-    parser.add_argument("--format", choices=about.FORMATS, default="text",
-                        help="the format of --about (default: text)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a JSON settings file (repeatable; later files win; ENV is "
+        f"accepted: {config.ENV_PREFIX}* variables are always read and "
+        "win over files)",
+    )
+    parser.add_argument(
+        "--input",
+        type=Path,
+        metavar="FILE",
+        help="read Singer messages from FILE instead of standard input",
+    )
+    parser.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=jsonlines.MAX_LINE_BYTES,
+        metavar="N",
+        help="the longest input line taken, in bytes (default: 16 MiB); a longer one ends the run",
+    )
+    parser.add_argument(
+        "--about",
+        action="store_true",
+        help="describe the target, its settings and resources, and exit",
+    )
+    parser.add_argument(
+        "--format",
+        choices=about.FORMATS,
+        default="text",
+        help="the format of --about (default: text)",
+    )
     parser.add_argument("--version", action="version", version=f"{about.NAME} {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log each HTTP request (method, path, status) to standard error")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log each HTTP request (method, path, status) to standard error",
+    )
     return parser
 
 
@@ -65,8 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.about:
         print(about.about(args.format))
         return 0
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     logging.getLogger("urllib3").setLevel(logging.CRITICAL)  # it logs whole URLs
     try:
         return _run(args)
@@ -94,10 +121,18 @@ def _run(args: argparse.Namespace) -> int:
     settings = config.parse(config.load(args.config, os.environ))
     with _input(args.input) as stream, _results(settings.results_file) as results:
         messages = SingerInput(stream, args.max_line_bytes)
-        with stop_signals(messages.stop, "finishing and reporting the records already taken",
-                          "check the records that were in flight in Procurify."):
-            outcome = run(settings, messages, host=Host(plugins=[plugin]),
-                          echo=_line_writer(sys.stdout), report=_line_writer(results))
+        with stop_signals(
+            messages.stop,
+            "finishing and reporting the records already taken",
+            "check the records that were in flight in Procurify.",
+        ):
+            outcome = run(
+                settings,
+                messages,
+                host=Host(plugins=[plugin]),
+                echo=_line_writer(sys.stdout),
+                report=_line_writer(results),
+            )
             for line in outcome.summary:
                 print(line, file=sys.stderr)
     return outcome.status
@@ -132,7 +167,6 @@ def _results(path: str | None) -> Iterator[TextIO]:
     try:
         handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as error:
-        raise ConfigurationError(
-            f"cannot write results file {path}: {error.strerror}") from None
+        raise ConfigurationError(f"cannot write results file {path}: {error.strerror}") from None
     with handle:
         yield handle

@@ -61,19 +61,26 @@ def _settings_schema() -> dict[str, Any]:
         "description": (
             "Stream name -> where its records go: resource (default: the stream's name), "
             "operation (default: upsert where the resource has one; required otherwise), key, "
-            "concurrency, on_error. A stream not listed goes to the resource of its name."),
+            "concurrency, on_error. A stream not listed goes to the resource of its name."
+        ),
         "type": "object",
         "additionalProperties": stream,
         "examples": [{"vendor_list": {"resource": "vendors", "operation": "upsert"}}],
     }
     properties.update({key: write[key] for key in WRITE_KEYS})
-    properties["dry_run"] = {**properties["dry_run"], "description": (
-        "Validate and report what would be written, without writing; no STATE is echoed, "
-        "so that the next run sends the same records again.")}
+    properties["dry_run"] = {
+        **properties["dry_run"],
+        "description": (
+            "Validate and report what would be written, without writing; no STATE is echoed, "
+            "so that the next run sends the same records again."
+        ),
+    }
     properties["results_file"] = {
         "title": "Results file",
-        "description": ("A file for the per-record results (JSON lines, replaced at each run); "
-                        "standard error when not set."),
+        "description": (
+            "A file for the per-record results (JSON lines, replaced at each run); "
+            "standard error when not set."
+        ),
         "type": "string",
     }
     return {
@@ -100,14 +107,18 @@ class Route:
         """The configuration for ``write_destination``."""
         config = self.config
         settings: dict[str, Any] = {
-            "resource": config.resource, "operation": config.operation,
-            "dry_run": config.dry_run, "concurrency": config.concurrency,
-            "on_error": config.on_error}
+            "resource": config.resource,
+            "operation": config.operation,
+            "dry_run": config.dry_run,
+            "concurrency": config.concurrency,
+            "on_error": config.on_error,
+        }
         if config.key is not None:
             settings["key"] = config.key
         return settings
 
     def describe(self) -> str:
+        """The route in words, for messages: ``stream -> resource operation [by key]``."""
         by = f" by {self.config.key}" if self.config.key else ""
         return f"{self.stream} -> {self.config.resource} {self.config.operation}{by}"
 
@@ -130,8 +141,9 @@ class Routing:
         if resource_name not in names:
             raise ConfigurationError(
                 f"Stream {shown(stream)} is not a Procurify destination resource and 'streams' "
-                f"does not map it: set \"streams\": {{{json.dumps(stream)}: {{\"resource\": "
-                f"..., \"operation\": ...}}}}, with one of the resources {', '.join(names)}.")
+                f'does not map it: set "streams": {{{json.dumps(stream)}: {{"resource": '
+                f'..., "operation": ...}}}}, with one of the resources {", ".join(names)}.'
+            )
         resource = catalogue().get(resource_name, "destination")
         settings: dict[str, Any] = {"resource": resource.name, "dry_run": self.dry_run}
         for key, value in (("concurrency", self.concurrency), ("on_error", self.on_error)):
@@ -143,7 +155,8 @@ class Routing:
                 raise ConfigurationError(
                     f"Stream {shown(stream)} writes to {resource.name}, which cannot be "
                     f"upserted: set streams.{stream}.operation to one of "
-                    f"{', '.join(resource.write_operations)}.")
+                    f"{', '.join(resource.write_operations)}."
+                )
             settings["operation"] = UPSERT
         try:
             return Route(stream, destination.parse_config(settings))
@@ -234,11 +247,20 @@ def parse(raw: Mapping[str, Any]) -> TargetConfig:
     routing = Routing(
         streams=MappingProxyType(_streams(settings)),
         dry_run=settings.boolean("dry_run", False),
-        concurrency=(settings.whole_number("concurrency", limits.default_write_concurrency,
-                                           maximum=limits.max_write_concurrency)
-                     if "concurrency" in settings else None),
-        on_error=(settings.choice("on_error", ON_ERROR_CHOICES, "continue")
-                  if "on_error" in settings else None),
+        concurrency=(
+            settings.whole_number(
+                "concurrency",
+                limits.default_write_concurrency,
+                maximum=limits.max_write_concurrency,
+            )
+            if "concurrency" in settings
+            else None
+        ),
+        on_error=(
+            settings.choice("on_error", ON_ERROR_CHOICES, "continue")
+            if "on_error" in settings
+            else None
+        ),
     )
     results_file = settings.text("results_file", example="results.jsonl")
     for stream in routing.streams:
@@ -259,22 +281,28 @@ def parse(raw: Mapping[str, Any]) -> TargetConfig:
 def _streams(settings: Settings) -> dict[str, Mapping[str, Any]]:
     streams = settings.get("streams", {})
     if not isinstance(streams, Mapping):
-        settings.problem("'streams' must be an object: stream name -> {\"resource\": ..., "
-                         "\"operation\": ...}.")
+        settings.problem(
+            '\'streams\' must be an object: stream name -> {"resource": ..., "operation": ...}.'
+        )
         return {}
     checked: dict[str, Mapping[str, Any]] = {}
     for name, entry in _nested(streams).items():
         if not isinstance(entry, Mapping):
-            settings.problem(f"streams.{name} must be an object, such as "
-                             "{\"resource\": \"vendors\", \"operation\": \"upsert\"}.")
+            settings.problem(
+                f"streams.{name} must be an object, such as "
+                '{"resource": "vendors", "operation": "upsert"}.'
+            )
             continue
         unknown = sorted(str(key) for key in entry if key not in STREAM_KEYS)
         if unknown:
-            settings.problem(f"Unknown setting(s) in streams.{name}: {', '.join(unknown)}. "
-                             f"Allowed: {', '.join(STREAM_KEYS)}.")
+            settings.problem(
+                f"Unknown setting(s) in streams.{name}: {', '.join(unknown)}. "
+                f"Allowed: {', '.join(STREAM_KEYS)}."
+            )
             continue
         checked[str(name)] = MappingProxyType(
-            {key: value for key, value in entry.items() if value is not None})
+            {key: value for key, value in entry.items() if value is not None}
+        )
     return checked
 
 

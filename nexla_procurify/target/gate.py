@@ -47,8 +47,9 @@ class StateGate:
     they become safe. Shared by the reading thread and the stream writers' threads; every
     output line is written under its lock, so lines never interleave."""
 
-    def __init__(self, *, echo: Callable[[str], None], report: Callable[[str], None],
-                 hold: str | None = None) -> None:
+    def __init__(
+        self, *, echo: Callable[[str], None], report: Callable[[str], None], hold: str | None = None
+    ) -> None:
         """``echo`` writes a line to the state output, ``report`` one to the results sink;
         ``hold`` (such as a dry run's reason) holds every state from the start."""
         self._lock = threading.Lock()
@@ -112,9 +113,11 @@ class StateGate:
             for stream, mark in front.marks.items():
                 first = self._first_not_written.get(stream)
                 if first is not None and first < mark:
-                    self._hold(f"record {first} of stream {stream!r} was not written (see "
-                               "its result); the next run sends again what came after the "
-                               "last STATE echoed")
+                    self._hold(
+                        f"record {first} of stream {stream!r} was not written (see "
+                        "its result); the next run sends again what came after the "
+                        "last STATE echoed"
+                    )
                     break
             else:
                 ready = front

@@ -47,8 +47,14 @@ class Outcome:
     summary: tuple[str, ...]
 
 
-def run(config: TargetConfig, messages: SingerInput, *, host: Host,
-        echo: Callable[[str], None], report: Callable[[str], None]) -> Outcome:
+def run(
+    config: TargetConfig,
+    messages: SingerInput,
+    *,
+    host: Host,
+    echo: Callable[[str], None],
+    report: Callable[[str], None],
+) -> Outcome:
     """Run the target over ``messages``; ``echo`` and ``report`` write one line of state and
     of results. A credential that is not valid is a ``CredentialError`` before any input."""
     hold = "a dry run writes nothing" if config.routing.dry_run else None
@@ -63,13 +69,13 @@ def run(config: TargetConfig, messages: SingerInput, *, host: Host,
 
     writers: dict[str, StreamWriter] = {}
     with host.authenticate(CONNECTOR, config.credential_dict()) as session:
+
         def write(settings: dict[str, Any], records: Any) -> Any:
             return host.write(CONNECTOR, session, settings, records)
 
         def writer(stream: str) -> StreamWriter:
             if stream not in writers:
-                writers[stream] = StreamWriter(config.routing.route(stream), write, gate,
-                                               on_stop)
+                writers[stream] = StreamWriter(config.routing.route(stream), write, gate, on_stop)
             return writers[stream]
 
         try:
@@ -95,8 +101,13 @@ def run(config: TargetConfig, messages: SingerInput, *, host: Host,
     return _outcome(gate, writers, error, reasons, messages.stopped_by)
 
 
-def _outcome(gate: StateGate, writers: dict[str, StreamWriter],
-             error: ProcurifyError | None, reasons: list[str], signum: int | None) -> Outcome:
+def _outcome(
+    gate: StateGate,
+    writers: dict[str, StreamWriter],
+    error: ProcurifyError | None,
+    reasons: list[str],
+    signum: int | None,
+) -> Outcome:
     lines = []
     for stream, each in writers.items():
         counts = gate.counts.get(stream, Counter())
@@ -107,8 +118,9 @@ def _outcome(gate: StateGate, writers: dict[str, StreamWriter],
     lines.append(f"{states}" + (f" ({gate.held})." if gate.held else "."))
     lines.extend(f"Stopped: {reason}." for reason in reasons)
     if signum is not None:
-        lines.append("Interrupted: the records above were handled; the rest of the input "
-                     "was not read.")
+        lines.append(
+            "Interrupted: the records above were handled; the rest of the input was not read."
+        )
         return Outcome(128 + signum, tuple(lines))
     if error is not None:
         lines.append(f"target-procurify: error: {error.message}")
@@ -119,7 +131,9 @@ def _outcome(gate: StateGate, writers: dict[str, StreamWriter],
     if gate.failure is not None:
         lines.append(f"target-procurify: error: an output could not be written: {gate.failure}")
         return Outcome(EXIT_FAILED, tuple(lines))
-    failed = any(counts.get(status, 0) for counts in gate.counts.values()
-                 for status in ("rejected", "failed"))
+    failed = any(
+        counts.get(status, 0)
+        for counts in gate.counts.values()
+        for status in ("rejected", "failed")
+    )
     return Outcome(EXIT_FAILED if failed or reasons else EXIT_OK, tuple(lines))
-

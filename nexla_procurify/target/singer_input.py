@@ -36,12 +36,16 @@ class SingerInputError(ProcurifyError):
 
 @dataclass(frozen=True)
 class SchemaLine:
+    """A ``SCHEMA`` message: the stream it announces, and its line in the input."""
+
     stream: str
     line: int
 
 
 @dataclass(frozen=True)
 class RecordLine:
+    """A ``RECORD`` message: its stream, the record, and its line in the input."""
+
     stream: str
     record: Any
     line: int
@@ -49,6 +53,8 @@ class RecordLine:
 
 @dataclass(frozen=True)
 class StateLine:
+    """A ``STATE`` message: its value, echoed once what came before it is written."""
+
     value: Any
     line: int
 
@@ -61,8 +67,7 @@ class SingerInput:
     """The messages of a binary stream until its end or ``stop()``; ``stopped_by`` is the
     signal that stopped it early. Not a value: the reader of one run."""
 
-    def __init__(self, stream: BinaryIO,
-                 max_line_bytes: int = jsonlines.MAX_LINE_BYTES) -> None:
+    def __init__(self, stream: BinaryIO, max_line_bytes: int = jsonlines.MAX_LINE_BYTES) -> None:
         self._lines = jsonlines.bounded_lines(stream, max_line_bytes)
         self._limit = max_line_bytes
         self.stopped_by: int | None = None
@@ -104,8 +109,10 @@ def _message(value: Any, number: int) -> SchemaLine | RecordLine | StateLine | N
     if isinstance(value, UnreadableRecord):
         raise SingerInputError(f"{value.reason.rstrip('.')}: the input is not a Singer stream.")
     if not isinstance(value, dict):
-        raise SingerInputError(f"{where} is not a Singer message: one JSON object per line, "
-                               "such as {\"type\": \"RECORD\", \"stream\": ..., \"record\": ...}.")
+        raise SingerInputError(
+            f"{where} is not a Singer message: one JSON object per line, "
+            'such as {"type": "RECORD", "stream": ..., "record": ...}.'
+        )
     kind = value.get("type")
     if kind == "STATE":
         if "value" not in value:
@@ -115,13 +122,16 @@ def _message(value: Any, number: int) -> SchemaLine | RecordLine | StateLine | N
         return None
     if kind not in ("SCHEMA", "RECORD"):
         if kind == "BATCH":
-            raise SingerInputError(f"{where} is a BATCH message: target-procurify takes "
-                                   "records one per RECORD message; turn batching off in the "
-                                   "tap.")
+            raise SingerInputError(
+                f"{where} is a BATCH message: target-procurify takes "
+                "records one per RECORD message; turn batching off in the "
+                "tap."
+            )
         shown = kind if isinstance(kind, str) and len(kind) <= 40 else "..."
         raise SingerInputError(
             f"{where} has no Singer message type that target-procurify takes "
-            f"(got {shown!r}): SCHEMA, RECORD, STATE or ACTIVATE_VERSION.")
+            f"(got {shown!r}): SCHEMA, RECORD, STATE or ACTIVATE_VERSION."
+        )
     stream = value.get("stream")
     if not isinstance(stream, str) or not stream:
         raise SingerInputError(f"{where} is a {kind} message without its 'stream' name.")

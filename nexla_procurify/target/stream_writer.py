@@ -43,20 +43,23 @@ _END: Final = _End()
 class StreamWriter:
     """Writes the records of one stream; ``put`` and ``flush`` from the reading thread only."""
 
-    def __init__(self, route: Route, write: Writer, gate: StateGate,
-                 on_stop: Callable[[str], None]) -> None:
+    def __init__(
+        self, route: Route, write: Writer, gate: StateGate, on_stop: Callable[[str], None]
+    ) -> None:
         self.route = route
         self._write = write
         self._gate = gate
         self._on_stop = on_stop
         self._queue: queue.Queue[Any] = queue.Queue(
-            maxsize=WINDOW_PER_WORKER * route.config.concurrency)
+            maxsize=WINDOW_PER_WORKER * route.config.concurrency
+        )
         self._unflushed = False
         self._ended = False
         self._results = 0
         self._first_failed: int | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"target-{route.stream}"[:60])
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name=f"target-{route.stream}"[:60]
+        )
         self._thread.start()
 
     def put(self, record: Any) -> None:
@@ -76,6 +79,7 @@ class StreamWriter:
         self._queue.put(_END)
 
     def join(self) -> None:
+        """Wait until the stream's run has handed back every result."""
         self._thread.join()
 
     def _records(self) -> Iterator[Any]:
@@ -101,8 +105,10 @@ class StreamWriter:
         if self._ended:
             return
         if self._first_failed is not None and self.route.config.on_error == "abort":
-            reason = (f"the run stopped after record {self._first_failed} of stream {stream!r} "
-                      "failed (on_error is \"abort\")")
+            reason = (
+                f"the run stopped after record {self._first_failed} of stream {stream!r} "
+                'failed (on_error is "abort")'
+            )
         self._on_stop(reason)
         self._drain(reason)
 
@@ -114,6 +120,8 @@ class StreamWriter:
                 return
             if item is FLUSH:
                 continue
-            self._gate.result(self.route.stream, WriteResult(
-                self._results, "failed", error=f"Not written: {reason}."))
+            self._gate.result(
+                self.route.stream,
+                WriteResult(self._results, "failed", error=f"Not written: {reason}."),
+            )
             self._results += 1

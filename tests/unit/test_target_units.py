@@ -31,8 +31,7 @@ from nexla_procurify.target.singer_input import (
 )
 
 SECRET = "s3cr3t-value-for-target-tests"
-CREDENTIAL = {"client_id": "abc", "client_secret": SECRET,
-              "base_url": "https://acme.procurify.com"}
+CREDENTIAL = {"client_id": "abc", "client_secret": SECRET, "base_url": "https://acme.procurify.com"}
 
 
 def _file(tmp_path: Path, name: str, data: object) -> str:
@@ -47,10 +46,12 @@ def _file(tmp_path: Path, name: str, data: object) -> str:
 def test_files_merge_in_order_and_the_environment_wins(tmp_path: Path) -> None:
     first = _file(tmp_path, "a.json", {**CREDENTIAL, "concurrency": 2, "on_error": "abort"})
     second = _file(tmp_path, "b.json", {"concurrency": 3})
-    environ = {"TARGET_PROCURIFY_ON_ERROR": "continue", "TARGET_PROCURIFY_DRY_RUN": "true",
-               "TARGET_PROCURIFY_STREAMS": '{"s": {"resource": "departments", '
-                                           '"operation": "create"}}',
-               "TARGET_PROCURIFY__DIALECT": "ignored: a Meltano extra, not a setting"}
+    environ = {
+        "TARGET_PROCURIFY_ON_ERROR": "continue",
+        "TARGET_PROCURIFY_DRY_RUN": "true",
+        "TARGET_PROCURIFY_STREAMS": '{"s": {"resource": "departments", "operation": "create"}}',
+        "TARGET_PROCURIFY__DIALECT": "ignored: a Meltano extra, not a setting",
+    }
     merged = config.load([first, "ENV", second], environ)
     assert merged["concurrency"] == 3
     assert merged["on_error"] == "continue"
@@ -62,9 +63,15 @@ def test_files_merge_in_order_and_the_environment_wins(tmp_path: Path) -> None:
 
 
 def test_streams_flattened_as_meltano_passes_them_are_nested_again() -> None:
-    environ = {"TARGET_PROCURIFY_STREAMS": json.dumps({
-        "suppliers.resource": "vendors", "public.teams.resource": "departments",
-        "public.teams.operation": "create"})}
+    environ = {
+        "TARGET_PROCURIFY_STREAMS": json.dumps(
+            {
+                "suppliers.resource": "vendors",
+                "public.teams.resource": "departments",
+                "public.teams.operation": "create",
+            }
+        )
+    }
     routing = config.parse({**CREDENTIAL, **config.load([], environ)}).routing
     assert routing.route("suppliers").config.resource == "vendors"
     assert routing.route("public.teams").describe() == "public.teams -> departments create"
@@ -99,16 +106,27 @@ def test_a_stream_that_is_no_resource_must_be_mapped() -> None:
 
 
 def test_every_problem_is_named_at_once_before_the_credential() -> None:
-    raw = {**CREDENTIAL, "client_secret": "", "colour": "red", "concurrency": 99,
-           "streams": {"a": {"resource": "vendors", "operation": "close"},
-                       "b": {"resource": "locations"}, "c": {"table": "x"}}}
+    raw = {
+        **CREDENTIAL,
+        "client_secret": "",
+        "colour": "red",
+        "concurrency": 99,
+        "streams": {
+            "a": {"resource": "vendors", "operation": "close"},
+            "b": {"resource": "locations"},
+            "c": {"table": "x"},
+        },
+    }
     with pytest.raises(ConfigurationError) as raised:
         config.parse(raw)
     message = raised.value.message
-    for part in ("colour", "'concurrency' must be a whole number from 1 to 16",
-                 "Stream 'a': Resource 'vendors' does not support operation 'close'",
-                 "Stream 'b' writes to locations, which cannot be upserted",
-                 "Unknown setting(s) in streams.c: table"):
+    for part in (
+        "colour",
+        "'concurrency' must be a whole number from 1 to 16",
+        "Stream 'a': Resource 'vendors' does not support operation 'close'",
+        "Stream 'b' writes to locations, which cannot be upserted",
+        "Unknown setting(s) in streams.c: table",
+    ):
         assert part in message
     with pytest.raises(CredentialError) as refused:
         config.parse({**CREDENTIAL, "client_secret": ""})
@@ -121,7 +139,8 @@ def test_an_environment_object_that_is_not_json_is_named() -> None:
 
 
 def test_an_unreadable_config_file_is_a_usage_error(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["--config", str(tmp_path / "missing.json")]) == 2
     assert "cannot read config file" in capsys.readouterr().err
 
@@ -141,29 +160,38 @@ def test_about_in_each_format(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _messages(*lines: object) -> list[Any]:
-    text = "".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
-                   for line in lines)
+    text = "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
     return list(SingerInput(io.BytesIO(text.encode())))
 
 
 def test_singer_messages_come_with_their_line() -> None:
-    found = _messages({"type": "SCHEMA", "stream": "s", "schema": {}}, "",
-                      {"type": "ACTIVATE_VERSION", "stream": "s", "version": 1},
-                      {"type": "RECORD", "stream": "s", "record": {"a": 1}},
-                      {"type": "RECORD", "stream": "s", "record": 5},
-                      {"type": "STATE", "value": {"bookmarks": {}}})
-    assert found == [SchemaLine("s", 1), RecordLine("s", {"a": 1}, 4), RecordLine("s", 5, 5),
-                     StateLine({"bookmarks": {}}, 6)]
+    found = _messages(
+        {"type": "SCHEMA", "stream": "s", "schema": {}},
+        "",
+        {"type": "ACTIVATE_VERSION", "stream": "s", "version": 1},
+        {"type": "RECORD", "stream": "s", "record": {"a": 1}},
+        {"type": "RECORD", "stream": "s", "record": 5},
+        {"type": "STATE", "value": {"bookmarks": {}}},
+    )
+    assert found == [
+        SchemaLine("s", 1),
+        RecordLine("s", {"a": 1}, 4),
+        RecordLine("s", 5, 5),
+        StateLine({"bookmarks": {}}, 6),
+    ]
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("not json", "Input line 2 is not valid JSON"),
-    ([1], "Input line 2 is not a Singer message"),
-    ({"type": "RECORD", "record": {}}, "Input line 2 is a RECORD message without its 'stream'"),
-    ({"type": "STATE"}, "Input line 2 is a STATE message without its 'value'"),
-    ({"type": "BATCH", "stream": "s"}, "BATCH message"),
-    ({"type": "HELLO"}, "got 'HELLO'"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("not json", "Input line 2 is not valid JSON"),
+        ([1], "Input line 2 is not a Singer message"),
+        ({"type": "RECORD", "record": {}}, "Input line 2 is a RECORD message without its 'stream'"),
+        ({"type": "STATE"}, "Input line 2 is a STATE message without its 'value'"),
+        ({"type": "BATCH", "stream": "s"}, "BATCH message"),
+        ({"type": "HELLO"}, "got 'HELLO'"),
+    ],
+)
 def test_a_line_that_is_not_singer_is_named(line: object, message: str) -> None:
     with pytest.raises(SingerInputError, match=message):
         _messages({"type": "STATE", "value": 1}, line)
@@ -180,8 +208,11 @@ class _Outputs:
         self.results: list[dict[str, Any]] = []
 
     def gate(self, hold: str | None = None) -> StateGate:
-        return StateGate(echo=lambda line: self.states.append(json.loads(line)),
-                         report=lambda line: self.results.append(json.loads(line)), hold=hold)
+        return StateGate(
+            echo=lambda line: self.states.append(json.loads(line)),
+            report=lambda line: self.results.append(json.loads(line)),
+            hold=hold,
+        )
 
 
 def test_a_state_waits_for_every_stream_before_it() -> None:
@@ -219,23 +250,28 @@ def test_a_broken_results_sink_holds_states() -> None:
 
 
 _STATUSES = st.sampled_from(["created", "updated", "unchanged", "rejected", "failed"])
-_EVENTS = st.lists(st.one_of(st.tuples(st.just("record"), st.sampled_from("abc"), _STATUSES),
-                             st.tuples(st.just("state"))), max_size=40)
+_EVENTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("record"), st.sampled_from("abc"), _STATUSES), st.tuples(st.just("state"))
+    ),
+    max_size=40,
+)
 
 
 @settings(max_examples=200, deadline=None)
 @given(events=_EVENTS, order=st.randoms(use_true_random=False))
 def test_states_are_echoed_in_order_only_after_their_records_were_written(
-        events: list[tuple[Any, ...]], order: Any) -> None:
+    events: list[tuple[Any, ...]], order: Any
+) -> None:
     """Whatever the order in which the streams finish (each in its own order): every record
     has exactly one result, an echoed state comes after the results of all the records
     before it, none of them was not written, and the last state that can be echoed is."""
     results: list[dict[str, Any]] = []
     echoed: list[tuple[int, Counter[str]]] = []
     gate = StateGate(
-        echo=lambda line: echoed.append((json.loads(line),
-                                         Counter(r["stream"] for r in results))),
-        report=lambda line: results.append(json.loads(line)))
+        echo=lambda line: echoed.append((json.loads(line), Counter(r["stream"] for r in results))),
+        report=lambda line: results.append(json.loads(line)),
+    )
     owed: dict[str, list[WriteResult]] = {"a": [], "b": [], "c": []}
     before: list[list[tuple[str, str]]] = []  # for each state, the records that came before
     seen: list[tuple[str, str]] = []
@@ -247,8 +283,7 @@ def test_states_are_echoed_in_order_only_after_their_records_were_written(
         else:
             gate.state(len(before))
             before.append(list(seen))
-    queues = {stream: list(owed_results) for stream, owed_results in owed.items()
-              if owed_results}
+    queues = {stream: list(owed_results) for stream, owed_results in owed.items() if owed_results}
     while queues:
         stream = order.choice(sorted(queues))
         gate.result(stream, queues[stream].pop(0))
@@ -256,14 +291,18 @@ def test_states_are_echoed_in_order_only_after_their_records_were_written(
             del queues[stream]
     gate.finish()
     assert sorted((r["stream"], r["index"]) for r in results) == sorted(
-        (stream, index) for stream, done in owed.items() for index in range(len(done)))
+        (stream, index) for stream, done in owed.items() for index in range(len(done))
+    )
     states = [state for state, _ in echoed]
     assert states == sorted(set(states))
     for state, reported in echoed:
         assert Counter(stream for stream, _ in before[state]) <= reported
         assert all(status not in ("rejected", "failed") for _, status in before[state])
-    clean = [n for n, records in enumerate(before)
-             if all(status not in ("rejected", "failed") for _, status in records)]
+    clean = [
+        n
+        for n, records in enumerate(before)
+        if all(status not in ("rejected", "failed") for _, status in records)
+    ]
     assert states[-1:] == clean[-1:]
 
 
@@ -272,8 +311,16 @@ def test_states_are_echoed_in_order_only_after_their_records_were_written(
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_flush_reports_every_record_before_the_next_is_taken(concurrency: int) -> None:
-    plan = Plan.of(destination.parse_config({"resource": "departments", "operation": "create",
-                                             "dry_run": True, "concurrency": concurrency}))
+    plan = Plan.of(
+        destination.parse_config(
+            {
+                "resource": "departments",
+                "operation": "create",
+                "dry_run": True,
+                "concurrency": concurrency,
+            }
+        )
+    )
     results: list[WriteResult] = []
     taken_after_flush: list[int] = []
 
@@ -288,8 +335,11 @@ def test_flush_reports_every_record_before_the_next_is_taken(concurrency: int) -
     for result in destination.write_planned(None, plan, records()):  # type: ignore[arg-type]
         results.append(result)
     assert taken_after_flush == [2]
-    assert [(r.index, r.status) for r in results] == [(0, "validated"), (1, "validated"),
-                                                      (2, "validated")]
+    assert [(r.index, r.status) for r in results] == [
+        (0, "validated"),
+        (1, "validated"),
+        (2, "validated"),
+    ]
 
 
 # -- a whole run, with a stand-in for the hook ------------------------------------------------
@@ -301,23 +351,31 @@ class _FakeHost:
     def authenticate(self, connector_type: str, credential: dict[str, Any]) -> Any:
         return contextlib.nullcontext(object())
 
-    def write(self, connector_type: str, session: Any, config: dict[str, Any],
-              records: Any) -> Iterator[WriteResult]:
+    def write(
+        self, connector_type: str, session: Any, config: dict[str, Any], records: Any
+    ) -> Iterator[WriteResult]:
         wanted = (record for record in records if record is not FLUSH)
         for index, record in enumerate(wanted):
             yield WriteResult(index, record["status"], id=record["n"])
 
 
-_LINES = st.lists(st.one_of(
-    st.tuples(st.sampled_from(["vendors", "account_codes", "feed"]),
-              st.sampled_from(["created", "unchanged", "rejected"])),
-    st.just("state")), max_size=60)
+_LINES = st.lists(
+    st.one_of(
+        st.tuples(
+            st.sampled_from(["vendors", "account_codes", "feed"]),
+            st.sampled_from(["created", "unchanged", "rejected"]),
+        ),
+        st.just("state"),
+    ),
+    max_size=60,
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(lines=_LINES)
 def test_every_record_of_every_stream_gets_one_result_and_states_wait_for_them(
-        lines: list[Any]) -> None:
+    lines: list[Any],
+) -> None:
     messages: list[dict[str, Any]] = []
     sent: list[tuple[str, int, str]] = []
     for n, line in enumerate(lines):
@@ -325,26 +383,32 @@ def test_every_record_of_every_stream_gets_one_result_and_states_wait_for_them(
             messages.append({"type": "STATE", "value": n})
         else:
             stream, status = line
-            messages.append({"type": "RECORD", "stream": stream,
-                             "record": {"n": n, "status": status}})
+            messages.append(
+                {"type": "RECORD", "stream": stream, "record": {"n": n, "status": status}}
+            )
             sent.append((stream, n, status))
-    raw = {**CREDENTIAL, "streams": {"feed": {"resource": "departments",
-                                              "operation": "create"}}}
+    raw = {**CREDENTIAL, "streams": {"feed": {"resource": "departments", "operation": "create"}}}
     states: list[int] = []
     results: list[dict[str, Any]] = []
-    outcome = run(config.parse(raw), SingerInput(io.BytesIO(
-        "".join(json.dumps(m) + "\n" for m in messages).encode())),
+    outcome = run(
+        config.parse(raw),
+        SingerInput(io.BytesIO("".join(json.dumps(m) + "\n" for m in messages).encode())),
         host=_FakeHost(),  # type: ignore[arg-type]
         echo=lambda line: states.append(json.loads(line)),
-        report=lambda line: results.append(json.loads(line)))
+        report=lambda line: results.append(json.loads(line)),
+    )
     assert sorted((r["stream"], r["id"]) for r in results) == sorted(
-        (stream, n) for stream, n, _ in sent)
+        (stream, n) for stream, n, _ in sent
+    )
     for stream in ("vendors", "account_codes", "feed"):
         ids = [r["id"] for r in results if r["stream"] == stream]
         assert ids == [n for s, n, _ in sent if s == stream]  # each stream in its order
     first_bad = min((n for _, n, status in sent if status == "rejected"), default=None)
-    clean_states = [n for n, line in enumerate(lines) if line == "state"
-                    and (first_bad is None or n < first_bad)]
+    clean_states = [
+        n
+        for n, line in enumerate(lines)
+        if line == "state" and (first_bad is None or n < first_bad)
+    ]
     assert states == sorted(states)
     assert set(states) <= set(clean_states)
     assert states[-1:] == clean_states[-1:]

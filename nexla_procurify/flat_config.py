@@ -61,10 +61,10 @@ class FlatConfig:
         return config
 
 
-def parse_flat_config(config: object) -> FlatConfig:
+def parse_flat_config(config: object, *, what: str = "tap") -> FlatConfig:
     """A checked ``FlatConfig``, or one ``ConfigurationError`` naming every problem (the
-    credential's included, never quoting the secret)."""
-    settings = Settings(config, what="tap")
+    credential's included, never quoting the secret); ``what`` names the configuration."""
+    settings = Settings(config, what=what)
     settings.unknown_keys([*CREDENTIAL_FIELDS, *SETTINGS])
     credential = {key: settings.values[key] for key in CREDENTIAL_FIELDS if key in settings}
     credential.setdefault("name", DEFAULT_NAME)

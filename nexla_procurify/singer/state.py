@@ -27,7 +27,9 @@ def bookmarks_from(state: object) -> dict[str, Mapping[str, Any]]:
         raise ConfigurationError(
             f"The state has unknown key(s) {', '.join(unknown)}: it must be "
             "{\"bookmarks\": {stream: state}}, as this tap's STATE messages hold it.")
-    bookmarks = state.get("bookmarks") or {}
+    bookmarks = state.get("bookmarks")
+    if bookmarks is None:
+        bookmarks = {}
     if not isinstance(bookmarks, Mapping) or not all(
             isinstance(value, Mapping) for value in bookmarks.values()):
         raise ConfigurationError("The state's 'bookmarks' must map each stream to an object.")

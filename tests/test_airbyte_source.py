@@ -175,6 +175,10 @@ def test_configured_streams_keep_the_fields_asked_for() -> None:
     assert cursor is not None
     kept = chosen[0].project({"id": 1, "name": "x", "other": 2, cursor.cursor_field: "t"})
     assert kept == {"id": 1, "name": "x", cursor.cursor_field: "t"}
+    # PyAirbyte asks for incremental on every stream: one without a cursor is read in full
+    full = protocol.configured_streams({"streams": [
+        {"stream": discovered["vendors"], "sync_mode": "incremental"}]})
+    assert not full[0].incremental
     with pytest.raises(ConfigurationError, match="sync_mode"):
         protocol.configured_streams({"streams": [
-            {"stream": discovered["vendors"], "sync_mode": "incremental"}]})
+            {"stream": discovered["vendors"], "sync_mode": "sometimes"}]})

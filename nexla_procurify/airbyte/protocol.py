@@ -110,8 +110,7 @@ def configured_streams(configured: object) -> list[ConfiguredStream]:
         assert isinstance(stream, Mapping)
         resource = cat.resources[name]
         mode = item.get("sync_mode", "full_refresh")
-        if mode not in ("full_refresh", "incremental") or (
-                mode == "incremental" and resource.incremental is None):
+        if mode not in ("full_refresh", "incremental"):
             raise ConfigurationError(f"Stream {name!r} cannot be read with sync_mode {mode!r}.")
         fields = None
         properties = (stream.get("json_schema") or {}).get("properties")
@@ -119,7 +118,10 @@ def configured_streams(configured: object) -> list[ConfiguredStream]:
             fields = frozenset([*properties, *resource.key,
                                 *([resource.incremental.cursor_field]
                                   if resource.incremental else [])])
-        chosen.append(ConfiguredStream(name, mode == "incremental", fields))
+        # Hosts ask for ``incremental`` on every stream (PyAirbyte does): a stream without a
+        # cursor is then read in full, as the Airbyte CDK does.
+        incremental = mode == "incremental" and resource.incremental is not None
+        chosen.append(ConfiguredStream(name, incremental, fields))
     return chosen
 
 

@@ -6,8 +6,11 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
+from nexla_procurify.airbyte import protocol
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.flat_config import flat_schema, from_environment, parse_flat_config
 from nexla_procurify.resources import catalogue
@@ -163,3 +166,25 @@ def test_bookmarks_as_meltano_keeps_them() -> None:
 def test_a_state_that_is_not_bookmarks_is_refused(state: object) -> None:
     with pytest.raises(ConfigurationError, match="state"):
         bookmarks_from(state)
+
+
+_STATES = st.dictionaries(
+    st.sampled_from(list(catalogue().names("source"))),
+    st.fixed_dictionaries({"version": st.just(2), "resource": st.text(max_size=10)},
+                          optional={"cursor": st.text(max_size=25),
+                                    "in_progress": st.dictionaries(
+                                        st.text(max_size=5), st.integers(), max_size=3)}),
+    max_size=6)
+
+
+@given(_STATES)
+def test_bookmarks_round_trip(bookmarks: dict[str, dict[str, Any]]) -> None:
+    value = state_value(bookmarks)
+    assert bookmarks_from(json.loads(json.dumps(value))) == bookmarks
+    assert bookmarks_from({"type": "STATE", "value": value}) == bookmarks
+
+
+@given(_STATES)
+def test_airbyte_stream_states_round_trip(bookmarks: dict[str, dict[str, Any]]) -> None:
+    written = [protocol.stream_state(name, value, 0)["state"] for name, value in bookmarks.items()]
+    assert protocol.stream_states(json.loads(json.dumps(written))) == bookmarks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,34 @@ def test_a_failing_stream_fails_the_run_after_the_others(
     assert len(_records(_messages(done.stdout), "vendors")) == 12
     assert "departments" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_sigterm_ends_the_run_with_the_last_state_last(allow_loopback: None,
+                                                       tmp_path: Path) -> None:
+    with Sandbox(records={"vendors": 50}) as sandbox:
+        # page 2 hangs: the run is stopped while it waits
+        sandbox.inject(Fault("delay", delay=60, path="/api/v3/vendors",
+                             query=(("page", "2"),), times=None))
+        config = _config(sandbox, tmp_path, page_size=10, concurrency=1)
+        environment = {**os.environ, ALLOW_LOOPBACK_ENV: "1"}
+        process = subprocess.Popen(
+            [TAP, "--config", str(config), "--catalog", str(_catalog(tmp_path, {"vendors": []}))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        try:
+            assert process.stdout is not None
+            lines = []
+            while not lines or json.loads(lines[-1])["type"] != "STATE":
+                line = process.stdout.readline()
+                assert line, "the tap ended before its first STATE"
+                lines.append(line)
+            process.send_signal(signal.SIGTERM)
+            rest, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    lines += rest.splitlines(keepends=True)
+    assert process.returncode == 143
+    assert lines[-1] == next(line for line in lines[:-1] if '"type":"STATE"' in line)
+    assert len(_records(_messages("".join(lines)), "vendors")) == 10
+    assert "Interrupted" in err

@@ -40,7 +40,6 @@ def spec() -> dict[str, Any]:
     schema = flat_schema()
     schema["properties"]["client_secret"]["airbyte_secret"] = True
     return {"type": "SPEC", "spec": {
-        "documentationUrl": "https://github.com/nexla/nexla-procurify#airbyte",
         "connectionSpecification": schema,
         "supportsIncremental": True,
         "supported_destination_sync_modes": ["overwrite", "append", "append_dedup"],

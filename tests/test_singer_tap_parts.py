@@ -154,7 +154,26 @@ def test_bookmarks_as_meltano_keeps_them() -> None:
     assert bookmarks_from(value) == {"vendors": {"version": 2, "resource": "vendors"}}
     assert bookmarks_from({"type": "STATE", "value": value}) == bookmarks_from(value)
     assert bookmarks_from(None) == {} == bookmarks_from({})
-    assert bookmarks_from(state_value(bookmarks_from(value))) == bookmarks_from(value)
+    assert bookmarks_from(state_value(bookmarks_from(value))) == {
+        "vendors": {"version": 2, "resource": "vendors", "in_progress": None}}
+
+
+def _deep_merge(source: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """How Meltano merges a newer state into an older one (--merge-state): key by key."""
+    for key, value in source.items():
+        if isinstance(value, dict):
+            _deep_merge(value, target.setdefault(key, {}))
+        else:
+            target[key] = value
+    return target
+
+
+def test_a_finished_read_clears_an_earlier_position_when_states_are_merged() -> None:
+    unfinished = state_value({"vendors": {"version": 2, "resource": "vendors",
+                                          "in_progress": {"page": 7, "page_size": 100}}})
+    finished = state_value({"vendors": {"version": 2, "resource": "vendors"}})
+    merged = _deep_merge(finished, json.loads(json.dumps(unfinished)))
+    assert merged["bookmarks"]["vendors"]["in_progress"] is None
 
 
 @pytest.mark.parametrize("state", [
@@ -180,8 +199,10 @@ _STATES = st.dictionaries(
 @given(_STATES)
 def test_bookmarks_round_trip(bookmarks: dict[str, dict[str, Any]]) -> None:
     value = state_value(bookmarks)
-    assert bookmarks_from(json.loads(json.dumps(value))) == bookmarks
-    assert bookmarks_from({"type": "STATE", "value": value}) == bookmarks
+    expected = {name: {"in_progress": None, **state} for name, state in bookmarks.items()}
+    assert bookmarks_from(json.loads(json.dumps(value))) == expected
+    assert bookmarks_from({"type": "STATE", "value": value}) == expected
+    assert state_value(bookmarks_from(value)) == value
 
 
 @given(_STATES)

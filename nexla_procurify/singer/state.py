@@ -37,5 +37,9 @@ def bookmarks_from(state: object) -> dict[str, Mapping[str, Any]]:
 
 
 def state_value(bookmarks: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The value of a ``STATE`` message holding ``bookmarks``."""
-    return {"bookmarks": {name: dict(value) for name, value in bookmarks.items()}}
+    """The value of a ``STATE`` message holding ``bookmarks``. A bookmark with no read under
+    way says so (``"in_progress": null``): a host that merges states key by key (Meltano's
+    ``--merge-state``) then drops the position of an earlier, unfinished read instead of
+    keeping it beside the newer cursor."""
+    return {"bookmarks": {name: {**value, "in_progress": value.get("in_progress")}
+                          for name, value in bookmarks.items()}}

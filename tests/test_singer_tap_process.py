@@ -202,3 +202,18 @@ def test_sigterm_ends_the_run_with_the_last_state_last(allow_loopback: None,
     assert lines[-1] == next(line for line in lines[:-1] if '"type":"STATE"' in line)
     assert len(_records(_messages("".join(lines)), "vendors")) == 10
     assert "Interrupted" in err
+
+
+def test_config_files_merge_in_order_and_env_joins_them(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    first.write_text(json.dumps({"client_id": "x", "client_secret": "secret-value-7",
+                                 "base_url": "https://acme.procurify.com", "page_size": 0}))
+    second.write_text(json.dumps({"page_size": 50}))
+    assert _run(["--config", str(first), "--discover"]).returncode == 2  # page_size 0
+    assert _run(["--config", str(first), "--config", str(second), "--discover"]).returncode == 0
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"client_id": "x", "base_url": "https://acme.procurify.com"}))
+    assert _run(["--config", str(partial), "--discover"]).returncode == 2
+    joined = _run(["--config", "ENV", "--config", str(partial), "--discover"],
+                  env={"TAP_PROCURIFY_CLIENT_SECRET": "secret-value-7"})
+    assert joined.returncode == 0, joined.stderr

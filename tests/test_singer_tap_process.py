@@ -198,7 +198,8 @@ def test_sigterm_ends_the_run_with_the_last_state_last(allow_loopback: None,
                 process.kill()
                 process.wait(timeout=10)
     lines += rest.splitlines(keepends=True)
-    assert process.returncode == 143
+    assert process.returncode == 143, err
+    assert sum('"type":"STATE"' in line for line in lines) == 2, (lines[-3:], err)
     assert lines[-1] == next(line for line in lines[:-1] if '"type":"STATE"' in line)
     assert len(_records(_messages("".join(lines)), "vendors")) == 10
     assert "Interrupted" in err

@@ -171,8 +171,10 @@ def _sync(config: FlatConfig, args: argparse.Namespace) -> int:
                                     "record": by_name[event.stream].project(event.record)})
                     elif isinstance(event, StreamCheckpoint):
                         bookmarks[event.stream] = event.value
-                        last_state = _line(out, {"type": "STATE",
-                                                 "value": state_value(bookmarks)})
+                        # Kept before it is written: a signal between the two still finds
+                        # it, and prints it (once more) as the last line.
+                        last_state = _text({"type": "STATE", "value": state_value(bookmarks)})
+                        out.write(last_state)
                     elif isinstance(event, StreamEnded) and event.error is not None:
                         failed.append(event.stream)
                         _fail(f"stream {event.stream}: {event.error.message}")
@@ -195,7 +197,9 @@ def _sync(config: FlatConfig, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _line(out: TextIO, message: Mapping[str, Any]) -> str:
-    line = json.dumps(message, separators=(",", ":")) + "\n"
-    out.write(line)
-    return line
+def _text(message: Mapping[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":")) + "\n"
+
+
+def _line(out: TextIO, message: Mapping[str, Any]) -> None:
+    out.write(_text(message))

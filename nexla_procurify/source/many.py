@@ -1,0 +1,252 @@
+"""Reading many resources in one run, side by side, within one request budget: the reader the
+Singer tap and the Airbyte source share.
+
+Each selected stream is read by ``source.read`` itself (so its order, checkpoints and no-loss
+promise are exactly those of a single read), on a thread of its own; at most ``streams_at_once``
+streams are open at a time, started in the order given. Every request of every stream goes
+through one ``BudgetedSession``, which lets at most ``budget`` requests be in flight over all
+streams together (a request waiting out a retry keeps its place: a server asking to slow down
+slows the whole run). The events come out on the calling thread: for each stream, its records
+and checkpoints in the order its read made them, so that a checkpoint follows every record read
+before it; events of different streams interleave.
+
+A stream whose read stops on a ``ProcurifyError`` ends with that error in its ``StreamEnded``;
+the others go on (their checkpoints stay valid). Every stream's configuration and state are
+checked before any request (``check_reads``): a mistake in one is reported with all the others
+and nothing is read. Closing the iterator stops every stream after its current message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetedSession",
+    "StreamCheckpoint",
+    "StreamEnded",
+    "StreamEvent",
+    "StreamRead",
+    "StreamRecord",
+    "StreamStarted",
+    "check_reads",
+    "read_many",
+]
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Unpack
+
+import requests
+
+from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.errors import ConfigurationError, ProcurifyError
+from nexla_procurify.http import Answer, RequestFields
+from nexla_procurify.messages import Record
+from nexla_procurify.source.config import parse_config
+from nexla_procurify.source.pages import PoolFactory
+from nexla_procurify.source.reader import read
+from nexla_procurify.source.state import parse_state
+
+# Events waiting for the calling thread, over all streams (a stream's reader waits when full).
+QUEUE_SIZE = 512
+# How often a stream waiting for room in the queue looks whether the run was closed (seconds).
+_WAKE = 0.05
+
+
+@dataclass(frozen=True)
+class StreamRead:
+    """One stream to read: its source configuration (as ``source.read`` takes it) and its
+    saved per-resource state (``None`` for a first run)."""
+
+    stream: str
+    config: Mapping[str, Any]
+    state: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StreamStarted:
+    """A stream's read has begun: it has a slot among the streams read at once."""
+
+    stream: str
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """One record of a stream, in the order the stream's read emits it."""
+
+    stream: str
+    record: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StreamCheckpoint:
+    """The stream's state after a page: resuming the stream from it loses no record."""
+
+    stream: str
+    value: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StreamEnded:
+    """The stream's read is over: complete (``error`` ``None``) or stopped by ``error``."""
+
+    stream: str
+    error: ProcurifyError | None = None
+
+
+StreamEvent = StreamStarted | StreamRecord | StreamCheckpoint | StreamEnded
+
+
+class BudgetedSession(ProcurifySession):
+    """``session`` (its token and connections shared) letting at most as many requests be in
+    flight as ``slots`` allows, over every thread that uses it. Closing it leaves ``session``
+    open: its owner closes it."""
+
+    def __init__(self, session: ProcurifySession, slots: threading.Semaphore) -> None:
+        # Not ProcurifySession.__init__: the token manager and the client are the session's.
+        self.credential = session.credential
+        self.client = session.client
+        self.tokens = session.tokens
+        self._slots = slots
+
+    def request(
+        self, method: str, path: str, **options: Unpack[RequestFields]
+    ) -> requests.Response:
+        """A request, once one of the run's request slots is free."""
+        with self._slots:
+            return super().request(method, path, **options)
+
+    def request_json(self, method: str, path: str, **options: Unpack[RequestFields]) -> Answer:
+        """A request and its JSON answer, once one of the run's request slots is free."""
+        with self._slots:
+            return super().request_json(method, path, **options)
+
+    def close(self) -> None:
+        """Nothing to release: the shared session's owner closes it."""
+
+
+def check_reads(reads: Sequence[StreamRead]) -> None:
+    """Every stream's configuration and state checked before any request: one
+    ``ConfigurationError`` naming each stream at fault and its problems."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for each in reads:
+        if each.stream in seen:
+            problems.append(f"{each.stream}: selected twice.")
+        seen.add(each.stream)
+        try:
+            parse_state(each.state, parse_config(each.config))
+        except ConfigurationError as error:
+            problems.append(f"{each.stream}: {error.message}")
+    if problems:
+        raise ConfigurationError(" ".join(problems))
+
+
+def read_many(
+    session: ProcurifySession,
+    reads: Sequence[StreamRead],
+    *,
+    budget: int,
+    streams_at_once: int | None = None,
+    pools: PoolFactory = ThreadPoolExecutor,
+) -> Iterator[StreamEvent]:
+    """The events of reading every stream of ``reads`` (see the module docstring). Raises a
+    ``ConfigurationError`` before any request when a stream's configuration or state is
+    wrong; ``budget`` is the most requests in flight over all streams."""
+    if budget < 1:
+        raise ConfigurationError("The request budget must be at least 1.")
+    check_reads(reads)
+    return _Run(
+        BudgetedSession(session, threading.BoundedSemaphore(budget)),
+        reads,
+        streams_at_once or budget,
+        pools,
+    ).events()
+
+
+class _Stopped(Exception):
+    """The run was closed while a stream waited to hand over an event."""
+
+
+class _Run:
+    """One many-stream read: the stream threads and the queue their events come through."""
+
+    def __init__(
+        self,
+        session: BudgetedSession,
+        reads: Sequence[StreamRead],
+        at_once: int,
+        pools: PoolFactory,
+    ) -> None:
+        self.session = session
+        self.pending = deque(reads)
+        self.at_once = max(1, at_once)
+        self.pools = pools
+        self.events_queue: queue.Queue[StreamEvent | BaseException] = queue.Queue(QUEUE_SIZE)
+        self.stop = threading.Event()
+
+    def events(self) -> Iterator[StreamEvent]:
+        open_streams = 0
+        try:
+            while self.pending and open_streams < self.at_once:
+                self._start(self.pending.popleft())
+                open_streams += 1
+            while open_streams:
+                event = self.events_queue.get()
+                if isinstance(event, BaseException):
+                    raise event  # not a ProcurifyError: a fault of the connector itself
+                yield event
+                if isinstance(event, StreamEnded):
+                    open_streams -= 1
+                    if self.pending:
+                        self._start(self.pending.popleft())
+                        open_streams += 1
+        finally:
+            self.stop.set()
+
+    def _start(self, each: StreamRead) -> None:
+        thread = threading.Thread(
+            target=self._stream, args=(each,), daemon=True, name=f"stream-{each.stream}"
+        )
+        thread.start()
+
+    def _stream(self, each: StreamRead) -> None:
+        """One stream's read, on its own thread: every message handed over in order."""
+        try:
+            self._put(StreamStarted(each.stream))
+            messages = read(self.session, each.config, each.state, pools=self.pools)
+            try:
+                for message in messages:
+                    if isinstance(message, Record):
+                        self._put(StreamRecord(each.stream, message.record))
+                    else:
+                        self._put(StreamCheckpoint(each.stream, message.value))
+            finally:
+                close = getattr(messages, "close", None)
+                if callable(close):
+                    close()  # stops the stream's page prefetching
+            self._put(StreamEnded(each.stream))
+        except _Stopped:
+            return
+        except ProcurifyError as error:
+            self._hand_over(StreamEnded(each.stream, error))
+        except Exception as error:  # a fault of the connector: raised on the calling thread
+            self._hand_over(error)
+
+    def _hand_over(self, event: StreamEvent | BaseException) -> None:
+        try:
+            self._put(event)
+        except _Stopped:
+            return
+
+    def _put(self, event: StreamEvent | BaseException) -> None:
+        while True:
+            if self.stop.is_set():
+                raise _Stopped
+            try:
+                self.events_queue.put(event, timeout=_WAKE)
+                return
+            except queue.Full:
+                continue

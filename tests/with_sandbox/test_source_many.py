@@ -1,0 +1,287 @@
+"""The many-stream reader (nexla_procurify.source.many): each stream's messages in its own
+order, exactly once, within one request budget; a failing stream does not stop the others."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nexla_procurify import plugin, source
+from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.credential import parse
+from nexla_procurify.errors import ConfigurationError, TransientError
+from nexla_procurify.http import Answer
+from nexla_procurify.messages import Checkpoint, Record
+from nexla_procurify.sandbox import Fault, Sandbox
+from nexla_procurify.source import many
+from nexla_procurify.source.many import (
+    StreamCheckpoint,
+    StreamEnded,
+    StreamEvent,
+    StreamRead,
+    StreamRecord,
+    StreamStarted,
+    check_reads,
+    read_many,
+)
+
+STREAMS = ("vendors", "departments", "users", "locations", "account_codes")
+
+
+def _session(sandbox: Sandbox) -> ProcurifySession:
+    session = plugin.authenticate(connector_type="procurify", credential=sandbox.credential())
+    assert session is not None
+    return session
+
+
+def _by_stream(events: list[StreamEvent]) -> dict[str, list[StreamEvent]]:
+    grouped: dict[str, list[StreamEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.stream, []).append(event)
+    return grouped
+
+
+def test_each_stream_reads_as_its_single_read_does(allow_loopback: None) -> None:
+    sizes = {"vendors": 57, "departments": 23, "users": 31, "order_items": 45}
+    with Sandbox(records=sizes) as sandbox, _session(sandbox) as session:
+        configs = {name: {"resource": name, "page_size": 7, "concurrency": 3} for name in sizes}
+        alone = {
+            name: [m.to_dict() for m in source.read(session, config, None)]
+            for name, config in configs.items()
+        }
+        events = list(
+            read_many(
+                session, [StreamRead(name, config) for name, config in configs.items()], budget=3
+            )
+        )
+    grouped = _by_stream(events)
+    assert set(grouped) == set(sizes)
+    for name, stream_events in grouped.items():
+        assert stream_events[0] == StreamStarted(name)
+        assert stream_events[-1] == StreamEnded(name)
+        messages = [
+            Record(name, e.record).to_dict()
+            if isinstance(e, StreamRecord)
+            else Checkpoint(e.value).to_dict()
+            for e in stream_events[1:-1]
+        ]
+        # Same records in the same order, a checkpoint after the same records; the next
+        # cursor may differ by the server's clock between the two reads.
+        assert [m for m in messages if m["type"] == "RECORD"] == [
+            m for m in alone[name] if m["type"] == "RECORD"
+        ]
+        assert [m["type"] for m in messages] == [m["type"] for m in alone[name]]
+        assert sum(m["type"] == "RECORD" for m in messages) == sizes[name]
+
+
+def test_a_stream_that_fails_does_not_stop_the_others(allow_loopback: None) -> None:
+    with (
+        Sandbox(records={"vendors": 30, "departments": 30}) as sandbox,
+        _session(sandbox) as session,
+    ):
+        sandbox.inject(Fault("status", status=403, path="/api/v3/departments", times=None))
+        events = list(
+            read_many(
+                session,
+                [
+                    StreamRead("departments", {"resource": "departments"}),
+                    StreamRead("vendors", {"resource": "vendors"}),
+                ],
+                budget=2,
+            )
+        )
+    grouped = _by_stream(events)
+    ended = grouped["departments"][-1]
+    assert isinstance(ended, StreamEnded)
+    assert ended.error is not None
+    assert "403" in ended.error.message
+    assert grouped["vendors"][-1] == StreamEnded("vendors")
+    assert sum(isinstance(e, StreamRecord) for e in grouped["vendors"]) == 30
+
+
+def test_check_reads_names_every_stream_at_fault() -> None:
+    reads = [
+        StreamRead("vendors", {"resource": "vendors", "page_size": 0}),
+        StreamRead("orders", {"resource": "orders"}, {"resource": "bills"}),
+        StreamRead("users", {"resource": "users"}),
+    ]
+    with pytest.raises(ConfigurationError) as raised:
+        check_reads(reads)
+    assert "vendors: " in raised.value.message
+    assert "page_size" in raised.value.message
+    assert "orders: " in raised.value.message
+    assert "does not belong" in raised.value.message
+    assert "users" not in raised.value.message
+
+
+def test_a_wrong_state_is_refused_before_any_request(allow_loopback: None) -> None:
+    with Sandbox(records={"vendors": 3}) as sandbox, _session(sandbox) as session:
+        before = len(sandbox.requests)
+        with pytest.raises(ConfigurationError):
+            read_many(
+                session,
+                [
+                    StreamRead(
+                        "vendors",
+                        {"resource": "vendors"},
+                        {"resource": "vendors", "in_progress": 3},
+                    )
+                ],
+                budget=2,
+            )
+        assert len(sandbox.requests) == before
+
+
+class _Counting:
+    """Stands in for one request of a session: counts how many are in flight at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Answer:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.002)  # lets other threads try to enter meanwhile
+        with self.lock:
+            self.now -= 1
+        raise TransientError("stop here")
+
+
+@pytest.mark.parametrize("budget", [1, 3])
+def test_the_budget_bounds_requests_in_flight_over_all_streams(
+    allow_loopback: None, monkeypatch: pytest.MonkeyPatch, budget: int
+) -> None:
+    counting = _Counting()
+    with Sandbox() as sandbox, _session(sandbox) as session:
+        monkeypatch.setattr(ProcurifySession, "request_json", counting)
+        budgeted = many.BudgetedSession(session, threading.BoundedSemaphore(budget))
+        threads = [threading.Thread(target=_try, args=(budgeted,)) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert 1 <= counting.most <= budget
+
+
+def _try(session: ProcurifySession) -> None:
+    for _ in range(5):
+        with contextlib.suppress(TransientError):
+            session.request_json("GET", "/api/v3/vendors")
+
+
+def _offline() -> ProcurifySession:
+    """A session that is never used (the reads are scripted)."""
+    return ProcurifySession(
+        parse(
+            {
+                "name": "x",
+                "client_id": "id",
+                "client_secret": "secret",
+                "base_url": "https://acme.procurify.com",
+            }
+        )
+    )
+
+
+# -- the interleaving, with scripted reads -------------------------------------------------------
+
+Script = list[str]  # "r" a record, "c" a checkpoint, "x" the read fails there
+
+
+def _scripted(scripts: Mapping[str, Script]) -> Any:
+    def read(
+        session: object, config: Mapping[str, Any], state: object, **_: object
+    ) -> Iterator[Record | Checkpoint]:
+        name = config["resource"]
+        for number, step in enumerate(scripts[name]):
+            if step == "x":
+                raise TransientError(f"{name} failed at {number}")
+            if step == "r":
+                yield Record(name, {"id": number})
+            else:
+                yield Checkpoint({"resource": name, "after": number})
+
+    return read
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scripts=st.lists(
+        st.lists(st.sampled_from("rrc"), max_size=30)
+        .map(list)
+        .flatmap(lambda s: st.sampled_from([s, [*s, "x"]])),
+        min_size=1,
+        max_size=len(STREAMS),
+    ),
+    budget=st.integers(1, 4),
+    at_once=st.integers(1, 5),
+)
+def test_every_message_once_in_its_stream_order(
+    scripts: list[Script], budget: int, at_once: int
+) -> None:
+    named = dict(zip(STREAMS, scripts, strict=False))
+    original = many.read
+    many.read = _scripted(named)  # type: ignore[assignment]
+    try:
+        events = list(
+            read_many(
+                _offline(),
+                [StreamRead(name, {"resource": name}) for name in named],
+                budget=budget,
+                streams_at_once=at_once,
+            )
+        )
+    finally:
+        many.read = original
+    grouped = _by_stream(events)
+    assert set(grouped) == set(named)
+    for name, script in named.items():
+        got = grouped[name]
+        assert got[0] == StreamStarted(name)
+        ended = got[-1]
+        assert isinstance(ended, StreamEnded)
+        assert (ended.error is not None) == (script[-1:] == ["x"])
+        steps = [
+            ("r", e.record["id"]) if isinstance(e, StreamRecord) else ("c", e.value["after"])
+            for e in got[1:-1]
+            if isinstance(e, StreamRecord | StreamCheckpoint)
+        ]
+        assert steps == [(step, number) for number, step in enumerate(script) if step != "x"]
+    # never more streams open at once than asked
+    open_now = most = 0
+    for event in events:
+        if isinstance(event, StreamStarted):
+            open_now += 1
+            most = max(most, open_now)
+        elif isinstance(event, StreamEnded):
+            open_now -= 1
+    assert most <= at_once
+
+
+def test_closing_the_run_stops_its_streams() -> None:
+    endless = {"vendors": ["r"] * 100_000, "users": ["r"] * 100_000}
+    original = many.read
+    many.read = _scripted(endless)  # type: ignore[assignment]
+    try:
+        events = read_many(
+            _offline(), [StreamRead(name, {"resource": name}) for name in endless], budget=2
+        )
+        for _ in range(10):
+            next(events)
+        events.close()  # type: ignore[attr-defined]
+        for thread in threading.enumerate():
+            if thread.name.startswith("stream-"):
+                thread.join(timeout=30)
+                assert not thread.is_alive()
+    finally:
+        many.read = original

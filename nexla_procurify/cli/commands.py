@@ -150,9 +150,11 @@ def _read(args: argparse.Namespace) -> int:
                     if "in_progress" in message.value:
                         progress.page()
                 line = json.dumps(message.to_dict(), separators=(",", ":")) + "\n"
-                out.write(line)
                 if not isinstance(message, Record):
+                    # Remembered before it is written: a stop signal between the two must not
+                    # leave an older STATE as the last line (a resume would read a page twice).
                     last_state = line
+                out.write(line)
     except Stop as stop:
         # The last STATE line comes last, so that `tail -n 1` is where the next run resumes.
         if last_state is not None:

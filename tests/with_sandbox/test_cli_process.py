@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -357,3 +358,49 @@ def test_sigterm_ends_a_read_with_the_state_to_resume_from(
             if json.loads(line)["type"] == "RECORD"
         }
     assert first | rest == set(range(1, 301))  # nothing lost by stopping
+
+
+class _StoppedAfterState(io.StringIO):
+    """Standard output on which a stop signal lands as the second mid-read STATE line is
+    written (after the line is out, before the command goes on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.states: list[str] = []
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if '"type":"STATE"' in text and '"in_progress"' in text and len(self.states) < 2:
+            self.states.append(text)
+            if len(self.states) == 2:
+                raise running.Stop(signal.SIGTERM)
+        return written
+
+
+def test_a_stop_as_a_state_is_written_leaves_that_state_last(
+    sandbox: Sandbox, credential_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _StoppedAfterState()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(os, "_exit", _exit_as_system_exit)
+    with pytest.raises(SystemExit) as ended:
+        cli.main(
+            [
+                "read",
+                "vendors",
+                "--credential",
+                str(credential_file),
+                "--page-size",
+                "5",
+                "--concurrency",
+                "1",
+            ]
+        )  # no prefetch left running past the test
+    assert ended.value.code == 128 + signal.SIGTERM
+    assert len(out.states) == 2
+    # The last line is the STATE being written when the signal came, not the one before it.
+    assert out.getvalue().splitlines()[-1] == out.states[1].strip()
+
+
+def _exit_as_system_exit(status: int) -> None:
+    raise SystemExit(status)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox.client import Client, path_of
 
 import nexla_procurify.sandbox as sandbox_package
 from nexla_procurify.sandbox import Sandbox
@@ -18,47 +19,13 @@ from nexla_procurify.sandbox.contract import Operation, contract
 from nexla_procurify.sandbox.generate import Compiler
 
 OPERATIONS = contract().operations
-PATH_ARGS = {"id": "3", "procurify_PO": "3", "role": "purchased", "status": "all"}
 UNIQUE = {"external_id": "CONTRACT-{}", "code": "C-90{}", "email": "new.person{}@example.com"}
-
-
-class Client:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.base = sandbox.base_url
-        self.http = requests.Session()
-        self.http.headers.update(
-            {"Authorization": f"Bearer {self.token()['access_token']}", "X-Procurify-Client": "api"}
-        )
-
-    def token(self, path: str = "/oauth/token") -> Any:
-        credential = self.sandbox.credential()
-        return requests.post(
-            self.base + path,
-            timeout=10,
-            json={
-                "client_id": credential["client_id"],
-                "client_secret": credential["client_secret"],
-                "audience": "https://api.procurify.com/",
-                "grant_type": "client_credentials",
-            },
-        ).json()
-
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> requests.Response:
-        return self.http.request(method, self.base + path, json=body, params=params, timeout=30)
 
 
 @pytest.fixture(scope="module")
 def client(allow_module_loopback: None) -> Iterator[Client]:
     with Sandbox(records=25, seed=3) as sandbox:
         yield Client(sandbox)
-
-
-def path_of(operation: Operation) -> str:
-    path = operation.path
-    for name, value in PATH_ARGS.items():
-        path = path.replace("{" + name + "}", value)
-    return path
 
 
 def valid_body(operation: Operation, tag: int = 0) -> Any:

@@ -102,7 +102,10 @@ def _text(schema: Mapping[str, Any]) -> str:
         "uuid": str(uuid.UUID(int=1)),
         "uri": "https://example.com/x",
     }
-    return by_format.get(fmt, "x" * max(1, schema.get("minLength", 1)))
+    if isinstance(fmt, str) and fmt in by_format:
+        return by_format[fmt]
+    min_length: int = schema.get("minLength", 1)
+    return "x" * max(1, min_length)
 
 
 def _with_key(
@@ -207,7 +210,7 @@ class FakeProcurify:
         return None
 
     def item(self, schema: Mapping[str, Any], number: int) -> dict[str, Any]:
-        item = example(schema, self.doc, full=self.full)
+        item: dict[str, Any] = example(schema, self.doc, full=self.full)
         inner = self.doc.resolve(schema).get("properties", {}).get("data")
         if (
             "id" not in self.doc.resolve(schema).get("properties", {})
@@ -400,8 +403,9 @@ def _one_value(schema: Mapping[str, Any]) -> Any:
         return [item, item]
     if "enum" in schema:
         return schema["enum"][-1]
-    kind = schema.get("type")
-    kind = kind if isinstance(kind, str) else next(k for k in kind if k != "null")
+    kinds = schema.get("type")
+    assert kinds is not None, schema
+    kind = kinds if isinstance(kinds, str) else next(k for k in kinds if k != "null")
     return {"integer": 7, "number": 2.5, "boolean": False}.get(
         kind, _text(schema) if schema.get("format") else "text"
     )
@@ -434,8 +438,9 @@ def _strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
         return st.lists(_strategy(schema["items"]), min_size=1, max_size=4)
     if "enum" in schema:
         return st.sampled_from([value for value in schema["enum"] if value is not None])
-    kind = schema.get("type")
-    kind = kind if isinstance(kind, str) else next(k for k in kind if k != "null")
+    kinds = schema.get("type")
+    assert kinds is not None, schema
+    kind = kinds if isinstance(kinds, str) else next(k for k in kinds if k != "null")
     fmt = schema.get("format")
     if kind == "integer":
         return st.integers(min_value=-(2**31), max_value=2**31 - 1)

@@ -8,11 +8,14 @@ import json
 import random
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 import requests_mock as rm
 from shared import BASE, FakeClock
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from nexla_procurify.errors import (
@@ -51,8 +54,14 @@ def client_for(clock: FakeClock, **policy: Any) -> HttpClient:
 
 def refused() -> requests.exceptions.ConnectionError:
     """What requests raises when nothing listens on the port (nothing was sent)."""
-    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] refused")
-    return requests.exceptions.ConnectionError(MaxRetryError(None, URL, reason))  # type: ignore[arg-type]
+    host = urlsplit(URL).hostname
+    assert host is not None
+    reason = NewConnectionError(
+        HTTPSConnection(host), "Failed to establish a new connection: [Errno 111] refused"
+    )
+    return requests.exceptions.ConnectionError(
+        MaxRetryError(HTTPSConnectionPool(host), URL, reason)
+    )
 
 
 def dropped() -> requests.exceptions.ConnectionError:
@@ -319,7 +328,8 @@ def test_every_request_has_timeouts_and_tls_verification(
     client_for(clock, connect_timeout=3, read_timeout=9).send("GET", URL)
     request = requests_mock.last_request
     assert request is not None
-    assert request.timeout == (3, 9)
+    # requests-mock's stub says int; it is what requests was given (here a pair)
+    assert request.timeout == (3, 9)  # type: ignore[comparison-overlap]
     assert request.verify is not False  # True, or the CA bundle path from the environment
     assert request.verify
 

@@ -1,185 +1,22 @@
-"""Reading, unit level: requests-mock plays Procurify's list endpoints."""
+"""Reading, unit level (requests-mock plays Procurify's list endpoints): incremental reads,
+the cursor and the server's clock, states, resuming, and records that move during a read."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests_mock
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
-from shared import BASE, SERVER_DATE, no_sleep
+from shared import BASE, SERVER_DATE
+from unit.source_helpers import FakeList, split, vendors
 
-from nexla_procurify import manifest, source
+from nexla_procurify import source
 from nexla_procurify.auth import ProcurifySession
-from nexla_procurify.cli import arguments
-from nexla_procurify.credential import Credential, Secret
-from nexla_procurify.errors import ConfigurationError, PermissionDeniedError, TransientError
-from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
-from nexla_procurify.messages import Checkpoint, Record
-from nexla_procurify.resources import catalogue
-
-
-class FakeList:
-    """A Procurify list endpoint over ``records``, paginated like Django REST framework."""
-
-    def __init__(self, records: list[dict[str, Any]], *, pagination_at_top: bool = False) -> None:
-        self.records = records
-        self.pagination_at_top = pagination_at_top
-        self.pages_served: list[int] = []
-
-    def __call__(self, request: Any, context: Any) -> Any:
-        query = {key: values[0] for key, values in request.qs.items()}
-        page, size = int(query.get("page", "1")), int(query.get("page_size", "10"))
-        num_pages = max(1, math.ceil(len(self.records) / size))
-        context.headers["Date"] = SERVER_DATE
-        if page > num_pages:
-            context.status_code = 404
-            return {"detail": "Invalid page."}
-        self.pages_served.append(page)
-        pagination = {
-            "count": len(self.records),
-            "num_pages": num_pages,
-            "current_page": page,
-            "page_size": size,
-            "next": None,
-            "previous": None,
-        }
-        data = self.records[(page - 1) * size : page * size]
-        if self.pagination_at_top:
-            return {"data": data, "pagination": pagination}
-        return {"data": data, "metadata": {"pagination": pagination}}
-
-
-@pytest.fixture
-def session(requests_mock: requests_mock.Mocker) -> Iterator[ProcurifySession]:
-    requests_mock.post(
-        f"{BASE}/api/v3/oauth/token",
-        json={"access_token": "t0k3n", "expires_in": 86400, "token_type": "Bearer"},
-    )
-    credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
-    with ProcurifySession(credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)) as opened:
-        yield opened
-
-
-def vendors(count: int) -> list[dict[str, Any]]:
-    return [{"id": number, "name": f"Vendor {number}"} for number in range(1, count + 1)]
-
-
-def split(messages: Iterator[Record | Checkpoint]) -> tuple[list[Any], list[dict[str, Any]]]:
-    records, states = [], []
-    for message in messages:
-        if isinstance(message, Record):
-            records.append(message.record)
-        else:
-            states.append(dict(message.value))
-    return records, states
-
-
-@pytest.mark.parametrize("concurrency", [1, 4])
-def test_reads_every_page_in_order(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker, concurrency: int
-) -> None:
-    fake = FakeList(vendors(23))
-    requests_mock.get(f"{BASE}/api/v3/vendors", json=fake)
-    config = {"resource": "vendors", "page_size": 5, "concurrency": concurrency}
-    records, states = split(source.read(session, config, None))
-    assert [record["id"] for record in records] == list(range(1, 24))
-    assert sorted(fake.pages_served) == [1, 2, 3, 4, 5]
-    assert len(states) == 6  # one per page, then the final one
-    assert [state["in_progress"]["page"] for state in states[:-1]] == [1, 2, 3, 4, 5]
-    assert states[-1] == {"version": 2, "resource": "vendors"}
-    calls = [call for call in requests_mock.request_history if call.method == "GET"]
-    assert all(call.qs["order_by"] == ["id"] and call.qs["page_size"] == ["5"] for call in calls)
-
-
-def test_empty_resource_yields_only_a_final_checkpoint(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    requests_mock.get(f"{BASE}/api/v3/vendors", json=FakeList([]))
-    records, states = split(source.read(session, {"resource": "vendors"}, None))
-    assert records == []
-    assert states[-1] == {"version": 2, "resource": "vendors"}
-
-
-def test_pagination_at_the_top_level_is_understood(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    fake = FakeList(vendors(7), pagination_at_top=True)
-    requests_mock.get(f"{BASE}/api/v2/ap/company-payment-methods", json=fake)
-    config = {"resource": "company_payment_methods", "page_size": 3}
-    records, _ = split(source.read(session, config, None))
-    assert len(records) == 7
-
-
-def test_locations_wrapped_in_their_own_data_lists_are_unwrapped(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    wrapped = [{"data": [{"id": n, "name": f"L{n}"}], "metadata": None} for n in (1, 2)]
-    requests_mock.get(f"{BASE}/api/v2/locations", json=FakeList(wrapped))
-    records, _ = split(source.read(session, {"resource": "locations"}, None))
-    assert [record["id"] for record in records] == [1, 2]
-
-
-def test_single_object_resource(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    requests_mock.get(f"{BASE}/api/v3/users/me", json={"data": {"id": 7}, "metadata": {}})
-    records, states = split(source.read(session, {"resource": "me"}, None))
-    assert records == [{"id": 7}]
-    assert states == [{"version": 2, "resource": "me"}]
-
-
-def test_a_page_that_is_not_json_is_fetched_again(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    fake = FakeList(vendors(6))
-    requests_mock.get(
-        f"{BASE}/api/v3/vendors",
-        [
-            {"json": fake},
-            {"text": "<html>gateway</html>", "status_code": 200},
-            {"json": fake},
-        ],
-    )
-    records, _ = split(
-        source.read(session, {"resource": "vendors", "page_size": 3, "concurrency": 1}, None)
-    )
-    assert [record["id"] for record in records] == [1, 2, 3, 4, 5, 6]
-
-
-def test_a_page_that_is_never_json_fails_with_resource_and_page(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    fake = FakeList(vendors(6))
-    garbage = {"text": "<html>gateway</html>", "status_code": 200}
-    requests_mock.get(f"{BASE}/api/v3/vendors", [{"json": fake}, *([garbage] * 20)])
-    with pytest.raises(TransientError, match="vendors page 2"):
-        list(source.read(session, {"resource": "vendors", "page_size": 3, "concurrency": 1}, None))
-
-
-def test_an_error_on_a_middle_page_names_resource_and_page(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    fake = FakeList(vendors(9))
-
-    def page_three_forbidden(request: Any, context: Any) -> Any:
-        if request.qs["page"] == ["3"]:
-            context.status_code = 403
-            return {"detail": "You do not have permission to perform this action."}
-        return fake(request, context)
-
-    requests_mock.get(f"{BASE}/api/v3/vendors", json=page_three_forbidden)
-    messages = source.read(session, {"resource": "vendors", "page_size": 3}, None)
-    with pytest.raises(PermissionDeniedError, match="vendors page 3"):
-        list(messages)
+from nexla_procurify.errors import ConfigurationError
+from nexla_procurify.messages import Checkpoint
 
 
 def test_incremental_read_filters_from_the_cursor_a_day_early(
@@ -266,133 +103,12 @@ def test_records_repeated_across_a_page_boundary_are_emitted_once(
 
 
 @pytest.mark.parametrize(
-    ("config", "message"),
-    [
-        ({"resource": "invoices"}, "Unknown source resource 'invoices'; choose one of: vendors"),
-        ({"resource": "vendors", "colour": "red"}, "Unknown source configuration key"),
-        (
-            {"resource": "vendors", "filters": {"colour": "red"}},
-            "Unknown filter 'colour' for resource 'vendors'. Valid filters: exclude_other, ",
-        ),
-        ({"resource": "vendors", "filters": {"active": "yes"}}, "Unknown filter 'active'"),
-        ({"resource": "users", "filters": {"is_active": "yes"}}, "must be true or false"),
-        ({"resource": "vendors", "filters": {"type": 9}}, "must be one of 1, 2, 3"),
-        (
-            {"resource": "order_items", "filters": {"last_modified_0": "2026-01-01"}},
-            "managed by the incremental cursor",
-        ),
-        (
-            {"resource": "order_items", "filters": {"last_modified_1": "yesterday"}},
-            "date (YYYY-MM-DD)",
-        ),
-        ({"resource": "vendors", "start_date": "2026-01-01"}, "only to incremental resources"),
-        ({"resource": "bills", "start_date": "01/02/2026"}, "date (YYYY-MM-DD)"),
-        ({"resource": "vendors", "page_size": 5000}, "'page_size' must be a whole number"),
-        ({"resource": "vendors", "concurrency": 0}, "'concurrency' must be a whole number"),
-        ({"resource": "vendors", "role": "purchased"}, "Unknown source configuration key"),
-        ({"resource": "purchase_orders", "status": "lost"}, "'status' must be one of"),
-        ({"resource": "bills", "status": "paid"}, "Unknown source configuration key"),
-        (
-            {"resource": "vendor_details", "start_date": "2026-01-01"},
-            "only to incremental resources",
-        ),
-        ({"resource": "requisitions"}, "Unknown source resource"),
-        ("vendors", "must be a JSON object"),
-    ],
-)
-def test_bad_configuration_fails_before_any_request(
-    session: ProcurifySession,
-    requests_mock: requests_mock.Mocker,
-    config: Any,
-    message: str,
-) -> None:
-    with pytest.raises(ConfigurationError, match=re.escape(message)):
-        source.read(session, config, None)
-    assert requests_mock.request_history == []
-
-
-@pytest.mark.parametrize(
     "state",
     [{"resource": "bills", "cursor": "2026-01-01"}, {"resource": "vendors", "cursor": 5}, []],
 )
 def test_a_foreign_or_damaged_state_is_refused(session: ProcurifySession, state: Any) -> None:
     with pytest.raises(ConfigurationError, match="state"):
         source.read(session, {"resource": "vendors"}, state)
-
-
-def test_purchase_orders_use_role_and_status_in_the_path(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    requests_mock.get(
-        f"{BASE}/api/v2/purchase_orders/receivable/open", json=FakeList([{"uuid": "a"}])
-    )
-    config = {"resource": "purchase_orders", "role": "receivable", "status": "open"}
-    records, _ = split(source.read(session, config, None))
-    assert records == [{"uuid": "a"}]
-
-
-def test_adaptive_limit_halves_on_429_and_grows_back_slowly() -> None:
-    limit = source.AdaptiveLimit(8)
-    limit.on_retry(RetryEvent("GET", "/x", 1, 429, 1.0))
-    assert limit.current == 4
-    limit.on_retry(RetryEvent("GET", "/x", 1, 503, 1.0))
-    assert limit.current == 4  # only "slow down" shrinks the pool
-    for _ in range(3):
-        limit.on_success()
-    assert limit.current == 4
-    limit.on_success()
-    assert limit.current == 5
-    for _ in range(100):
-        limit.on_success()
-    assert limit.current == 8
-
-
-def test_concurrency_shrinks_when_procurify_answers_429(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    fake = FakeList(vendors(40))
-    limited = {"json": {"detail": "slow down"}, "status_code": 429, "headers": {"Retry-After": "0"}}
-    requests_mock.get(
-        f"{BASE}/api/v3/vendors", [{"json": fake}, limited, limited, *([{"json": fake}] * 30)]
-    )
-    reader_limits: list[int] = []
-    original = source.AdaptiveLimit.on_retry
-
-    def spy(self: source.AdaptiveLimit, event: RetryEvent) -> None:
-        original(self, event)
-        reader_limits.append(self.current)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(source.AdaptiveLimit, "on_retry", spy)
-        records, _ = split(
-            source.read(session, {"resource": "vendors", "page_size": 4, "concurrency": 8}, None)
-        )
-    assert [record["id"] for record in records] == list(range(1, 41))
-    assert reader_limits
-    assert reader_limits[-1] < 8
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    size=st.integers(min_value=0, max_value=60),
-    page_size=st.integers(min_value=1, max_value=12),
-    concurrency=st.integers(min_value=1, max_value=8),
-)
-def test_any_sizes_give_every_record_once_in_order(
-    size: int, page_size: int, concurrency: int
-) -> None:
-    credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
-    with (
-        requests_mock.Mocker() as mock,
-        ProcurifySession(credential, client=HttpClient(HttpPolicy(), sleep=no_sleep)) as session,
-    ):
-        mock.post(f"{BASE}/api/v3/oauth/token", json={"access_token": "t", "expires_in": 60})
-        mock.get(f"{BASE}/api/v3/vendors", json=FakeList(vendors(size)))
-        config = {"resource": "vendors", "page_size": page_size, "concurrency": concurrency}
-        records, states = split(source.read(session, config, None))
-    assert [record["id"] for record in records] == list(range(1, size + 1))
-    assert len(states) == max(1, math.ceil(size / page_size)) + 1
-    assert json.dumps(states)  # every state is JSON
 
 
 def test_records_that_slid_onto_a_page_already_read_are_read_and_the_cursor_advances(
@@ -426,85 +142,6 @@ def test_a_cursor_saved_with_other_filters_is_not_applied(
     assert "last_modified_0" not in requests_mock.last_request.qs
     list(source.read(session, config, states[-1]))
     assert "last_modified_0" in requests_mock.last_request.qs
-
-
-@pytest.mark.parametrize(
-    ("resource", "filters", "sent"),
-    [
-        ("account_codes", {"code": "6000"}, {"code": ["6000"]}),
-        ("users", {"is_active": "TRUE", "role": "2.5"}, {"is_active": ["true"], "role": ["2.5"]}),
-        ("vendors", {"type": "3"}, {"type": ["3"]}),
-    ],
-)
-def test_filters_given_as_text_are_converted_to_their_type(
-    session: ProcurifySession,
-    requests_mock: requests_mock.Mocker,
-    resource: str,
-    filters: dict[str, Any],
-    sent: dict[str, list[str]],
-) -> None:
-    path = source.parse_config({"resource": resource}).resource.list_path({})
-    requests_mock.get(f"{BASE}{path}", json=FakeList([]))
-    list(source.read(session, {"resource": resource, "filters": filters}, None))
-    assert requests_mock.last_request is not None
-    for name, value in sent.items():
-        assert requests_mock.last_request.qs[name] == value
-
-
-@pytest.mark.parametrize(
-    ("filters", "message"),
-    [
-        ({"type": "three"}, "must be a whole number"),
-        ({"type": 2.5}, "must be a whole number"),
-        ({"exclude_other": "maybe"}, "must be true or false"),
-    ],
-)
-def test_filters_of_the_wrong_type_are_refused(
-    session: ProcurifySession, filters: dict[str, Any], message: str
-) -> None:
-    with pytest.raises(ConfigurationError, match=message):
-        source.read(session, {"resource": "vendors", "filters": filters}, None)
-
-
-def test_the_source_schema_lists_exactly_the_catalogue() -> None:
-    schema = manifest.schema("source.schema.json")
-    assert schema["properties"]["resource"]["enum"] == catalogue().names("source")
-    incremental = [name for name, resource in catalogue().resources.items() if resource.incremental]
-    assert schema["allOf"][1]["if"]["properties"]["resource"]["not"]["enum"] == incremental
-    assert schema["properties"]["page_size"]["maximum"] == catalogue().max_page_size
-    with_path = [
-        name
-        for name, resource in catalogue().resources.items()
-        if resource.readable and resource.path_params
-    ]
-    assert schema["allOf"][0]["if"]["properties"]["resource"]["not"]["enum"] == with_path
-    for param in catalogue().resources["purchase_orders"].path_params:
-        assert schema["properties"][param.name]["enum"] == list(param.choices)
-        assert schema["properties"][param.name]["default"] == param.default
-
-
-@pytest.mark.parametrize(
-    "config",
-    [
-        {"resource": "vendors"},
-        {"resource": "order_items", "start_date": "2026-01-01", "page_size": 500},
-        {
-            "resource": "purchase_orders",
-            "role": "receivable",
-            "status": "open",
-            "filters": {"pref_vendor": 3},
-            "concurrency": 16,
-        },
-        {"resource": "bills", "start_date": "2026-01-01T08:00:00Z"},
-        {"resource": "bill_details", "start_date": "2026-01-01", "filters": {"vendor": 4}},
-        {"resource": "purchase_order_details", "role": "receivable", "status": "paid"},
-        {"resource": "vendor_details", "filters": {"type": 2}},
-    ],
-)
-def test_configs_the_connector_accepts_pass_the_shipped_schema(config: dict[str, Any]) -> None:
-    source.parse_config(config)
-    validator = Draft202012Validator(manifest.schema("source.schema.json"))
-    assert list(validator.iter_errors(config)) == []
 
 
 def test_mid_read_checkpoints_keep_the_cursor_and_the_selection_they_belong_to(
@@ -559,31 +196,6 @@ def test_a_resume_with_another_start_date_starts_the_read_again(
     fake.pages_served.clear()
     list(source.read(session, config, dict(checkpoints[1])))
     assert fake.pages_served == [2, 3]
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"detail": "maintenance"},  # no records list at all
-        {"data": [{"id": n} for n in range(1, 4)]},  # a full page and no pagination
-    ],
-)
-def test_an_answer_that_cannot_be_paged_fails_rather_than_ending_early(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker, body: dict[str, Any]
-) -> None:
-    requests_mock.get(f"{BASE}/api/v3/order-items", json=body)
-    state = {"version": 2, "resource": "order_items", "cursor": "2026-11-20T10:00:00Z"}
-    config = {"resource": "order_items", "page_size": 3}
-    with pytest.raises(TransientError, match="order_items page 1"):
-        list(source.read(session, config, state))
-
-
-def test_a_short_page_without_pagination_is_the_only_page(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    requests_mock.get(f"{BASE}/api/v3/vendors", json={"data": [{"id": 1}, {"id": 2}]})
-    records, _ = split(source.read(session, {"resource": "vendors", "page_size": 3}, None))
-    assert [record["id"] for record in records] == [1, 2]
 
 
 def test_without_a_server_clock_the_cursor_allows_for_clock_skew(
@@ -649,129 +261,6 @@ def test_records_leaving_between_an_interruption_and_the_resume_are_noticed(
     assert states[-1]["cursor"] == "2026-11-29T15:55:00Z"
 
 
-def test_a_null_data_list_is_an_empty_page(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    requests_mock.get(
-        f"{BASE}/api/v2/ap/vendor-payment-methods",
-        json={"data": None, "pagination": {"count": 0, "num_pages": 1}},
-    )
-    records, _ = split(source.read(session, {"resource": "vendor_payment_methods"}, None))
-    assert records == []
-
-
-def test_source_settings_sent_as_null_mean_not_set() -> None:
-    config = source.parse_config(
-        {"resource": "vendors", "start_date": None, "page_size": None, "filters": None}
-    )
-    assert config.page_size == catalogue().default_page_size
-    assert config.start is None
-
-
-@pytest.mark.parametrize("start", ["20260101", "2026-01-01T00:00:00+00", "2026-W01-1"])
-def test_start_dates_the_schema_refuses_are_refused_with_the_forms_it_takes(start: str) -> None:
-    with pytest.raises(ConfigurationError, match=re.escape("date (YYYY-MM-DD)")):
-        source.parse_config({"resource": "bills", "start_date": start})
-
-
-def test_concurrency_one_reads_on_the_calling_thread_without_a_pool(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    threads: set[str] = set()
-    fake = FakeList(vendors(9))
-
-    def noting_thread(request: Any, context: Any) -> Any:
-        threads.add(threading.current_thread().name)
-        return fake(request, context)
-
-    requests_mock.get(f"{BASE}/api/v3/vendors", json=noting_thread)
-    config = {"resource": "vendors", "page_size": 3, "concurrency": 1}
-    messages = source.read(session, config, None)
-    next(iter(messages))  # page 1 read; nothing fetched ahead
-    assert fake.pages_served == [1]
-    list(messages)
-    assert threads == {threading.current_thread().name}
-    assert fake.pages_served == [1, 2, 3]
-
-
-@pytest.mark.parametrize(
-    ("given", "sent"),
-    [([1, "2", 3], ["1", "2", "3"]), ("7", ["7"]), (7, ["7"])],
-)
-def test_a_list_filter_is_sent_as_the_parameter_repeated(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker, given: Any, sent: list[str]
-) -> None:
-    requests_mock.get(f"{BASE}/api/v3/departments", json=FakeList([]))
-    config = {"resource": "departments", "filters": {"locations": given}}
-    list(source.read(session, config, None))
-    assert requests_mock.last_request is not None
-    assert requests_mock.last_request.qs["locations"] == sent
-
-
-@pytest.mark.parametrize(
-    ("filters", "message"),
-    [
-        ({"locations": [1, "two"]}, "Filter 'locations[1]' must be a whole number"),
-        ({"locations": [1, True]}, "Filter 'locations[1]' must be a whole number"),
-        ({"locations": []}, "Filter 'locations' needs at least one value"),
-        ({"search": ["a", "b"]}, "Filter 'search' takes one value, not a list"),
-    ],
-)
-def test_list_filters_check_each_item_and_other_filters_take_one_value(
-    filters: dict[str, Any], message: str
-) -> None:
-    with pytest.raises(ConfigurationError, match=re.escape(message)):
-        source.parse_config({"resource": "departments", "filters": filters})
-
-
-def test_list_filters_in_another_order_are_another_selection() -> None:
-    first = source.parse_config({"resource": "departments", "filters": {"locations": [1, 2]}})
-    same = source.parse_config({"resource": "departments", "filters": {"locations": [1, 2]}})
-    other = source.parse_config({"resource": "departments", "filters": {"locations": [1]}})
-    assert first.query_fingerprint == same.query_fingerprint != other.query_fingerprint
-
-
-def test_purchase_orders_can_be_read_by_the_paid_status(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    requests_mock.get(
-        f"{BASE}/api/v2/purchase_orders/purchased/paid", json=FakeList([{"uuid": "p"}])
-    )
-    records, _ = split(
-        source.read(session, {"resource": "purchase_orders", "status": "paid"}, None)
-    )
-    assert records == [{"uuid": "p"}]
-
-
-@pytest.mark.parametrize(
-    ("argv", "filters"),
-    [
-        (
-            ["--filter", "locations=1", "--filter", "locations=2", "--filter", "search=a=b"],
-            {"locations": ["1", "2"], "search": "a=b"},
-        ),
-        (["--filter", "locations=4"], {"locations": "4"}),
-    ],
-)
-def test_the_command_line_repeats_a_filter_to_give_a_list(
-    argv: list[str], filters: dict[str, Any]
-) -> None:
-    args = arguments.parser().parse_args(["read", "departments", *argv])
-    config = arguments.source_config(args)
-    assert config["filters"] == filters
-    parsed = source.parse_config(config)
-    assert parsed.filters["locations"] == tuple(
-        [filters["locations"]] if isinstance(filters["locations"], str) else filters["locations"]
-    )
-
-
-def test_a_list_filter_passes_the_shipped_schema() -> None:
-    config = {"resource": "departments", "filters": {"locations": [1, 2]}}
-    source.parse_config(config)
-    validator = Draft202012Validator(manifest.schema("source.schema.json"))
-    assert list(validator.iter_errors(config)) == []
-
-
 VALID_POSITION = {
     "page": 2,
     "page_size": 3,
@@ -833,45 +322,6 @@ def test_a_damaged_state_names_the_field_and_says_what_to_do(
     assert "start without state" in str(raised.value)
 
 
-def test_pages_announced_without_end_but_empty_stop_the_read_at_once(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    def endless(request: Any, context: Any) -> Any:
-        page = int(request.qs["page"][0])
-        data = [{"id": 1}, {"id": 2}] if page == 1 else []
-        return {"data": data, "metadata": {"pagination": {"count": 2 * 10**9, "num_pages": 10**9}}}
-
-    requests_mock.get(f"{BASE}/api/v3/vendors", json=endless)
-    with pytest.raises(TransientError, match=r"vendors page \d+.*was empty"):
-        list(source.read(session, {"resource": "vendors", "page_size": 2}, None))
-    assert len(requests_mock.request_history) < 40
-
-
-def test_a_selection_that_keeps_announcing_more_pages_stops_at_the_extra_page_limit(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    def growing(request: Any, context: Any) -> Any:
-        page = int(request.qs["page"][0])
-        data = [{"id": 2 * page - 1}, {"id": 2 * page}]
-        return {"data": data, "metadata": {"pagination": {"num_pages": page + 1}}}
-
-    requests_mock.get(f"{BASE}/api/v3/vendors", json=growing)
-    config = {"resource": "vendors", "page_size": 2, "max_extra_pages": 5}
-    with pytest.raises(TransientError, match="max_extra_pages"):
-        list(source.read(session, config, None))
-    assert len(requests_mock.request_history) < 40
-
-
-@pytest.mark.parametrize("item", [5, "text", None, [1], True])
-def test_list_items_that_are_not_records_fail_the_page_naming_it(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker, item: Any
-) -> None:
-    body = {"data": [{"id": 1}, item], "metadata": {"pagination": {"count": 2, "num_pages": 1}}}
-    requests_mock.get(f"{BASE}/api/v3/vendors", json=body)
-    with pytest.raises(TransientError, match=r"vendors page 1.*item 1 of its list"):
-        list(source.read(session, {"resource": "vendors"}, None))
-
-
 class JoiningOrders:
     """Purchase orders (records without the id they are ordered by); one joins at the start of
     the selection just before page 2 of the read is answered."""
@@ -921,42 +371,6 @@ def test_records_without_any_key_hold_the_cursor_when_the_count_changes(
     config = {"resource": "purchase_orders", "page_size": 2, "concurrency": 1}
     _, states = split(source.read(session, config, state))
     assert states[-1]["cursor"] == "2026-11-20T10:00:00Z"  # the next run starts here again
-
-
-def test_a_page_that_is_not_valid_utf8_fails_rather_than_turning_into_replacement_characters(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    body = (
-        b'{"data": [{"id": 1, "name": "Caf\\u00e9 \xff\xfe"}], '
-        b'"metadata": {"pagination": {"count": 1, "num_pages": 1}}}'
-    )
-    requests_mock.get(
-        f"{BASE}/api/v3/vendors", content=body, headers={"Content-Type": "application/json"}
-    )
-    with pytest.raises(TransientError, match=r"vendors page 1.*not usable JSON \(not valid utf-8"):
-        list(source.read(session, {"resource": "vendors"}, None))
-
-
-def test_a_page_in_utf8_with_a_byte_order_mark_or_a_declared_charset_is_read(
-    session: ProcurifySession, requests_mock: requests_mock.Mocker
-) -> None:
-    text = '{"data": [{"id": 1, "name": "Café"}], "metadata": {"pagination": {"num_pages": 1}}}'
-    requests_mock.get(
-        f"{BASE}/api/v3/vendors",
-        [
-            {
-                "content": b"\xef\xbb\xbf" + text.encode(),
-                "headers": {"Content-Type": "application/json"},
-            },
-            {
-                "content": text.encode("latin-1"),
-                "headers": {"Content-Type": "application/json; charset=ISO-8859-1"},
-            },
-        ],
-    )
-    for _ in range(2):
-        records, _ = split(source.read(session, {"resource": "vendors"}, None))
-        assert records == [{"id": 1, "name": "Café"}]
 
 
 def test_records_out_of_order_hold_the_cursor_without_endless_looks(

@@ -20,7 +20,7 @@ import requests_mock as requests_mock_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shared import BASE as BASE_URL
-from unit.contract_checks import (
+from unit.write_contract import (
     FOUND_ID,
     Procurify,
     assert_conforms,

@@ -14,8 +14,8 @@ import pytest
 import requests
 import requests_mock as requests_mock_module
 from shared import BASE as BASE_URL
-from unit.contract_checks import purchase_order_update
 from unit.destination_helpers import VENDORS, FakeProcurify, make_session, run, vendor, writes
+from unit.write_contract import purchase_order_update
 
 from nexla_procurify import destination
 from nexla_procurify.messages import WriteResult

@@ -85,13 +85,13 @@ def test_unusable_address_is_a_configuration_error(clock: FakeClock) -> None:
 
 
 def answer(status: int, body: Any = None, text: str | None = None) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
+    """An answer to a GET of ``URL``: ``text`` as is, else ``body`` as JSON (none if ``None``)."""
     if text is not None:
-        response._content = text.encode()
+        content = text.encode()
     else:
-        response._content = b"" if body is None else json.dumps(body).encode()
-    return response
+        content = b"" if body is None else json.dumps(body).encode()
+    request = requests.Request("GET", URL).prepare()
+    return rm.create_response(request, status_code=status, content=content)
 
 
 @pytest.mark.parametrize(

@@ -186,9 +186,9 @@ class TestWrites:
     def test_paid_purchase_orders(self, fresh: Client) -> None:
         fresh.sandbox.edit("purchase_orders", 2, state=4)
         paid = fresh.call("GET", "/api/v2/purchase_orders/purchased/paid", page_size=100)
-        assert fresh.sandbox.record("purchase_orders", 2)["uuid"] in [  # type: ignore[index]
-            r["uuid"] for r in paid.json()["data"]
-        ]
+        edited = fresh.sandbox.record("purchase_orders", 2)
+        assert edited is not None
+        assert edited["uuid"] in [r["uuid"] for r in paid.json()["data"]]
         assert {r["state"] for r in paid.json()["data"]} == {4}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -199,7 +199,8 @@ def test_records_are_taken_lazily(requests_mock: requests_mock_module.Mocker) ->
     first = list(itertools.islice(stream, 5))
     assert [r.index for r in first] == [0, 1, 2, 3, 4]
     assert len(taken) <= 5 + 2 * 3
-    stream.close()  # type: ignore[attr-defined]
+    assert isinstance(stream, Generator)
+    stream.close()
 
 
 def test_an_input_error_comes_after_the_results_before_it(fake: FakeProcurify) -> None:

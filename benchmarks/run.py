@@ -37,6 +37,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -311,8 +312,8 @@ def bench_read_throughput(plan: Plan, report: Report) -> None:
             for _ in range(plan.repeats):
                 for level in levels:
                     seconds, count = timed(
-                        lambda level=level: read_all(
-                            host, session, concurrency=level, page_size=plan.page_size
+                        partial(
+                            read_all, host, session, concurrency=level, page_size=plan.page_size
                         )
                     )
                     if count != plan.read_records:
@@ -360,8 +361,12 @@ def bench_read_memory(plan: Plan, report: Report) -> None:
             for _ in range(plan.read_memory_repeats):
                 for size in (small, large):
                     peak, count = peak_memory(
-                        lambda size=size: read_all(
-                            host, sessions[size], concurrency=concurrency, page_size=plan.page_size
+                        partial(
+                            read_all,
+                            host,
+                            sessions[size],
+                            concurrency=concurrency,
+                            page_size=plan.page_size,
                         )
                     )
                     if count != size:
@@ -389,8 +394,13 @@ def bench_write_throughput(plan: Plan, report: Report, tags: Tags) -> None:
             for _ in range(plan.repeats):
                 for level in levels:
                     seconds, statuses = timed(
-                        lambda level=level: write_all(
-                            host, session, count=plan.write_records, concurrency=level, tag=tags()
+                        partial(
+                            write_all,
+                            host,
+                            session,
+                            count=plan.write_records,
+                            concurrency=level,
+                            tag=tags(),
                         )
                     )
                     _check_created(statuses, plan.write_records)
@@ -424,8 +434,13 @@ def bench_write_memory(plan: Plan, report: Report, tags: Tags) -> None:
             for _ in range(plan.write_memory_repeats):
                 for size in (small, large):
                     peak, statuses = peak_memory(
-                        lambda size=size: write_all(
-                            host, session, count=size, concurrency=concurrency, tag=tags()
+                        partial(
+                            write_all,
+                            host,
+                            session,
+                            count=size,
+                            concurrency=concurrency,
+                            tag=tags(),
                         )
                     )
                     _check_created(statuses, size)

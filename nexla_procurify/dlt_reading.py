@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __all__ = ["STATE_KEY", "ResourcePlan", "plan", "read_records"]
 
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Generator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -117,7 +117,7 @@ def read_records(
     credential: Mapping[str, Any],
     config: Mapping[str, Any],
     state: MutableMapping[str, Any],
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """The records of one read through the ``procurify`` hooks, from the read state saved in
     ``state`` (:data:`STATE_KEY`), which each checkpoint replaces (see the module docstring).
     The session is opened when the first record is asked for and closed when the read ends."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 __all__ = ["Host"]
 
 from collections.abc import Iterable, Iterator
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -20,9 +19,9 @@ class Host:
     Each method calls one hook for ``connector_type`` and returns the answer of the plugin that
     handles that type; when none does, a ``ConfigurationError`` names the installed types."""
 
-    def __init__(self, plugins: Iterable[ModuleType] | None = None) -> None:
+    def __init__(self, plugins: Iterable[object] | None = None) -> None:
         """Load the connectors installed under the ``nexla.connectors`` entry point group, or
-        register exactly ``plugins`` (hook implementation modules) when given."""
+        register exactly ``plugins`` (hook implementation modules or objects) when given."""
         self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
         self.plugin_manager.add_hookspecs(hookspecs)
         if plugins is None:

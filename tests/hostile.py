@@ -3,6 +3,9 @@ the headers, sends gzip bombs, deep JSON, odd redirects, or whatever a handler r
 
 It listens on 127.0.0.1 only, answers one request per connection, and stops by itself: when
 the ``with`` block ends, or after ``lifetime`` seconds at the latest. Every wait is bounded.
+
+It is one module of about 400 lines because it is one tool: the listener, the request it
+reads and the misbehaviours it answers with are used together and change together.
 """
 
 from __future__ import annotations

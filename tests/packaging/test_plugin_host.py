@@ -67,7 +67,9 @@ def test_markers_and_spec() -> None:
     assert hookspecs.PROJECT == "nexla"
     assert hookspecs.ENTRY_POINT_GROUP == "nexla.connectors"
     pm = manager()
-    assert pm.hook.connector_manifest.spec.opts["firstresult"] is False
+    spec = pm.hook.connector_manifest.spec
+    assert spec is not None
+    assert spec.opts["firstresult"] is False
     for name in ("validate_credential", "authenticate", "read_source", "write_destination"):
         assert getattr(pm.hook, name).spec.opts["firstresult"] is True, name
 
@@ -130,7 +132,10 @@ def test_other_hooks_ignore_other_connector_types(hook_name: str) -> None:
     caller = getattr(pm.hook, hook_name)
     assert caller.get_hookimpls(), f"the plugin must implement {hook_name}"
     kwargs: dict[str, Any] = {"connector_type": "other", "session": object(), "config": {}}
-    kwargs.update({"state": None} if hook_name == "read_source" else {"records": []})
+    if hook_name == "read_source":
+        kwargs["state"] = None
+    else:
+        kwargs["records"] = []
     assert caller(**kwargs) is None
 
 

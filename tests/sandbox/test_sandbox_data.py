@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
-from test_sandbox_contract import Client, path_of
+from sandbox.client import Client, path_of
 
 from nexla_procurify.sandbox import Sandbox
 from nexla_procurify.sandbox.contract import Operation, contract

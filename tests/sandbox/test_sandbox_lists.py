@@ -11,32 +11,9 @@ from typing import Any
 
 import pytest
 import requests
+from sandbox.client import Client, paging
 
 from nexla_procurify.sandbox import Sandbox
-
-
-class Client:
-    def __init__(self, sandbox: Sandbox) -> None:
-        credential = sandbox.credential()
-        self.base = sandbox.base_url
-        token = requests.post(
-            self.base + "/api/v3/oauth/token",
-            json={
-                "client_id": credential["client_id"],
-                "client_secret": credential["client_secret"],
-                "audience": "https://api.procurify.com/",
-                "grant_type": "client_credentials",
-            },
-            timeout=10,
-        ).json()["access_token"]
-        self.http = requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {token}", "X-Procurify-Client": "api"})
-
-    def get(self, path: str, **params: Any) -> requests.Response:
-        return self.http.get(self.base + path, params=params, timeout=30)
-
-    def send(self, method: str, path: str, body: Any = None) -> requests.Response:
-        return self.http.request(method, self.base + path, json=body, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +43,6 @@ def items(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
     if name == "locations":
         return [item["data"][0] for item in data]
     return data
-
-
-def paging(body: dict[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = (
-        body["pagination"] if "pagination" in body else (body["metadata"]["pagination"])
-    )
-    return found
 
 
 def test_envelopes_follow_the_response_models(client: Client) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from test_sandbox_lists import Client, paging
+from sandbox.client import Client, paging
 
 from nexla_procurify.sandbox import Fault, Sandbox
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 import requests_mock as requests_mock_module
 from shared import BASE as BASE_URL
-from test_contract_writes import purchase_order_update
-from test_destination_write import VENDORS, FakeProcurify, make_session, run, vendor, writes
+from unit.destination_helpers import VENDORS, FakeProcurify, make_session, run, vendor, writes
+from unit.write_contract import purchase_order_update
 
 from nexla_procurify import destination
 from nexla_procurify.messages import WriteResult
@@ -71,11 +71,6 @@ def searches(mocker: requests_mock_module.Mocker) -> list[dict[str, list[str]]]:
         for call in mocker.request_history
         if call.method == "GET" and urlsplit(call.url).path == USERS
     ]
-
-
-@pytest.fixture
-def fake(requests_mock: requests_mock_module.Mocker) -> FakeProcurify:
-    return FakeProcurify(requests_mock).serve(VENDORS, patch=True)
 
 
 # ---------------------------------------------------------------------------- invitations
@@ -302,6 +297,7 @@ def test_revise_puts_to_procurify_older_path_and_warns_it_is_deprecated(
         )
     assert (result.status, result.id) == ("updated", 1042)
     assert writes(requests_mock) == [("PUT", path)]
+    assert requests_mock.last_request is not None
     assert "procurify_PO" not in (requests_mock.last_request.json())
     assert "prefer operation 'update'" in caplog.text
 

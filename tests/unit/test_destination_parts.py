@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import requests_mock as requests_mock_module
-from test_destination_write import BASE_URL, TOKEN_PATH, VENDORS, make_session, vendor
+from shared import BASE as BASE_URL
+from unit.destination_helpers import TOKEN_PATH, VENDORS, make_session, vendor
 
 from nexla_procurify import destination
 from nexla_procurify.destination.attempt import Attempt, RecordRejected

@@ -43,7 +43,9 @@ def _subclasses(kind: type[ProcurifyError]) -> Iterator[type[ProcurifyError]]:
 
 
 _all_modules()
-HIERARCHY = sorted({ProcurifyError, *_subclasses(ProcurifyError)}, key=lambda k: k.__qualname__)
+HIERARCHY: list[type[ProcurifyError]] = sorted(
+    {ProcurifyError, *_subclasses(ProcurifyError)}, key=lambda k: k.__qualname__
+)
 
 
 def test_the_hierarchy_is_enumerated() -> None:

@@ -213,9 +213,8 @@ def test_session_keywords_are_request_options() -> None:
 def test_a_rate_limit_is_a_transient_error() -> None:
     """A 429 that outlasted the retries means "try again later", like an outage: a caller
     catching ``TransientError`` catches it too, and can still tell it apart."""
-    response = requests.Response()
-    response.status_code = 429
-    response._content = b""
+    request = requests.Request("GET", "https://acme.procurify.com/api/v3/vendors").prepare()
+    response = rm.create_response(request, status_code=429, content=b"")
     error = error_for_response(response, "list vendors")
     assert type(error) is RateLimitError
     assert isinstance(error, TransientError)

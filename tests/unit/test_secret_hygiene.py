@@ -255,7 +255,7 @@ def test_chained_causes_hold_no_request_and_no_secret(place: str) -> None:
     texts = list(exposed(raised.value))
     assert "vendors page 1" in raised.value.message
     assert not leaked(texts, secret, token)
-    chain = [raised.value]
-    while chain[-1].__cause__ or chain[-1].__context__:
-        chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+    chain: list[BaseException] = [raised.value]
+    while (cause := chain[-1].__cause__ or chain[-1].__context__) is not None:
+        chain.append(cause)
     assert all(isinstance(error, ProcurifyError) for error in chain)

@@ -239,9 +239,11 @@ def test_sandbox_secret_never_in_debug_logs(
     with caplog.at_level(logging.DEBUG), Sandbox() as sandbox:
         credential = sandbox.credential()
         sandbox.inject(Fault("status", status=503, retry_after=0, path="/api/v3/users/me"))
-        assert plugin.validate_credential(
+        checked = plugin.validate_credential(
             connector_type="procurify", credential=credential, live=True
-        ).ok
+        )
+        assert checked is not None
+        assert checked.ok
         session = plugin.authenticate(connector_type="procurify", credential=credential)
         assert session is not None
         with session:

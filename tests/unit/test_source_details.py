@@ -45,12 +45,12 @@ class FakeBills:
     and each bill's detail, over one mutable table. ``on_request`` runs before each answer."""
 
     def __init__(self, count: int) -> None:
-        self.bills = {
+        self.bills: dict[int, dict[str, Any]] = {
             n: {"id": n, "uuid": f"bill-{n}", "last_modified_datetime": "2026-11-01T00:00:00Z"}
             for n in range(1, count + 1)
         }
         self.requests = 0
-        self.on_request: Callable[[int], None] = lambda _: None
+        self.on_request: Callable[[int], object] = lambda _: None
         self.details_served: list[int] = []
 
     def _selected(self, since: str | None) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import email.utils
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -207,7 +207,8 @@ def _read(
             last = dict(message.value)
             checkpoints += 1
             if stop_after is not None and checkpoints >= stop_after and "in_progress" in last:
-                messages.close()  # type: ignore[attr-defined]  # a generator: the host stops
+                assert isinstance(messages, Generator)  # a generator: the host stops it
+                messages.close()
                 return versions, last, False
     return versions, last, True
 

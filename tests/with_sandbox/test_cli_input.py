@@ -42,6 +42,7 @@ class HugeLine:
 
 def test_a_300_mb_line_is_never_held_and_the_next_lines_are_read() -> None:
     stream = HugeLine(300 * 1024 * 1024, b'{"name": "next"}\n')
+    # HugeLine has only readline, all that bounded_lines calls: not a whole BinaryIO
     lines = list(jsonlines.bounded_lines(stream, jsonlines.MAX_LINE_BYTES))  # type: ignore[arg-type]
     assert lines == [jsonlines.TOO_LONG, b'{"name": "next"}\n']
     assert stream.largest_read <= jsonlines.MAX_LINE_BYTES + 1

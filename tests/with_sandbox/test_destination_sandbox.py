@@ -1,30 +1,17 @@
-"""Writing against the embedded sandbox: every resource and operation end to end, a commit that
-loses its answer, and no duplicate external_id whatever the batch."""
+"""Writing against the embedded sandbox: every resource and operation end to end."""
 
 from __future__ import annotations
 
 import importlib
-import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from with_sandbox.writing import open_session, requisition, stored, unique, vendor, write
 
-from nexla_procurify import credential, destination, resources
+from nexla_procurify import resources
 from nexla_procurify.auth import ProcurifySession
-from nexla_procurify.http import HttpClient, HttpPolicy
-from nexla_procurify.messages import WriteResult
-from nexla_procurify.sandbox import Fault, Sandbox
-
-FAST = HttpPolicy(connect_timeout=5.0, read_timeout=10.0, max_attempts=3, max_elapsed=30.0)
-NUMBERS = itertools.count(1)
-
-
-def open_session(sandbox: Sandbox) -> ProcurifySession:
-    parsed = credential.parse(sandbox.credential(), allow_loopback=True)
-    return ProcurifySession(parsed, client=HttpClient(FAST, sleep=lambda _: None))
+from nexla_procurify.sandbox import Sandbox
 
 
 @pytest.fixture
@@ -32,25 +19,6 @@ def session(sandbox: Sandbox) -> Iterator[ProcurifySession]:
     # No skip: a broken sandbox write path must fail these tests, not hide them.
     with open_session(sandbox) as opened:
         yield opened
-
-
-def write(session: ProcurifySession, config: Mapping[str, Any], records: Any) -> list[WriteResult]:
-    return list(destination.write(session, config, records, sleep=lambda _: None))
-
-
-def stored(sandbox: Sandbox, resource: str) -> list[Mapping[str, Any]]:
-    return list(sandbox.records(resource))
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{next(NUMBERS)}"
-
-
-def vendor(external_id: str | None = None, **fields: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {"name": unique("Vendor"), "email": ["ap@vendor.test"], "type": 2}
-    if external_id is not None:
-        record["external_id"] = external_id
-    return {**record, **fields}
 
 
 def built_on_the_catalogue() -> bool:
@@ -75,35 +43,10 @@ def invitation() -> dict[str, Any]:
     return {"email": f"{unique('user')}@acme.test", "first_name": "Ada", "last_name": "Lovelace"}
 
 
-def requisition() -> dict[str, Any]:
-    return {
-        "required_date": "2026-09-30",
-        "location_name": "Head Office",
-        "department_name": "Finance",
-        "line_items": [
-            {
-                "item_name": "Paper",
-                "vendor_name": "Northwind Paper Corp.",
-                "account_code": "6000",
-                "unit_price": "4.50",
-                "quantity": "10",
-                "unit": "box",
-                "currency_code": "USD",
-                "custom_fields": [
-                    {"custom_field_name": "Project code", "custom_field_value": "P-1"}
-                ],
-            }
-        ],
-    }
-
-
 def first_id(sandbox: Sandbox, resource: str, field: str = "id") -> Any:
     records = stored(sandbox, resource)
     assert records, f"the sandbox should hold seeded {resource}"
     return records[0][field]
-
-
-# ---------------------------------------------------------------------------- per operation
 
 
 CREATES: dict[str, Any] = {
@@ -419,120 +362,3 @@ def test_close_then_reopen_a_purchase_order(sandbox: Sandbox, session: Procurify
             [{"procurify_PO": purchase_order}],
         )
         assert result.status == "updated", result.error
-
-
-# --------------------------------------------------------------------------- no duplicates
-
-
-def test_a_commit_that_loses_its_answer_creates_exactly_one(
-    sandbox: Sandbox, session: ProcurifySession
-) -> None:
-    posts_before = len(sandbox.requests_to("/api/v3/vendors", method="POST"))
-    sandbox.inject(Fault("commit_then_drop", method="POST", path="/api/v3/vendors"))
-    key = unique("EXT")
-    [result] = write(session, {"resource": "vendors", "operation": "create"}, [vendor(key)])
-    assert result.status == "created", result.error
-    matching = [r for r in stored(sandbox, "vendors") if r.get("external_id") == key]
-    assert len(matching) == 1
-    assert result.id == matching[0]["id"]
-    assert len(sandbox.requests_to("/api/v3/vendors", method="POST")) == posts_before + 1
-
-
-def test_a_dropped_commit_without_lookup_is_failed_not_repeated(
-    sandbox: Sandbox, session: ProcurifySession
-) -> None:
-    created_before = sandbox.created("requisitions")
-    posts_before = len(sandbox.requests_to("/api/v3/requisitions", method="POST"))
-    sandbox.inject(Fault("commit_then_drop", method="POST", path="/api/v3/requisitions"))
-    [result] = write(session, {"resource": "requisitions", "operation": "create"}, [requisition()])
-    assert result.status == "failed"
-    assert "may have been created" in (result.error or "")
-    assert len(sandbox.requests_to("/api/v3/requisitions", method="POST")) == posts_before + 1
-    assert sandbox.created("requisitions") == created_before + 1
-
-
-def test_an_uncertain_create_of_an_existing_key_is_rejected_and_changes_nothing(
-    sandbox: Sandbox, session: ProcurifySession
-) -> None:
-    """The key belongs to an older vendor: the lookup after a 502 finds it, which is no proof
-    that this POST created it."""
-    existing = dict(stored(sandbox, "vendors")[0])
-    count = len(stored(sandbox, "vendors"))
-    sandbox.inject(Fault("status", status=502, method="POST", path="/api/v3/vendors"))
-    [result] = write(
-        session,
-        {"resource": "vendors", "operation": "create"},
-        [vendor(existing["external_id"], name="Totally different vendor")],
-    )
-    sandbox.faults.clear()
-    assert result.status == "rejected", result
-    assert f"already exists in Procurify (id {existing['id']})" in (result.error or "")
-    assert len(stored(sandbox, "vendors")) == count
-    unchanged = sandbox.record("vendors", existing["id"])
-    assert unchanged is not None
-    assert unchanged["name"] == existing["name"]
-
-
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(
-    keys=st.lists(st.sampled_from(["A", "B", "C", "D"]), min_size=1, max_size=12),
-    names=st.lists(st.sampled_from(["x", "y"]), min_size=12, max_size=12),
-    concurrency=st.integers(1, 8),
-    drop_first_post=st.booleans(),
-)
-def test_random_upsert_batches_never_duplicate_an_external_id(
-    sandbox: Sandbox,
-    session: ProcurifySession,
-    keys: list[str],
-    names: list[str],
-    concurrency: int,
-    drop_first_post: bool,
-) -> None:
-    # The sandbox lives across examples: fresh keys per example make every key new here.
-    prefix = unique("prop")
-    if drop_first_post:
-        sandbox.inject(Fault("commit_then_drop", method="POST", path="/api/v3/vendors"))
-    records = [
-        vendor(f"{prefix}-{key}", name=f"{key}-{name}")
-        for key, name in zip(keys, names, strict=False)
-    ]
-    distinct = {record["external_id"] for record in records}
-    creates_before = sandbox.created("vendors")
-    posts_before = len(sandbox.requests_to("/api/v3/vendors", method="POST"))
-    results = write(
-        session, {"resource": "vendors", "operation": "upsert", "concurrency": concurrency}, records
-    )
-    sandbox.faults.clear()
-    assert [r.index for r in results] == list(range(len(records)))
-    assert all(r.status in ("created", "updated", "unchanged") for r in results), results
-    # Exactly one "created" per key, and each key's results all name the same record.
-    for key in distinct:
-        mine = [
-            r for r, record in zip(results, records, strict=True) if record["external_id"] == key
-        ]
-        assert [r.status for r in mine].count("created") == 1, mine
-        assert mine[0].status == "created", mine
-        assert len({r.id for r in mine}) == 1, mine
-    # The sandbox refuses a duplicate external_id, so also count what was sent: exactly one
-    # POST per new key (a commit whose answer was lost is found, never sent again) and one
-    # stored creation per key.
-    assert len(sandbox.requests_to("/api/v3/vendors", method="POST")) - posts_before == len(
-        distinct
-    )
-    assert sandbox.created("vendors") - creates_before == len(distinct)
-    stored_ids = {
-        found["external_id"]: found["id"]
-        for found in stored(sandbox, "vendors")
-        if found.get("external_id") in distinct
-    }
-    assert stored_ids == {
-        record["external_id"]: result.id for record, result in zip(records, results, strict=True)
-    }
-    last_name = {record["external_id"]: record["name"] for record in records}
-    for found in stored(sandbox, "vendors"):
-        if found.get("external_id") in last_name:
-            assert found["name"] == last_name[found["external_id"]]

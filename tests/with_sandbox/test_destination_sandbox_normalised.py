@@ -4,18 +4,16 @@ recognised as ours, reported ``created`` with its id, and never sent twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from with_sandbox.writing import open_session, write
 
-from nexla_procurify import credential, destination
+from nexla_procurify import destination
 from nexla_procurify.auth import ProcurifySession
-from nexla_procurify.http import HttpClient, HttpPolicy
-from nexla_procurify.messages import WriteResult
 from nexla_procurify.sandbox import Fault, Sandbox
 
-FAST = HttpPolicy(connect_timeout=5.0, read_timeout=10.0, max_attempts=3, max_elapsed=30.0)
 LAG = len(destination.LOOKUP_PAUSES) - 1  # list answers that miss a new record
 
 
@@ -27,15 +25,8 @@ def drf_sandbox(allow_loopback: None) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def session(drf_sandbox: Sandbox) -> Iterator[ProcurifySession]:
-    parsed = credential.parse(drf_sandbox.credential(), allow_loopback=True)
-    with ProcurifySession(parsed, client=HttpClient(FAST, sleep=lambda _: None)) as opened:
+    with open_session(drf_sandbox) as opened:
         yield opened
-
-
-def write(
-    session: ProcurifySession, config: Mapping[str, Any], records: list[Any]
-) -> list[WriteResult]:
-    return list(destination.write(session, config, records, sleep=lambda _: None))
 
 
 CASES = [

@@ -266,7 +266,7 @@ def test_references_deeper_than_the_bound_are_cut_short() -> None:
 
 # ------------------------------------------------------------ any valid instance stays valid
 
-LEAVES = st.sampled_from(
+LEAVES: st.SearchStrategy[dict[str, Any]] = st.sampled_from(
     [
         {"type": "string"},
         {"type": "string", "maxLength": 2},
@@ -286,7 +286,7 @@ LEAVES = st.sampled_from(
 )
 # References (each definition may refer to itself) stand below an array or a property only, so
 # that every cycle goes one level into the instance (a bare cycle is no schema at all).
-REFS = st.sampled_from(["#/$defs/A", "#/$defs/B"]).flatmap(
+REFS: st.SearchStrategy[dict[str, Any]] = st.sampled_from(["#/$defs/A", "#/$defs/B"]).flatmap(
     lambda ref: st.sampled_from(
         [{"$ref": ref}, {"anyOf": [{"$ref": ref}, NULL]}, {"allOf": [{"$ref": ref}]}]
     )

@@ -237,7 +237,7 @@ def test_sigterm_ends_the_run_with_the_last_state_last(
         )
         try:
             assert process.stdout is not None
-            lines = []
+            lines: list[str] = []
             while not lines or json.loads(lines[-1])["type"] != "STATE":
                 line = process.stdout.readline()
                 assert line, "the tap ended before its first STATE"

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from nexla_procurify.errors import ConfigurationError
+from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.validation import schema_problems, shipped_validator
 
 # Longer values are cut in messages, so that a huge value does not flood them.
@@ -82,6 +83,19 @@ class Settings:
                 f"Unknown {self.what} {called}(s){where}: {', '.join(unknown)}. "
                 f"Allowed: {', '.join(allowed)}."
             )
+
+    def resource(self, mode: str) -> Resource | None:
+        """The catalogue's resource named by ``resource`` for ``mode`` (``source`` or
+        ``destination``); ``None``, with the problem noted, when it is missing or unknown."""
+        if "resource" not in self.values:
+            names = ", ".join(catalogue().names(mode))
+            self.problem(f"'resource' is required; choose one of: {names}.")
+            return None
+        try:
+            return catalogue().get(self.values["resource"], mode)
+        except ConfigurationError as error:
+            self.problem(error.message)
+            return None
 
     def whole_number(self, key: str, default: int, *, maximum: int, minimum: int = 1) -> int:
         """A whole number from ``minimum`` to ``maximum`` (``true`` is not one)."""

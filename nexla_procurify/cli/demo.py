@@ -1,5 +1,6 @@
 """The ``demo`` command: the connector read, resumed and wrote against an in-process sandbox.
-The only command module that imports the sandbox; it is imported when the demo runs."""
+It imports the sandbox, and is itself imported only when the demo runs (the ``sandbox`` command
+imports the sandbox the same way, in ``commands``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Writing records into Procurify: one honest ``WriteResult`` per input record, no duplicates.
 
 Public API: ``parse_config(config) -> DestinationConfig`` and
-``write(session, config, records) -> Iterator[WriteResult]``.
+``write(session, config, records) -> Iterator[WriteResult]``; for a caller that resolves the
+configuration itself, ``Plan.of(config)`` and ``write_planned(session, plan, records)``; and
+``FLUSH``, an input item that hands back every result so far (the Singer target's STATEs).
 
 The package, one concern per module: ``config`` (the configuration, parsed and checked),
 ``prepare`` (pure: the ``Plan`` a configuration resolves to, and each record validated and
@@ -78,7 +80,7 @@ Decisions where the design is silent (also in the README's destination section):
 * A record nested more than ``MAX_NESTING_DEPTH`` levels deep (or referring to itself) is
   ``rejected`` before validation: no JSON Schema check or encoder has to recurse that deep.
   An unexpected error says "may or may not have been written" only when a writing request
-  (POST, PUT, PATCH) was actually attempted for the record; otherwise "it was not written".
+  (POST, PUT, PATCH, DELETE) was actually attempted for the record; otherwise "it was not written".
 * A key lookup reads every page of its answer, up to ``MAX_LOOKUP_PAGES``; an answer with more
   pages (the filter seems ignored) makes the record ``failed`` as a lookup too broad.
 * A create's answer holds the record where the operation's ``answer`` says, as Procurify's

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nexla_procurify import manifest
-from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.settings import MAX_SHOWN_VALUE, Settings, shown
 
@@ -60,7 +59,7 @@ def parse_config(config: object) -> DestinationConfig:
     """A ``DestinationConfig``, or a ``ConfigurationError`` naming every problem at once."""
     settings = Settings(config, what="destination")
     settings.unknown_keys(CONFIG_KEYS)
-    resource = _configured_resource(settings)
+    resource = settings.resource("destination")
     operation = _configured_operation(settings, resource)
     key = _configured_key(settings, resource, operation)
     limits = catalogue()
@@ -81,18 +80,6 @@ def parse_config(config: object) -> DestinationConfig:
         concurrency=concurrency,
         on_error=on_error,
     )
-
-
-def _configured_resource(settings: Settings) -> Resource | None:
-    names = ", ".join(catalogue().names("destination"))
-    if "resource" not in settings:
-        settings.problem(f"'resource' is required; choose one of: {names}.")
-        return None
-    try:
-        return catalogue().get(settings.get("resource"), "destination")
-    except ConfigurationError as error:
-        settings.problem(error.message)
-        return None
 
 
 def _configured_operation(settings: Settings, resource: Resource | None) -> str | None:

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlsplit
 
 import requests
@@ -126,24 +127,29 @@ class HttpClient:
                     except ValueError as error:
                         outcome = NotJson(status, str(error), outcome.retry_after)
             now = self._clock()
-            decision = decide(
+            decide_with = partial(
+                decide,
                 method,
                 outcome,
                 attempt,
                 now - started,
                 policy=self.policy,
-                jitter=self._jitter(),
                 idempotent=options.idempotent,
                 remaining=ends - now,
             )
-            if isinstance(decision, Retry):
-                self._retry(method, path, attempt, result, outcome, decision.delay, options)
+            # The jitter only lengthens a wait, so a stop without it is a stop with it; it is
+            # drawn only for a retry (a seeded random source then gives the same waits).
+            settled = decide_with(jitter=0.0)
+            if isinstance(settled, Retry):
+                settled = decide_with(jitter=self._jitter())
+            if isinstance(settled, Retry):
+                self._retry(method, path, attempt, result, outcome, settled.delay, options)
                 attempt += 1
                 continue
             if isinstance(result, ConnectionFailedError):
                 raise result
             if isinstance(outcome, NotJson):
-                if decision.because is StopReason.MAY_HAVE_TAKEN_EFFECT:
+                if settled.because is StopReason.MAY_HAVE_TAKEN_EFFECT:
                     return Answer(result, None)  # it took effect: the caller must not resend
                 raise not_json(f"{method} {path}", f"{outcome.reason}; {attempt} time(s)")
             return Answer(result, body)

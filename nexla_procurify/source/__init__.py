@@ -4,7 +4,8 @@ The modules, one concern each: ``config`` (the configuration, checked in full), 
 state handed back: ``ReadState.to_dict`` and ``ReadState.from_dict``), ``pages`` (fetching and
 prefetching pages, the adaptive limit), ``coverage`` (what the answers prove), ``details``
 (detail streams), ``times`` (dates, and which clock the next cursor follows), ``reader`` (a
-read's messages), ``discovery`` (the ``SCHEMA`` messages).
+read's messages), ``many`` (several resources read side by side in one request budget),
+``discovery`` (the ``SCHEMA`` messages).
 
 The promise: across consecutive runs, every record that was in the selection during a read and
 is still in it afterwards is read at least once, whatever the order in which concurrent pages

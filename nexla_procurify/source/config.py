@@ -69,11 +69,7 @@ def parse_config(config: object) -> SourceConfig:
     each with its key."""
     settings = Settings(config, what="source")
     cat = catalogue()
-    resource: Resource | None = None
-    try:
-        resource = cat.get(settings.get("resource"), "source")
-    except ConfigurationError as error:
-        settings.problem(error.message)
+    resource = settings.resource("source")
     if resource is not None:
         path_names = [param.name for param in resource.path_params]
         where = f" for {resource.name!r}"

@@ -32,10 +32,11 @@ from unit.read_contract import (
     list_operation,
 )
 
+from nexla_procurify import settings as settings_module
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.http import HttpClient, HttpPolicy
-from nexla_procurify.resources import Resource, catalogue
+from nexla_procurify.resources import Catalogue, Resource, catalogue
 from nexla_procurify.sandbox.contract import contract
 from nexla_procurify.source import config as source_config
 
@@ -307,12 +308,18 @@ def test_an_undocumented_or_mistyped_parameter_fails_the_check(
             }
         ),
     )
-    monkeypatch.setattr(source_config, "catalogue", lambda: wrong)  # what reads configure
+    _believe(monkeypatch, wrong)
     read(session, {"resource": "vendors", "filters": {"colour": "red"}})
     assert any("has no query parameter 'colour'" in problem for problem in fake.problems)
     fake.problems.clear()
     read(session, {"resource": "departments", "filters": {"locations": "1,2"}})
     assert any("query locations: A valid integer is required" in p for p in fake.problems)
+
+
+def _believe(monkeypatch: pytest.MonkeyPatch, wrong: Catalogue) -> None:
+    """The source's configuration is parsed against ``wrong`` (what reads configure)."""
+    for module in (source_config, settings_module):
+        monkeypatch.setattr(module, "catalogue", lambda: wrong)
 
 
 def test_an_undocumented_path_fails_the_check(
@@ -337,7 +344,7 @@ def test_an_undocumented_path_fails_the_check(
             }
         ),
     )
-    monkeypatch.setattr(source_config, "catalogue", lambda: wrong)  # what reads configure
+    _believe(monkeypatch, wrong)
     read(session, {"resource": "purchase_orders"})
     assert any("path status: 'lost' is not a valid choice" in p for p in fake.problems)
 

@@ -202,6 +202,29 @@ def test_a_retried_success_that_was_not_json_is_told_as_such(requests_mock: rm.M
     assert waits == [event.delay]
 
 
+class _CountedRandom(random.Random):
+    """A seeded random source that counts its draws."""
+
+    draws = 0
+
+    def random(self) -> float:
+        self.draws += 1
+        return super().random()
+
+
+def test_the_jitter_is_drawn_only_for_a_retry(requests_mock: rm.Mocker) -> None:
+    """A seeded random source gives the same waits whatever succeeded or failed for good
+    in between: an attempt that is not retried draws nothing."""
+    url = "https://acme.procurify.com/api/v3/vendors"
+    requests_mock.get(url, [{"status_code": 503}, {"json": {}}, {"status_code": 404}])
+    counted = _CountedRandom(0)
+    client = HttpClient(HttpPolicy(), sleep=lambda _: None, rng=counted)
+    assert client.send_json("GET", url, RequestOptions()).body == {}
+    assert counted.draws == 1  # the wait after the 503; none for the success
+    client.send("GET", url, RequestOptions())  # a 404 is final
+    assert counted.draws == 1
+
+
 def test_session_keywords_are_request_options() -> None:
     """What a session call takes as keywords is a subset of ``RequestOptions`` (the session
     itself sets the rest: the headers it adds and the masking of answers)."""

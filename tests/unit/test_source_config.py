@@ -45,6 +45,16 @@ def test_an_unknown_resource_is_reported_with_the_other_problems() -> None:
     assert "Unknown source configuration key(s): colour." in message
 
 
+@pytest.mark.parametrize("config", [{}, {"resource": None}, {"page_size": 0}])
+def test_a_missing_resource_is_said_to_be_required_as_the_destination_says(
+    config: dict[str, object],
+) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        source.parse_config(config)
+    assert "'resource' is required; choose one of: " in raised.value.message
+    assert "None" not in raised.value.message
+
+
 def test_path_values_and_the_start_date_are_checked_with_the_rest() -> None:
     message = config_error(
         {

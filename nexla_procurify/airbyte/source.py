@@ -30,6 +30,7 @@ from nexla_procurify.cli.process import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    credential_problems,
     start_logging,
 )
 from nexla_procurify.errors import (
@@ -101,9 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _message(error: ProcurifyError) -> str:
     if isinstance(error, CredentialError):
-        return "The credential is not valid: " + "; ".join(
-            f"{field or 'credential'}: {message}" for field, message in error.errors
-        )
+        return "The credential is not valid: " + "; ".join(credential_problems(error))
     return error.message
 
 

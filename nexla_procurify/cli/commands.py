@@ -7,12 +7,6 @@ from __future__ import annotations
 __all__ = [
     "COMMANDS",
     "CONNECTOR",
-    "EXIT_BROKEN_PIPE",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_TERMINATED",
-    "EXIT_USAGE",
     "PROGRAM",
     "connector_host",
     "fail",
@@ -35,12 +29,8 @@ from nexla_procurify import destination, plugin, source
 from nexla_procurify.cli import arguments, process
 from nexla_procurify.cli.inputs import InputRecords, load_credential, load_state, open_input
 from nexla_procurify.cli.process import (
-    EXIT_BROKEN_PIPE,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_TERMINATED,
-    EXIT_USAGE,
 )
 from nexla_procurify.cli.running import Progress, Stop, closed_after, raise_stop, stop_signals
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema

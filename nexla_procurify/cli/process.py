@@ -12,6 +12,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "credential_problems",
     "exit_status",
     "fail",
     "start_logging",
@@ -45,6 +46,11 @@ def fail(program: str, message: str) -> None:
     print(f"{program}: error: {message}", file=sys.stderr)
 
 
+def credential_problems(error: CredentialError) -> list[str]:
+    """Each problem of a credential, ``field: message`` (``credential`` for the whole)."""
+    return [f"{field or 'credential'}: {message}" for field, message in error.errors]
+
+
 def exit_status(
     command: Callable[[], int],
     program: str,
@@ -59,7 +65,7 @@ def exit_status(
     try:
         return command()
     except CredentialError as error:
-        problems = [f"{field or 'credential'}: {message}" for field, message in error.errors]
+        problems = credential_problems(error)
         if one_line:
             fail(program, "the credential is not valid: " + "; ".join(problems))
         else:

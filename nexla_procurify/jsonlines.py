@@ -7,13 +7,23 @@ be damaged: the command line's credential, state and config files and ``write``'
 * ``decode_line(raw, number, limit)`` is the record on a line, or an ``UnreadableRecord``
   saying what is wrong with the line: too long, a byte order mark, UTF-16, not UTF-8, JSON
   cut short, not JSON, nested too deeply.
+* ``StoppableLines(stream, limit)`` is the numbered values of a stream's lines (blank lines
+  skipped, ``decode_line`` for each), read lazily until the stream's end or ``stop(signum)``:
+  the reader under ``write``'s records and ``target-procurify``'s Singer messages.
 * ``load_object(text, what)`` is a file's JSON object, or a ``ValueError`` whose message says
   what is wrong: not JSON, a number too large (``1e400``) or not finite, nesting too deep.
 """
 
 from __future__ import annotations
 
-__all__ = ["MAX_LINE_BYTES", "TOO_LONG", "bounded_lines", "decode_line", "load_object"]
+__all__ = [
+    "MAX_LINE_BYTES",
+    "TOO_LONG",
+    "StoppableLines",
+    "bounded_lines",
+    "decode_line",
+    "load_object",
+]
 
 import codecs
 import json
@@ -51,6 +61,54 @@ def bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | _TooLong]:
             if not line:
                 break
         yield TOO_LONG
+
+
+class _InputStopped(Exception):
+    """Raised into a blocked read of the input by the first SIGINT or SIGTERM."""
+
+
+class StoppableLines:
+    """The values on a binary stream's lines with their line numbers, lazily, until the
+    stream's end or ``stop()``; ``stopped_by`` is the signal that stopped it early. Lines are
+    read at most ``max_line_bytes`` at a time; blank lines are skipped; a line that cannot be
+    read is an ``UnreadableRecord`` saying why (``decode_line``). Not a value: the reader of
+    one run."""
+
+    def __init__(self, stream: BinaryIO, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self._lines = bounded_lines(stream, max_line_bytes)
+        self._limit = max_line_bytes
+        self.stopped_by: int | None = None  # the signal that stopped the input before its end
+        self._reading = False
+        self._exhausted = False
+
+    def stop(self, signum: int) -> None:
+        """No more input (called by the signal handler, on the thread reading the input).
+        Once the whole input was read there is nothing to stop: the run ends by itself."""
+        if self._exhausted:
+            return
+        if self.stopped_by is None:
+            self.stopped_by = signum
+        if self._reading:
+            raise _InputStopped  # the input may never send another line: stop waiting
+
+    def numbered(self) -> Iterator[tuple[int, Any]]:
+        """``(line number, value)`` for each line that is not blank, until the end or a stop."""
+        number = 0
+        while self.stopped_by is None:
+            self._reading = True
+            try:
+                raw = next(self._lines)
+            except _InputStopped:
+                return
+            except StopIteration:
+                self._exhausted = True
+                return
+            finally:
+                self._reading = False
+            number += 1
+            if isinstance(raw, bytes) and not raw.strip():
+                continue
+            yield number, decode_line(raw, number, self._limit)
 
 
 def decode_line(raw: bytes | _TooLong, number: int, limit: int) -> Any:

@@ -25,6 +25,14 @@ from typing import Any
 from nexla_procurify import plugin
 from nexla_procurify.airbyte import protocol
 from nexla_procurify.cli.inputs import load_json_object
+from nexla_procurify.cli.process import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    credential_problems,
+    start_logging,
+)
 from nexla_procurify.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -43,7 +51,6 @@ from nexla_procurify.source.many import (
 )
 
 NAME = "source-procurify"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,10 +75,7 @@ def _emit(message: Mapping[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the source with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("urllib3").setLevel(logging.CRITICAL)  # it logs whole query strings
+    start_logging(logging.INFO)
     try:
         if args.command == "spec":
             _emit(protocol.spec())
@@ -91,16 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return EXIT_BROKEN_PIPE
     finally:
         sys.stdout.flush()
 
 
 def _message(error: ProcurifyError) -> str:
     if isinstance(error, CredentialError):
-        return "The credential is not valid: " + "; ".join(
-            f"{field or 'credential'}: {message}" for field, message in error.errors
-        )
+        return "The credential is not valid: " + "; ".join(credential_problems(error))
     return error.message
 
 

@@ -1,10 +1,11 @@
 """The ``nexla-procurify`` command line (entry point ``nexla_procurify.cli:main``).
 
-Modules: ``program`` (logging, dispatch, errors as exit statuses), ``arguments`` (the parser and
-the configuration the flags give), ``inputs`` (credential, configuration, state and record
-input), ``running`` (stop signals, progress, closing an unfinished read), ``commands`` (one
-function per command) and ``demo`` (the guided tour, the only one that needs the sandbox, which
-is imported only when it runs).
+Modules: ``process`` (what every console script of the package does around its work:
+logging, exit statuses, errors as a message and a status), ``program`` (dispatch),
+``arguments`` (the parser and the configuration the flags give), ``inputs`` (credential,
+configuration, state and record input), ``running`` (stop signals, progress, closing an
+unfinished read), ``commands`` (one function per command) and ``demo`` (the guided tour, the
+only one that needs the sandbox, which is imported only when it runs).
 """
 
 from __future__ import annotations

@@ -7,12 +7,7 @@ from __future__ import annotations
 __all__ = [
     "COMMANDS",
     "CONNECTOR",
-    "EXIT_BROKEN_PIPE",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_TERMINATED",
-    "EXIT_USAGE",
+    "PROGRAM",
     "connector_host",
     "fail",
     "print_validation",
@@ -31,8 +26,12 @@ from types import MappingProxyType
 from typing import TextIO, get_args
 
 from nexla_procurify import destination, plugin, source
-from nexla_procurify.cli import arguments
+from nexla_procurify.cli import arguments, process
 from nexla_procurify.cli.inputs import InputRecords, load_credential, load_state, open_input
+from nexla_procurify.cli.process import (
+    EXIT_FAILED,
+    EXIT_OK,
+)
 from nexla_procurify.cli.running import Progress, Stop, closed_after, raise_stop, stop_signals
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema
 from nexla_procurify.errors import ConfigurationError
@@ -40,16 +39,13 @@ from nexla_procurify.host import Host
 from nexla_procurify.messages import Record, ValidationResult, WriteStatus
 
 CONNECTOR = plugin.CONNECTOR_TYPE
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
-EXIT_TERMINATED = 143  # 128 + SIGTERM
+PROGRAM = "nexla-procurify"
 WRITE_STATUSES: tuple[str, ...] = get_args(WriteStatus)
 
 
 def fail(message: str) -> None:
     """An error line on standard error, as the command line words them."""
-    print(f"nexla-procurify: error: {message}", file=sys.stderr)
+    process.fail(PROGRAM, message)
 
 
 def connector_host() -> Host:

@@ -14,13 +14,8 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from nexla_procurify.cli.commands import (
-    CONNECTOR,
-    EXIT_FAILED,
-    EXIT_OK,
-    connector_host,
-    print_validation,
-)
+from nexla_procurify.cli.commands import CONNECTOR, connector_host, print_validation
+from nexla_procurify.cli.process import EXIT_FAILED, EXIT_OK
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV
 from nexla_procurify.host import Host
 from nexla_procurify.http import json_body, raise_for_response

@@ -58,11 +58,12 @@ def load_state(path: Path | None) -> dict[str, Any] | None:
 
 
 def load_json_object(path: Path, what: str) -> dict[str, Any]:
-    """The JSON object in a file, or a ``ConfigurationError`` naming the file and the fault."""
+    """The JSON object in a file, or a ``ConfigurationError`` naming the file and the fault
+    (the ``OSError`` is not chained to it: its words are in the message)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigurationError(f"cannot read {what} file {path}: {error.strerror}") from error
+        raise ConfigurationError(f"cannot read {what} file {path}: {error.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigurationError(f"{what} file {path} is not UTF-8 text") from None
     try:
@@ -80,52 +81,17 @@ def open_input(path: Path | None) -> Iterator[BinaryIO]:
     try:
         handle = path.open("rb")
     except OSError as error:
-        raise ConfigurationError(f"cannot read input file {path}: {error.strerror}") from error
+        raise ConfigurationError(f"cannot read input file {path}: {error.strerror}") from None
     with handle:
         yield handle
 
 
-class _InputStopped(Exception):
-    """Raised into a blocked read of the input by the first SIGINT or SIGTERM."""
-
-
-class InputRecords:
+class InputRecords(jsonlines.StoppableLines):
     """Records from JSON lines, lazily, until ``stop()``. Lines are read at most
     ``max_line_bytes`` at a time; a line that cannot be read as a record (too long, not UTF-8,
     not JSON, ...) is passed on as an ``UnreadableRecord`` saying why, so that it comes back
     ``rejected`` instead of ending the run."""
 
-    def __init__(self, stream: BinaryIO, max_line_bytes: int = jsonlines.MAX_LINE_BYTES) -> None:
-        self._lines = jsonlines.bounded_lines(stream, max_line_bytes)
-        self._limit = max_line_bytes
-        self.stopped_by: int | None = None  # the signal that stopped the input before its end
-        self._reading = False
-        self._exhausted = False
-
-    def stop(self, signum: int) -> None:
-        """No more input (called by the signal handler, on the thread reading the input).
-        Once the whole input was read there is nothing to stop: the run ends by itself."""
-        if self._exhausted:
-            return
-        if self.stopped_by is None:
-            self.stopped_by = signum
-        if self._reading:
-            raise _InputStopped  # the input may never send another line: stop waiting
-
     def __iter__(self) -> Iterator[Any]:
-        number = 0
-        while self.stopped_by is None:
-            self._reading = True
-            try:
-                raw = next(self._lines)
-            except _InputStopped:
-                return
-            except StopIteration:
-                self._exhausted = True
-                return
-            finally:
-                self._reading = False
-            number += 1
-            if isinstance(raw, bytes) and not raw.strip():
-                continue
-            yield jsonlines.decode_line(raw, number, self._limit)
+        for _number, value in self.numbered():
+            yield value

@@ -22,8 +22,9 @@ from typing import Any, TextIO
 
 from nexla_procurify import __version__, plugin
 from nexla_procurify.cli.inputs import load_json_object
+from nexla_procurify.cli.process import EXIT_FAILED, EXIT_OK, exit_status, fail, start_logging
 from nexla_procurify.cli.running import Stop, raise_stop, stop_signals
-from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
+from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.flat_config import FlatConfig, flat_schema, from_environment, parse_flat_config
 from nexla_procurify.source.many import (
     StreamCheckpoint,
@@ -38,7 +39,6 @@ from nexla_procurify.tap.state import bookmarks_from, state_value
 NAME = "tap-procurify"
 ENV_PREFIX = "TAP_PROCURIFY_"
 CAPABILITIES = ("catalog", "state", "discover", "about")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 log = logging.getLogger("nexla_procurify.tap")
 
@@ -76,42 +76,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> None:
-    print(f"{NAME}: error: {message}", file=sys.stderr)
+    fail(NAME, message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the tap with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("urllib3").setLevel(logging.CRITICAL)  # it logs whole query strings
-    try:
-        if args.about:
-            _about(args.format, sys.stdout)
-            return EXIT_OK
-        config = _config(args.config) if args.config or not args.discover else None
-        if args.discover:
-            json.dump(discover_catalog(), sys.stdout, indent=2)
-            sys.stdout.write("\n")
-            return EXIT_OK
-        assert config is not None
-        return _sync(config, args)
-    except CredentialError as error:
-        _fail(
-            "the credential is not valid: "
-            + "; ".join(f"{field or 'credential'}: {message}" for field, message in error.errors)
-        )
-        return EXIT_USAGE
-    except ConfigurationError as error:
-        _fail(error.message)
-        return EXIT_USAGE
-    except ProcurifyError as error:
-        _fail(error.message)
-        return EXIT_FAILED
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    start_logging(logging.INFO)
+    return exit_status(lambda: _command(args), NAME, one_line=True)
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.about:
+        _about(args.format, sys.stdout)
+        return EXIT_OK
+    config = _config(args.config) if args.config or not args.discover else None
+    if args.discover:
+        json.dump(discover_catalog(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    assert config is not None
+    return _sync(config, args)
 
 
 def _config(files: Sequence[str]) -> FlatConfig:

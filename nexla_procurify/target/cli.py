@@ -15,17 +15,17 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 from nexla_procurify import __version__, jsonlines, plugin
+from nexla_procurify.cli.inputs import open_input
+from nexla_procurify.cli.process import exit_status, start_logging
 from nexla_procurify.cli.running import stop_signals
-from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
+from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.host import Host
 from nexla_procurify.target import about, config
-from nexla_procurify.target.run import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INPUT, run
+from nexla_procurify.target.run import EXIT_INPUT, run
 from nexla_procurify.target.singer_input import SingerInput
-
-EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,47 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str) -> None:
-    print(f"{about.NAME}: error: {message}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``target-procurify`` with ``argv`` (default ``sys.argv[1:]``); the exit status."""
     args = _parser().parse_args(argv)
     if args.about:
         print(about.about(args.format))
         return 0
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("urllib3").setLevel(logging.CRITICAL)  # it logs whole URLs
-    try:
-        return _run(args)
-    except CredentialError as error:
-        _fail("the credential is not valid:")
-        for field, message in error.errors:
-            print(f"  {field or 'credential'}: {message}", file=sys.stderr)
-        return EXIT_INPUT
-    except ConfigurationError as error:
-        _fail(error.message)
-        return EXIT_INPUT
-    except ProcurifyError as error:
-        _fail(error.message)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+    start_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    return exit_status(lambda: _run(args), about.NAME, usage=EXIT_INPUT)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.max_line_bytes < 1:
         raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
     settings = config.parse(config.load(args.config, os.environ))
-    with _input(args.input) as stream, _results(settings.results_file) as results:
+    with open_input(args.input) as stream, _results(settings.results_file) as results:
         messages = SingerInput(stream, args.max_line_bytes)
         with stop_signals(
             messages.stop,
@@ -144,19 +118,6 @@ def _line_writer(out: TextIO) -> Callable[[str], None]:
         out.flush()
 
     return write
-
-
-@contextlib.contextmanager
-def _input(path: Path | None) -> Iterator[BinaryIO]:
-    if path is None:
-        yield sys.stdin.buffer
-        return
-    try:
-        handle = path.open("rb")
-    except OSError as error:
-        raise ConfigurationError(f"cannot read input file {path}: {error.strerror}") from None
-    with handle:
-        yield handle
 
 
 @contextlib.contextmanager

@@ -31,13 +31,14 @@ from types import MappingProxyType
 from typing import Any
 
 from nexla_procurify import destination, jsonlines
+from nexla_procurify.cli.inputs import load_json_object
 from nexla_procurify.credential import Credential, credential_schema, loopback_allowed
 from nexla_procurify.credential import parse as parse_credential
 from nexla_procurify.destination import DestinationConfig
 from nexla_procurify.destination.config import ON_ERROR_CHOICES, UPSERT
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.resources import catalogue
-from nexla_procurify.settings import Settings, shown
+from nexla_procurify.settings import Settings, shown, without_nulls
 
 ENV_PREFIX = "TARGET_PROCURIFY_"
 DEFAULT_NAME = "target-procurify"
@@ -193,7 +194,7 @@ def load(paths: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any]:
     for path in paths:
         if path == "ENV":
             continue
-        merged.update(_load_file(Path(path)))
+        merged.update(load_json_object(Path(path), "config"))
     merged.update(environment_settings(environ))
     return merged
 
@@ -222,19 +223,6 @@ def _typed(key: str, text: str, kind: object) -> Any:
         except ValueError as error:
             raise ConfigurationError(str(error)) from None
     return text
-
-
-def _load_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigurationError(f"cannot read config file {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigurationError(f"config file {path} is not UTF-8 text") from None
-    try:
-        return jsonlines.load_object(text, f"config file {path}")
-    except ValueError as error:
-        raise ConfigurationError(str(error)) from None
 
 
 def parse(raw: Mapping[str, Any]) -> TargetConfig:
@@ -300,9 +288,7 @@ def _streams(settings: Settings) -> dict[str, Mapping[str, Any]]:
                 f"Allowed: {', '.join(STREAM_KEYS)}."
             )
             continue
-        checked[str(name)] = MappingProxyType(
-            {key: value for key, value in entry.items() if value is not None}
-        )
+        checked[str(name)] = MappingProxyType(without_nulls(entry))
     return checked
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from nexla_procurify import plugin
+from nexla_procurify.cli.process import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from nexla_procurify.errors import ConfigurationError, ProcurifyError
 from nexla_procurify.host import Host
 from nexla_procurify.messages import WriteStatus
@@ -34,8 +35,7 @@ from nexla_procurify.target.singer_input import (
 )
 from nexla_procurify.target.stream_writer import StreamWriter
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as the command line
+EXIT_INPUT = EXIT_USAGE  # the configuration, or an input that is not a Singer stream
 CONNECTOR = plugin.CONNECTOR_TYPE
 
 

@@ -21,7 +21,7 @@ __all__ = [
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from nexla_procurify import jsonlines
 from nexla_procurify.destination import UnreadableRecord
@@ -59,47 +59,13 @@ class StateLine:
     line: int
 
 
-class _InputStopped(Exception):
-    """Raised into a blocked read of the input by the first SIGINT or SIGTERM."""
-
-
-class SingerInput:
+class SingerInput(jsonlines.StoppableLines):
     """The messages of a binary stream until its end or ``stop()``; ``stopped_by`` is the
     signal that stopped it early. Not a value: the reader of one run."""
 
-    def __init__(self, stream: BinaryIO, max_line_bytes: int = jsonlines.MAX_LINE_BYTES) -> None:
-        self._lines = jsonlines.bounded_lines(stream, max_line_bytes)
-        self._limit = max_line_bytes
-        self.stopped_by: int | None = None
-        self._reading = False
-        self._exhausted = False
-
-    def stop(self, signum: int) -> None:
-        """No more input (called by the signal handler, on the thread reading the input)."""
-        if self._exhausted:
-            return
-        if self.stopped_by is None:
-            self.stopped_by = signum
-        if self._reading:
-            raise _InputStopped  # the tap may never send another line: stop waiting
-
     def __iter__(self) -> Iterator[SchemaLine | RecordLine | StateLine]:
-        number = 0
-        while self.stopped_by is None:
-            self._reading = True
-            try:
-                raw = next(self._lines)
-            except _InputStopped:
-                return
-            except StopIteration:
-                self._exhausted = True
-                return
-            finally:
-                self._reading = False
-            number += 1
-            if isinstance(raw, bytes) and not raw.strip():
-                continue
-            message = _message(jsonlines.decode_line(raw, number, self._limit), number)
+        for number, value in self.numbered():
+            message = _message(value, number)
             if message is not None:
                 yield message
 

@@ -1,0 +1,88 @@
+"""What the package's console scripts do around their work: logging on standard error (all
+four), the exit statuses, and each error a user can act on as one message on standard error and
+a status, never a traceback (``nexla-procurify``, ``tap-procurify``, ``target-procurify``;
+``source-procurify`` says its errors as Airbyte messages)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_TERMINATED",
+    "EXIT_USAGE",
+    "credential_problems",
+    "exit_status",
+    "fail",
+    "start_logging",
+]
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+def start_logging(level: int) -> None:
+    """Log records of ``level`` and above on standard error, one line each."""
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # The connector logs HTTP activity itself (method, path, status); urllib3 would log
+    # whole URLs, whose query strings hold record values.
+    logging.getLogger("urllib3").setLevel(logging.CRITICAL)
+
+
+def fail(program: str, message: str) -> None:
+    """An error line on standard error: ``program: error: message``."""
+    print(f"{program}: error: {message}", file=sys.stderr)
+
+
+def credential_problems(error: CredentialError) -> list[str]:
+    """Each problem of a credential, ``field: message`` (``credential`` for the whole)."""
+    return [f"{field or 'credential'}: {message}" for field, message in error.errors]
+
+
+def exit_status(
+    command: Callable[[], int],
+    program: str,
+    *,
+    usage: int = EXIT_USAGE,
+    one_line: bool = False,
+) -> int:
+    """``command``'s exit status, or the status of the error it raised, once said on standard
+    error as ``program``'s: ``usage`` for the configuration or the credential (each field's
+    problem on a line of its own, or all on one line when ``one_line``), 1 for Procurify's
+    errors, 130 when interrupted, 141 when the reader of standard output went away."""
+    try:
+        return command()
+    except CredentialError as error:
+        problems = credential_problems(error)
+        if one_line:
+            fail(program, "the credential is not valid: " + "; ".join(problems))
+        else:
+            fail(program, "the credential is not valid:")
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+        return usage
+    except ConfigurationError as error:
+        fail(program, error.message)
+        return usage
+    except ProcurifyError as error:
+        fail(program, error.message)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (``| head``): stop quietly, with the status a
+        # Unix tool killed by SIGPIPE has, so that a script can tell output was cut short.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

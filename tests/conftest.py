@@ -7,10 +7,16 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from nexla_procurify.sandbox import Sandbox
 
 pytest_plugins = ["pytester"]
+
+# No timed assertions, Hypothesis's included: on a shared, loaded machine an example may take
+# any time. A test's own @settings keeps these unless it sets the same keys.
+settings.register_profile("untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("untimed")
 
 
 @pytest.fixture

@@ -158,7 +158,10 @@ def test_a_malformed_secret_is_not_quoted(secret: str, noise: str) -> None:
     assert secret not in shown(result)
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(secret=secrets_, token=secrets_, reject=st.booleans())
 def test_secret_and_token_never_in_logs_reprs_or_errors(
     caplog: pytest.LogCaptureFixture, secret: str, token: str, reject: bool
@@ -198,7 +201,10 @@ def test_secret_and_token_never_in_logs_reprs_or_errors(
     assert token not in joined
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(secret=secrets_, base_url=base_urls, live=st.booleans(), as_json=st.booleans())
 def test_secret_never_in_check_output(
     tmp_path: Path,

@@ -176,7 +176,9 @@ def test_the_state_follows_each_page(sandbox: Sandbox) -> None:
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(stop=st.integers(0, 40), page_size=st.integers(1, 9))
 def test_a_read_stopped_anywhere_and_resumed_loses_no_record(

@@ -44,7 +44,6 @@ def check(holds: bool, failure: str) -> None:
 def meltano_yml(root: Path, base_url: str, client_id: str) -> str:
     env = os.environ
     return f"""\
-version: 1
 default_environment: dev
 project_id: procurify-downstream-tap
 send_anonymous_usage_stats: false

@@ -29,7 +29,6 @@ records=$("$nexla_procurify" read vendors --credential "$source_credential" 2>/d
 project="$work/meltano-target"
 mkdir -p "$project"
 cat >"$project/meltano.yml" <<EOF
-version: 1
 default_environment: dev
 project_id: target-procurify-downstream
 send_anonymous_usage_stats: false

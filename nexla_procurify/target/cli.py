@@ -83,10 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``target-procurify`` with ``argv`` (default ``sys.argv[1:]``); the exit status."""
     args = _parser().parse_args(argv)
     if args.about:
-        print(about.about(args.format))
-        return 0
+        return exit_status(lambda: _about(args.format), about.NAME, usage=EXIT_INPUT)
     start_logging(logging.DEBUG if args.verbose else logging.WARNING)
     return exit_status(lambda: _run(args), about.NAME, usage=EXIT_INPUT)
+
+
+def _about(form: str) -> int:
+    print(about.about(form), flush=True)  # flushed here: a closed pipe is then ours to handle
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -74,11 +74,19 @@ def test_read_with_a_limit_stops_prefetching(
     assert not any(thread.is_alive() for thread in readers)
 
 
-def test_output_cut_short_exits_like_a_tool_killed_by_sigpipe() -> None:
-    command = (
-        f"{sys.executable} -m nexla_procurify discover | head -c 10 > /dev/null; "
-        "echo ${PIPESTATUS[0]}"
-    )
+SCRIPTS = Path(sys.executable).parent
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        f"{sys.executable} -m nexla_procurify discover",
+        f"{SCRIPTS / 'target-procurify'} --about",
+        f"{SCRIPTS / 'tap-procurify'} --discover",
+    ],
+)
+def test_output_cut_short_exits_like_a_tool_killed_by_sigpipe(command: str) -> None:
+    command = f"{command} | head -c 10 > /dev/null; echo ${{PIPESTATUS[0]}}"
     finished = subprocess.run(
         ["bash", "-c", command], capture_output=True, text=True, timeout=60, check=True
     )

@@ -4,7 +4,8 @@ The modules, one concern each: ``config`` (the configuration, checked in full), 
 state handed back: ``ReadState.to_dict`` and ``ReadState.from_dict``), ``pages`` (fetching and
 prefetching pages, the adaptive limit), ``coverage`` (what the answers prove), ``details``
 (detail streams), ``times`` (dates, and which clock the next cursor follows), ``reader`` (a
-read's messages), ``discovery`` (the ``SCHEMA`` messages).
+read's messages), ``many`` (many streams side by side in one request budget), ``discovery``
+(the ``SCHEMA`` messages).
 
 The promise: across consecutive runs, every record that was in the selection during a read and
 is still in it afterwards is read at least once, whatever the order in which concurrent pages
@@ -67,6 +68,7 @@ __all__ = [
     "parse_config",
     "parse_state",
     "read",
+    "read_streams",
     "schema_message",
 ]
 
@@ -76,6 +78,7 @@ from nexla_procurify.source.config import (
     parse_config,
 )
 from nexla_procurify.source.discovery import discover, schema_message
+from nexla_procurify.source.many import read_streams
 from nexla_procurify.source.pages import AdaptiveLimit, Page, PoolFactory
 from nexla_procurify.source.reader import read
 from nexla_procurify.source.state import STATE_VERSION, ReadPosition, ReadState, parse_state

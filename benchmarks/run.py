@@ -68,6 +68,7 @@ class Plan:
     memory_latency: float  # latency for the memory runs (only the connector's memory matters)
     account_largest: int  # whole-account sync: records of its largest resource (order_items)
     account_repeats: int  # whole-account sync and the Singer SDK tap: interleaved runs
+    account_memory: tuple[int, int]  # whole-account memory: records of its largest, small, large
     bare_pages: int  # zero latency: pages of ``bare_page_size`` records, connector vs requests
     bare_page_size: int
 
@@ -85,6 +86,7 @@ FULL = Plan(
     memory_latency=0.0,
     account_largest=20_000,
     account_repeats=3,
+    account_memory=(2_000, 20_000),
     bare_pages=100,
     bare_page_size=500,
 )
@@ -96,6 +98,7 @@ QUICK = dataclasses.replace(
     write_memory=(250, 2_500),
     account_largest=4_000,
     account_repeats=1,
+    account_memory=(1_000, 10_000),
     bare_pages=20,
 )
 
@@ -632,6 +635,33 @@ def bench_account(plan: Plan, report: Report) -> None:
     )
 
 
+def bench_account_memory(plan: Plan, report: Report) -> None:
+    small, large = plan.account_memory
+    progress(
+        f"whole-account memory: every resource, {ACCOUNT_LARGEST} {small} vs {large}, "
+        f"no latency, {plan.read_memory_repeats} repeats"
+    )
+    host = Host(plugins=[nexla_procurify.plugin])
+    peaks: dict[int, list[int]] = {small: [], large: []}
+    with (
+        SandboxProcess({ACCOUNT_LARGEST: small}, plan.memory_latency) as sandbox_small,
+        SandboxProcess({ACCOUNT_LARGEST: large}, plan.memory_latency) as sandbox_large,
+    ):
+        sessions = {small: connect(host, sandbox_small), large: connect(host, sandbox_large)}
+        try:
+            read_account(host, sessions[small])
+            for _ in range(plan.read_memory_repeats):
+                for size in (small, large):
+                    peak, counts = peak_memory(lambda size=size: read_account(host, sessions[size]))
+                    if counts[ACCOUNT_LARGEST] != size:
+                        raise RuntimeError(f"read {counts[ACCOUNT_LARGEST]}, expected {size}")
+                    peaks[size].append(peak)
+        finally:
+            for session in sessions.values():
+                session.close()
+    _memory_rows(report, "whole-account", peaks, small, large)
+
+
 def _check_counts(what: str, counts: Counter[str], expected: Counter[str]) -> None:
     if counts != expected:
         wrong = {name: counts[name] for name in expected if counts[name] != expected[name]}
@@ -730,7 +760,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="repeats per measurement (median is kept)")
     parser.add_argument(
         "--only",
-        choices=("read", "read-memory", "write", "write-memory", "account", "bare"),
+        choices=(
+            "read",
+            "read-memory",
+            "write",
+            "write-memory",
+            "account",
+            "account-memory",
+            "bare",
+        ),
         action="append",
         help="run only these benchmarks (repeatable)",
     )
@@ -767,6 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "write": lambda: bench_write_throughput(plan, report, tags),
             "write-memory": lambda: bench_write_memory(plan, report, tags),
             "account": lambda: bench_account(plan, report),
+            "account-memory": lambda: bench_account_memory(plan, report),
             "bare": lambda: bench_bare(plan, report),
         }
         for name, bench in benches.items():

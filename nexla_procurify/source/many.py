@@ -47,7 +47,7 @@ import requests
 
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.errors import ConfigurationError, ProcurifyError
-from nexla_procurify.http import Answer, RequestFields
+from nexla_procurify.http import Answer, RequestFields, loads
 from nexla_procurify.messages import Checkpoint, Record
 from nexla_procurify.resources import catalogue
 from nexla_procurify.source.config import parse_config
@@ -127,9 +127,22 @@ class BudgetedSession(ProcurifySession):
             return super().request(method, path, **options)
 
     def request_json(self, method: str, path: str, **options: Unpack[RequestFields]) -> Answer:
-        """A request and its JSON answer, once one of the run's request slots is free."""
+        """A request and its JSON answer, once one of the run's request slots is free. A GET's
+        answer is decoded after its slot is given back, so that the next request goes out
+        while this one's page is decoded; an answer that is not JSON is asked again under
+        the HTTP policy (which retries it like a 5xx)."""
+        if method.upper() != "GET":
+            with self._slots:
+                return super().request_json(method, path, **options)
         with self._slots:
-            return super().request_json(method, path, **options)
+            response = super().request(method, path, **options)
+        if not 200 <= response.status_code < 300:
+            return Answer(response, None)
+        try:
+            return Answer(response, loads(response))
+        except ValueError:
+            with self._slots:
+                return super().request_json(method, path, **options)
 
     def close(self) -> None:
         """Nothing to release: the shared session's owner closes it."""

@@ -148,3 +148,17 @@ def test_a_plugin_without_the_hook_is_read_one_source_after_the_other() -> None:
     ]
     with pytest.raises(ConfigurationError, match="No installed connector"):
         host.read_many("other", None, {})
+
+
+def test_an_answer_that_is_not_json_is_asked_again_within_the_budget(
+    allow_loopback: None,
+) -> None:
+    host = _host()
+    with Sandbox(records={"vendors": 30}) as sandbox:
+        sandbox.inject(Fault("invalid_json", path="/api/v3/vendors", times=2))
+        session = host.authenticate("procurify", sandbox.credential())
+        with session:
+            messages = list(
+                host.read_many("procurify", session, {"vendors": {"resource": "vendors"}})
+            )
+    assert sorted(m.record["id"] for m in messages if isinstance(m, Record)) == list(range(1, 31))

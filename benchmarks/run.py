@@ -96,7 +96,6 @@ QUICK = dataclasses.replace(
     read_memory=(1_000, 10_000),
     write_records=80,
     write_memory=(250, 2_500),
-    account_largest=4_000,
     account_repeats=1,
     account_memory=(1_000, 10_000),
     bare_pages=20,

@@ -44,6 +44,7 @@ _ESCAPED = re.compile(rb"\\.", re.DOTALL)
 _STRINGS = re.compile(rb'"[^"]*"')
 _NOT_STRUCTURE = bytes(set(range(256)) - set(b'"[]{}'))
 _TO_PARENTHESES = bytes.maketrans(b"[]{}", b"()()")
+_UTF8 = frozenset({"utf-8", "utf8", "utf_8"})
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,16 @@ def _undecodable(response: requests.Response) -> str | tuple[Any]:
         return f"nested more than {MAX_JSON_DEPTH} levels deep"
     except ValueError:
         return "not valid JSON"
-    if _deeper_than(text, MAX_JSON_DEPTH):
+    # The answer's own bytes when they are UTF-8 (no copy of a large page), else re-encoded.
+    utf8 = content if encoding.lower() in _UTF8 else text.encode("utf-8", "surrogatepass")
+    if _deeper_than(utf8, MAX_JSON_DEPTH):
         return f"nested more than {MAX_JSON_DEPTH} levels deep"
     return (value,)
 
 
-def _deeper_than(text: str, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` levels in ``text``, JSON that decodes.
+def _deeper_than(data: bytes, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels in ``data``, UTF-8 JSON that
+    decodes.
 
     Outside its strings, valid JSON holds no backslash, and every backslash inside one starts
     a two-character escape: once those pairs are gone, strings run from one quote to the
@@ -101,7 +105,6 @@ def _deeper_than(text: str, limit: int) -> bool:
     every empty pair takes one level off, so ``limit`` passes empty it unless it is deeper.
     Every step runs over bytes in C: a page of records costs a few milliseconds, not a walk
     over every value (the JSON is decoded by the caller; only its depth is looked at here)."""
-    data = text.encode("utf-8", "surrogatepass")
     if b"\\" in data:
         data = _ESCAPED.sub(b"", data)
     # Adjacent quotes close a string and open the next, or make an empty one: either way

@@ -208,7 +208,11 @@ def read_streams(
     saved = _saved_streams(state)
     budget = _budget(configs.values())
     reads = [
-        StreamRead(name, {"concurrency": budget, **config}, saved.get(name))
+        StreamRead(
+            name,
+            {"concurrency": budget, **config} if isinstance(config, Mapping) else config,
+            saved.get(name),
+        )
         for name, config in configs.items()
     ]
     events = read_many(session, reads, budget=budget, pools=pools)
@@ -219,7 +223,7 @@ def _budget(configs: Iterable[Mapping[str, Any]]) -> int:
     """The largest concurrency the configurations give; one at fault is reported later, with
     every other problem, by ``check_reads``."""
     given = []
-    for config in configs:
+    for config in configs:  # a configuration that is not a mapping: check_reads says so
         try:
             given.append(parse_config(config).concurrency)
         except ConfigurationError:

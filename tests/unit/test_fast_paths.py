@@ -37,14 +37,14 @@ def test_depth_on_the_text_is_the_depth_of_the_value(
     value: Any, ascii_only: bool, limit: int
 ) -> None:
     text = json.dumps(value, ensure_ascii=ascii_only)
-    assert _deeper_than(text, limit) == (depth(value) > limit)
+    assert _deeper_than(text.encode(), limit) == (depth(value) > limit)
 
 
 def test_depth_at_the_bound() -> None:
-    at_bound = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    at_bound = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
     assert not _deeper_than(at_bound, MAX_JSON_DEPTH)
-    assert _deeper_than("[" + at_bound + "]", MAX_JSON_DEPTH)
-    assert not _deeper_than('["' + "[" * 200 + '"]', MAX_JSON_DEPTH)
+    assert _deeper_than(b"[" + at_bound + b"]", MAX_JSON_DEPTH)
+    assert not _deeper_than(b'["' + b"[" * 200 + b'"]', MAX_JSON_DEPTH)
 
 
 escape_pieces = st.sampled_from(

@@ -117,6 +117,8 @@ def test_every_stream_at_fault_is_named_before_any_request(allow_loopback: None)
         assert len(sandbox.requests) == before
     assert "a: " in raised.value.message
     assert "b: " in raised.value.message
+    with pytest.raises(ConfigurationError, match="c: "):
+        host.read_many("procurify", None, {"c": "vendors"})  # type: ignore[dict-item]
     with pytest.raises(ConfigurationError, match="streams"):
         host.read_many("procurify", None, {"a": {"resource": "vendors"}}, {"resource": "x"})
 

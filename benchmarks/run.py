@@ -67,6 +67,11 @@ class Plan:
     read_memory_repeats: int  # tracemalloc peaks barely vary; writing under it is slow
     write_memory_repeats: int
     memory_latency: float  # latency for the memory runs (only the connector's memory matters)
+    account_largest: int  # whole-account sync: records of its largest resource (order_items)
+    account_repeats: int  # whole-account sync and the Singer SDK tap: interleaved runs
+    account_memory: tuple[int, int]  # whole-account memory: records of its largest, small, large
+    bare_pages: int  # zero latency: pages of ``bare_page_size`` records, connector vs requests
+    bare_page_size: int
 
 
 FULL = Plan(
@@ -80,6 +85,11 @@ FULL = Plan(
     read_memory_repeats=3,
     write_memory_repeats=1,
     memory_latency=0.0,
+    account_largest=20_000,
+    account_repeats=3,
+    account_memory=(2_000, 20_000),
+    bare_pages=100,
+    bare_page_size=500,
 )
 QUICK = dataclasses.replace(
     FULL,
@@ -87,11 +97,18 @@ QUICK = dataclasses.replace(
     read_memory=(1_000, 10_000),
     write_records=80,
     write_memory=(250, 2_500),
+    account_repeats=1,
+    account_memory=(1_000, 10_000),
+    bare_pages=20,
 )
 
 READ_SPEEDUP_TARGET = 3.0
 WRITE_SPEEDUP_TARGET = 2.5
 MEMORY_RATIO_TARGET = 1.5
+ACCOUNT_VS_LARGEST_TARGET = 1.5  # whole-account sync time / its largest resource's alone
+ACCOUNT_VS_SDK_TARGET = 4.0  # Singer SDK tap time / whole-account sync time
+BARE_TARGET = 1.0  # connector speed / a bare sequential requests loop's, no latency
+ACCOUNT_LARGEST = "order_items"  # no detail stream reads its records again
 
 
 # ------------------------------------------------------------------------------ the sandbox
@@ -169,9 +186,12 @@ def connect(host: Host, sandbox: SandboxProcess) -> Any:
     return session
 
 
-def read_all(host: Host, session: Any, *, concurrency: int, page_size: int) -> int:
-    """Stream every vendor through ``read_source``, keeping nothing; the number of records."""
-    config = {"resource": RESOURCE, "page_size": page_size, "concurrency": concurrency}
+def read_all(host: Host, session: Any, *, concurrency: int | None, page_size: int) -> int:
+    """Stream every vendor through ``read_source``, keeping nothing; the number of records.
+    ``concurrency`` ``None``: the configuration leaves it to its default."""
+    config: dict[str, Any] = {"resource": RESOURCE, "page_size": page_size}
+    if concurrency is not None:
+        config["concurrency"] = concurrency
     count = 0
     for message in host.read(CONNECTOR, session, config, None):
         if isinstance(message, Record):
@@ -450,6 +470,283 @@ def bench_write_memory(plan: Plan, report: Report, tags: Tags) -> None:
     _memory_rows(report, "write", peaks, small, large)
 
 
+# ------------------------------------------------------------------------------ a whole account
+
+
+def account_configs() -> dict[str, dict[str, Any]]:
+    """Every readable resource, each with its default configuration."""
+    return {name: {"resource": name} for name in catalogue().names("source")}
+
+
+def read_account(host: Host, session: Any) -> Counter[str]:
+    """Every resource through ``Host.read_many`` (side by side, one request budget); the
+    records of each stream."""
+    counts: Counter[str] = Counter()
+    for message in host.read_many(CONNECTOR, session, account_configs()):
+        if isinstance(message, Record):
+            counts[message.stream] += 1
+    return counts
+
+
+def read_one(host: Host, session: Any, resource: str) -> int:
+    """One resource through ``read_source`` with its default configuration."""
+    return sum(
+        isinstance(message, Record)
+        for message in host.read(CONNECTOR, session, {"resource": resource}, None)
+    )
+
+
+SDK_VENV = Path(tempfile.gettempdir()) / "nexla-procurify-bench-singer-sdk"
+SDK_TAP = Path(__file__).resolve().parent / "singer_sdk_tap.py"
+
+
+def singer_sdk_python() -> Path | str:
+    """The interpreter of a virtual environment holding ``singer-sdk`` (made once, under the
+    temporary directory), or why there is none."""
+    python = SDK_VENV / "bin" / "python"
+    if python.exists():
+        return python
+    progress(f"  installing singer-sdk in {SDK_VENV} (once)")
+    try:
+        subprocess.run(  # noqa: S603 - our own interpreter
+            [sys.executable, "-m", "venv", str(SDK_VENV)], check=True, capture_output=True
+        )
+        subprocess.run(  # noqa: S603 - the venv's pip
+            [str(python), "-m", "pip", "install", "-q", "singer-sdk"],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        subprocess.run(["rm", "-rf", str(SDK_VENV)], check=False)  # noqa: S603, S607
+        return f"singer-sdk could not be installed (is PyPI reachable?): {type(error).__name__}"
+    return python
+
+
+def sdk_streams(page_size: int) -> list[dict[str, Any]]:
+    """The account's resources as the Singer SDK tap reads them: the same paths, query,
+    page size and (flattened) schemas as the connector's."""
+    from nexla_procurify.source import schema_message
+
+    cat = catalogue()
+    streams = []
+    for name in cat.names("source"):
+        resource = cat.resources[name]
+        defaults = {param.name: param.default for param in resource.path_params}
+        params: dict[str, Any] = {}
+        if resource.pagination == "page":
+            params["page_size"] = page_size
+        if resource.order_by:
+            params["order_by"] = resource.order_by
+        message = schema_message(resource)
+        spec: dict[str, Any] = {
+            "name": name,
+            "path": resource.list_path(defaults),
+            "params": params,
+            "schema": dict(message.schema),
+            "key_properties": list(message.key_properties),
+            "pagination": resource.pagination,
+        }
+        if resource.detail is not None:
+            # The usual way: a child stream of the list, one detail GET per parent record.
+            spec.update(
+                path=resource.detail.path,
+                params={},
+                pagination="single",
+                parent=resource.detail.of,
+                id_field=resource.detail.id_field,
+            )
+        streams.append(spec)
+    return streams
+
+
+def run_sdk_tap(python: Path, session: Any, base_url: str, page_size: int) -> Counter[str]:
+    """The Singer SDK tap over every resource; the RECORD messages of each stream."""
+    token = session.tokens.token().value.reveal()
+    config = {"base_url": base_url, "token": token, "streams": sdk_streams(page_size)}
+    counts: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory(prefix="procurify-bench-sdk-") as private:
+        path = Path(private) / "config.json"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(config, handle)
+        process = subprocess.Popen(  # noqa: S603 - the benchmark's own venv and script
+            [str(python), str(SDK_TAP), "--config", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            if '"RECORD"' in line[:40]:
+                counts[json.loads(line)["stream"]] += 1
+        if process.wait() != 0:
+            raise RuntimeError(f"the Singer SDK tap ended with status {process.returncode}")
+    return counts
+
+
+def bench_account(plan: Plan, report: Report) -> None:
+    cat = catalogue()
+    records = {ACCOUNT_LARGEST: plan.account_largest}
+    progress(
+        f"whole account: every resource ({len(cat.names('source'))}) at the sandbox's default "
+        f"size, {ACCOUNT_LARGEST} {plan.account_largest}; latency {plan.latency * 1000:.0f} "
+        f"ms, default concurrency, {plan.account_repeats} repeats"
+    )
+    python = singer_sdk_python()
+    host = Host(plugins=[nexla_procurify.plugin])
+    times: dict[str, list[float]] = {"account": [], "largest": [], "sdk": []}
+    with SandboxProcess(records, plan.latency) as sandbox:
+        session = connect(host, sandbox)
+        try:
+            expected = read_account(host, session)  # untimed warm-up, and the counts
+            if expected[ACCOUNT_LARGEST] != plan.account_largest:
+                raise RuntimeError(f"read {expected[ACCOUNT_LARGEST]} {ACCOUNT_LARGEST}")
+            for _ in range(plan.account_repeats):
+                seconds, counts = timed(lambda: read_account(host, session))
+                _check_counts("the whole-account sync", counts, expected)
+                times["account"].append(seconds)
+                seconds, count = timed(lambda: read_one(host, session, ACCOUNT_LARGEST))
+                if count != plan.account_largest:
+                    raise RuntimeError(f"read {count} {ACCOUNT_LARGEST} alone")
+                times["largest"].append(seconds)
+                if isinstance(python, Path):
+                    seconds, counts = timed(
+                        lambda: run_sdk_tap(
+                            python, session, sandbox.credential["base_url"], cat.default_page_size
+                        )
+                    )
+                    _check_counts("the Singer SDK tap", counts, expected)
+                    times["sdk"].append(seconds)
+        finally:
+            session.close()
+    account = statistics.median(times["account"])
+    largest = statistics.median(times["largest"])
+    report.add(
+        f"whole account ({len(expected)} streams) s, read_many",
+        _spread(times["account"], "{:.2f}"),
+    )
+    report.add(f"largest resource alone ({ACCOUNT_LARGEST}) s", _spread(times["largest"], "{:.2f}"))
+    report.add(
+        "whole account / largest resource alone",
+        f"{account / largest:.2f}x",
+        f"<= {ACCOUNT_VS_LARGEST_TARGET:g}x",
+        account / largest <= ACCOUNT_VS_LARGEST_TARGET,
+    )
+    if not isinstance(python, Path):
+        report.notes.append(f"Singer SDK comparison skipped: {python}")
+        progress(f"  SKIPPED the Singer SDK comparison: {python}")
+        return
+    sdk = statistics.median(times["sdk"])
+    report.add(
+        "Singer SDK tap, same resources one after another s", _spread(times["sdk"], "{:.2f}")
+    )
+    report.add(
+        "Singer SDK tap / whole account",
+        f"{sdk / account:.2f}x",
+        f">= {ACCOUNT_VS_SDK_TARGET:g}x",
+        sdk / account >= ACCOUNT_VS_SDK_TARGET,
+    )
+
+
+def bench_account_memory(plan: Plan, report: Report) -> None:
+    small, large = plan.account_memory
+    progress(
+        f"whole-account memory: every resource, {ACCOUNT_LARGEST} {small} vs {large}, "
+        f"no latency, {plan.read_memory_repeats} repeats"
+    )
+    host = Host(plugins=[nexla_procurify.plugin])
+    peaks: dict[int, list[int]] = {small: [], large: []}
+    with (
+        SandboxProcess({ACCOUNT_LARGEST: small}, plan.memory_latency) as sandbox_small,
+        SandboxProcess({ACCOUNT_LARGEST: large}, plan.memory_latency) as sandbox_large,
+    ):
+        sessions = {small: connect(host, sandbox_small), large: connect(host, sandbox_large)}
+        try:
+            read_account(host, sessions[small])
+            for _ in range(plan.read_memory_repeats):
+                for size in (small, large):
+                    peak, counts = peak_memory(partial(read_account, host, sessions[size]))
+                    if counts[ACCOUNT_LARGEST] != size:
+                        raise RuntimeError(f"read {counts[ACCOUNT_LARGEST]}, expected {size}")
+                    peaks[size].append(peak)
+        finally:
+            for session in sessions.values():
+                session.close()
+    _memory_rows(report, "whole-account", peaks, small, large)
+
+
+def _check_counts(what: str, counts: Counter[str], expected: Counter[str]) -> None:
+    if counts != expected:
+        wrong = {name: counts[name] for name in expected if counts[name] != expected[name]}
+        raise RuntimeError(f"{what} read other counts than expected: {wrong}")
+
+
+# ------------------------------------------------------------------------------ no latency
+
+
+def bare_loop(sandbox: SandboxProcess, session: Any, pages: int, page_size: int) -> int:
+    """What a user would write: one ``requests`` session, the pages one after the other,
+    ``response.json()``; the number of records."""
+    import requests
+
+    token = session.tokens.token().value.reveal()
+    headers = {"Authorization": f"Bearer {token}", "X-Procurify-Client": "api"}
+    url = sandbox.credential["base_url"] + catalogue().resources[RESOURCE].list_path({})
+    count = 0
+    with requests.Session() as bare:
+        for page in range(1, pages + 1):
+            params: dict[str, str | int] = {
+                "page": page,
+                "page_size": page_size,
+                "order_by": "id",
+            }
+            response = bare.get(url, params=params, headers=headers, timeout=30)
+            response.raise_for_status()
+            count += len(response.json()["data"])
+    return count
+
+
+def bench_bare(plan: Plan, report: Report) -> None:
+    total = plan.bare_pages * plan.bare_page_size
+    progress(
+        f"no latency: {plan.bare_pages} pages of {plan.bare_page_size} {RESOURCE}, the "
+        f"connector (default concurrency) vs a bare sequential requests loop, "
+        f"{plan.repeats} repeats"
+    )
+    host = Host(plugins=[nexla_procurify.plugin])
+    rates: dict[str, list[float]] = {"connector": [], "bare": []}
+    with SandboxProcess({RESOURCE: total}, 0.0) as sandbox:
+        session = connect(host, sandbox)
+        try:
+            read_all(host, session, concurrency=None, page_size=plan.bare_page_size)
+            bare_loop(sandbox, session, plan.bare_pages, plan.bare_page_size)
+            for _ in range(plan.repeats):
+                seconds, count = timed(
+                    lambda: read_all(host, session, concurrency=None, page_size=plan.bare_page_size)
+                )
+                if count != total:
+                    raise RuntimeError(f"read {count} records, expected {total}")
+                rates["connector"].append(total / seconds)
+                seconds, count = timed(
+                    lambda: bare_loop(sandbox, session, plan.bare_pages, plan.bare_page_size)
+                )
+                if count != total:
+                    raise RuntimeError(f"the bare loop read {count} records, expected {total}")
+                rates["bare"].append(total / seconds)
+        finally:
+            session.close()
+    report.add("no latency: bare requests loop records/s", _spread(rates["bare"], "{:,.0f}"))
+    report.add("no latency: connector records/s", _spread(rates["connector"], "{:,.0f}"))
+    ratio = statistics.median(rates["connector"]) / statistics.median(rates["bare"])
+    report.add(
+        "no latency: connector vs bare requests loop",
+        f"{ratio:.2f}x",
+        f">= {BARE_TARGET:g}x",
+        ratio >= BARE_TARGET,
+    )
+
+
 def _check_created(statuses: Counter[str], expected: int) -> None:
     if statuses.get("created", 0) != expected:
         raise RuntimeError(f"expected {expected} records created, got {dict(statuses)}")
@@ -481,7 +778,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="repeats per measurement (median is kept)")
     parser.add_argument(
         "--only",
-        choices=("read", "read-memory", "write", "write-memory"),
+        choices=(
+            "read",
+            "read-memory",
+            "write",
+            "write-memory",
+            "account",
+            "account-memory",
+            "bare",
+        ),
         action="append",
         help="run only these benchmarks (repeatable)",
     )
@@ -500,8 +805,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             repeats=args.repeats,
             read_memory_repeats=args.repeats,
             write_memory_repeats=args.repeats,
+            account_repeats=args.repeats,
         )
-    only = set(args.only or ("read", "read-memory", "write", "write-memory"))
+    only = set(args.only or ("read", "read-memory", "write", "write-memory", "account", "bare"))
     report = Report()
     tags = Tags()
     started = time.perf_counter()
@@ -516,6 +822,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "read-memory": lambda: bench_read_memory(plan, report),
             "write": lambda: bench_write_throughput(plan, report, tags),
             "write-memory": lambda: bench_write_memory(plan, report, tags),
+            "account": lambda: bench_account(plan, report),
+            "account-memory": lambda: bench_account_memory(plan, report),
+            "bare": lambda: bench_bare(plan, report),
         }
         for name, bench in benches.items():
             if name in only:
@@ -538,6 +847,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"sandbox latency {plan.latency * 1000:.0f} ms per request for throughput"
     )
     print(report.table())
+    for note in report.notes:
+        print(note)
     print()
     print("FAIL: a target was missed." if report.failed else "PASS: every target was met.")
     return 1 if report.failed else 0

@@ -16,6 +16,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "read_source",
+    "read_sources",
     "validate_credential",
     "write_destination",
 ]
@@ -52,6 +53,19 @@ def read_source(  # type: ignore[empty-body]
     connector_type: str, session: Any, config: dict[str, Any], state: dict[str, Any] | None
 ) -> Iterator[Any]:
     """An iterator of ``Record`` and ``Checkpoint`` messages."""
+
+
+@hookspec(firstresult=True)
+def read_sources(  # type: ignore[empty-body]
+    connector_type: str,
+    session: Any,
+    configs: dict[str, dict[str, Any]],
+    state: dict[str, Any] | None,
+) -> Iterator[Any]:
+    """Several sources read side by side in one request budget: ``Record`` messages (their
+    ``stream`` the name ``configs`` gives) and ``Checkpoint`` messages holding every stream's
+    state. Optional: ``Host.read_many`` reads one source after the other through
+    ``read_source`` for a plugin that does not implement it."""
 
 
 @hookspec(firstresult=True)

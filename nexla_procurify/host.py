@@ -4,13 +4,14 @@ from __future__ import annotations
 
 __all__ = ["Host"]
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pluggy
 
 from nexla_procurify import hookspecs
 from nexla_procurify.errors import ConfigurationError
+from nexla_procurify.messages import Checkpoint, Record
 
 
 class Host:
@@ -79,6 +80,47 @@ class Host:
             ),
         )
         return messages
+
+    def read_many(
+        self,
+        connector_type: str,
+        session: Any,
+        configs: Mapping[str, dict[str, Any]],
+        state: dict[str, Any] | None = None,
+    ) -> Iterator[Any]:
+        """Several sources at once: ``configs`` maps a stream name of your choosing to a
+        source configuration. ``Record`` messages carry their stream's name; each
+        ``Checkpoint`` holds every stream's state (``{"streams": {name: state}}``), to hand
+        back as ``state`` on the next run. A plugin with the ``read_sources`` hook reads the
+        streams side by side in one request budget; for one without it, they are read one
+        after the other through ``read_source``, with the same messages."""
+        messages: Iterator[Any] | None = self.hook.read_sources(
+            connector_type=connector_type, session=session, configs=dict(configs), state=state
+        )
+        if messages is not None:
+            return messages
+        if connector_type not in self.connector_types():
+            self._answer(connector_type, None)  # raises: no connector handles the type
+        return self._one_after_another(connector_type, session, configs, state)
+
+    def _one_after_another(
+        self,
+        connector_type: str,
+        session: Any,
+        configs: Mapping[str, dict[str, Any]],
+        state: dict[str, Any] | None,
+    ) -> Iterator[Any]:
+        saved = (state or {}).get("streams") or {}
+        states = dict(saved)
+        for name, config in configs.items():
+            for message in self.read(connector_type, session, config, saved.get(name)):
+                if isinstance(message, Record):
+                    yield Record(name, message.record)
+                elif isinstance(message, Checkpoint):
+                    states[name] = message.value
+                    yield Checkpoint({"streams": dict(states)})
+                else:
+                    yield message
 
     def write(
         self,

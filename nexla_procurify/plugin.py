@@ -7,6 +7,7 @@ __all__ = [
     "authenticate",
     "connector_manifest",
     "read_source",
+    "read_sources",
     "validate_credential",
     "write_destination",
 ]
@@ -61,6 +62,21 @@ def read_source(
     if connector_type != CONNECTOR_TYPE:
         return None
     return source.read(session, config, state)
+
+
+@hookimpl
+def read_sources(
+    connector_type: str,
+    session: auth.ProcurifySession,
+    configs: Mapping[str, Mapping[str, Any]],
+    state: Mapping[str, Any] | None,
+) -> Iterator[Record | Checkpoint] | None:
+    """Hook: read several sources side by side in one request budget: records named after
+    their stream and checkpoints of every stream's state (``None`` for another connector
+    type)."""
+    if connector_type != CONNECTOR_TYPE:
+        return None
+    return source.read_streams(session, configs, state)
 
 
 @hookimpl

@@ -68,6 +68,7 @@ __all__ = [
     "parse_config",
     "parse_state",
     "read",
+    "read_streams",
     "schema_message",
 ]
 
@@ -77,6 +78,7 @@ from nexla_procurify.source.config import (
     parse_config,
 )
 from nexla_procurify.source.discovery import discover, schema_message
+from nexla_procurify.source.many import read_streams
 from nexla_procurify.source.pages import AdaptiveLimit, Page, PoolFactory
 from nexla_procurify.source.reader import read
 from nexla_procurify.source.state import STATE_VERSION, ReadPosition, ReadState, parse_state

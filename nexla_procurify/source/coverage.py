@@ -55,11 +55,12 @@ class Coverage:
             self.through = None
             return list(page.records)
         through = self.through
-        fresh = [
-            record
-            for record, key in zip(page.records, keys, strict=True)
-            if through is None or not _at_most(key, through)
-        ]
+        # The keys ascend: the records already covered are a prefix of the page.
+        covered = 0
+        if through is not None:
+            while covered < len(keys) and _at_most(keys[covered], through):
+                covered += 1
+        fresh = page.records[covered:]
         if keys:
             last = keys[-1]
             assert last is not None
@@ -153,6 +154,8 @@ def _at_most_next(key: OrderKey, through: OrderKey) -> bool:
 
 
 def _ascending(keys: list[OrderKey | None]) -> bool:
+    if all(type(key) is int for key in keys):  # the usual ids: one kind, none missing
+        return all(before < after for before, after in itertools.pairwise(keys))  # type: ignore[operator]
     for before, after in itertools.pairwise(keys):
         if before is None or after is None or not _same_kind(before, after):
             return False

@@ -7,7 +7,7 @@ __all__ = ["fetch_detail", "with_details", "without_details"]
 
 import logging
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
@@ -19,6 +19,17 @@ log = logging.getLogger("nexla_procurify.source")
 
 
 def with_details(
+    fetcher: PageFetcher, records: list[dict[str, Any]], missing: list[Any]
+) -> Iterable[dict[str, Any]]:
+    """``records`` themselves, or for a detail stream their details, in the same order (see
+    ``_details``); a list stream's records are handed back as they are, with no generator
+    between them and the reader."""
+    if fetcher.resource.detail is None:
+        return records
+    return _details(fetcher, records, missing)
+
+
+def _details(
     fetcher: PageFetcher, records: list[dict[str, Any]], missing: list[Any]
 ) -> Iterator[dict[str, Any]]:
     """``records`` themselves, or for a detail stream their details, in the same order;

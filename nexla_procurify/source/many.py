@@ -14,6 +14,10 @@ A stream whose read stops on a ``ProcurifyError`` ends with that error in its ``
 the others go on (their checkpoints stay valid). Every stream's configuration and state are
 checked before any request (``check_reads``): a mistake in one is reported with all the others
 and nothing is read. Closing the iterator stops every stream after its current message.
+
+``read_streams`` is the same read for a host (``Host.read_many``, the ``read_sources`` hook):
+``Record`` and ``Checkpoint`` messages like a single read's, every checkpoint holding the state
+of every stream (``{"streams": {name: state}}``), so that a host keeps one state per run.
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ __all__ = [
     "StreamStarted",
     "check_reads",
     "read_many",
+    "read_streams",
 ]
 
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Unpack
@@ -42,13 +47,16 @@ import requests
 
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.errors import ConfigurationError, ProcurifyError
-from nexla_procurify.http import Answer, RequestFields
-from nexla_procurify.messages import Record
+from nexla_procurify.http import Answer, RequestFields, loads
+from nexla_procurify.messages import Checkpoint, Record
+from nexla_procurify.resources import catalogue
 from nexla_procurify.source.config import parse_config
 from nexla_procurify.source.pages import PoolFactory
 from nexla_procurify.source.reader import read
 from nexla_procurify.source.state import parse_state
 
+# The key of a many-stream state holding each stream's own.
+STREAMS_KEY = "streams"
 # Events waiting for the calling thread, over all streams (a stream's reader waits when full).
 QUEUE_SIZE = 512
 # How often a stream waiting for room in the queue looks whether the run was closed (seconds).
@@ -119,9 +127,22 @@ class BudgetedSession(ProcurifySession):
             return super().request(method, path, **options)
 
     def request_json(self, method: str, path: str, **options: Unpack[RequestFields]) -> Answer:
-        """A request and its JSON answer, once one of the run's request slots is free."""
+        """A request and its JSON answer, once one of the run's request slots is free. A GET's
+        answer is decoded after its slot is given back, so that the next request goes out
+        while this one's page is decoded; an answer that is not JSON is asked again under
+        the HTTP policy (which retries it like a 5xx)."""
+        if method.upper() != "GET":
+            with self._slots:
+                return super().request_json(method, path, **options)
         with self._slots:
-            return super().request_json(method, path, **options)
+            response = super().request(method, path, **options)
+        if not 200 <= response.status_code < 300:
+            return Answer(response, None)
+        try:
+            return Answer(response, loads(response))
+        except ValueError:
+            with self._slots:
+                return super().request_json(method, path, **options)
 
     def close(self) -> None:
         """Nothing to release: the shared session's owner closes it."""
@@ -164,6 +185,86 @@ def read_many(
         streams_at_once or budget,
         pools,
     ).events()
+
+
+def read_streams(
+    session: ProcurifySession,
+    configs: Mapping[str, Mapping[str, Any]],
+    state: Mapping[str, Any] | None,
+    *,
+    pools: PoolFactory = ThreadPoolExecutor,
+) -> Iterator[Record | Checkpoint]:
+    """Every stream of ``configs`` (a name of the caller's choosing, and a source
+    configuration) read side by side in one request budget: ``Record`` messages named after
+    their stream, each stream's in its own order, and after each page a ``Checkpoint`` of
+    every stream's state (``{"streams": {name: state}}``; streams ``state`` holds that are
+    not read here are kept in it). The budget is the largest ``concurrency`` the
+    configurations give (else the default), and a stream that gives none may use all of it.
+
+    Configuration and state problems of every stream raise one ``ConfigurationError``
+    before any request. A stream stopped by a ``ProcurifyError`` lets the others finish;
+    then the first such error is raised, naming its stream (the checkpoints emitted until
+    then stay valid: resuming from the last one loses no record)."""
+    saved = _saved_streams(state)
+    budget = _budget(configs.values())
+    reads = [
+        StreamRead(
+            name,
+            {"concurrency": budget, **config} if isinstance(config, Mapping) else config,
+            saved.get(name),
+        )
+        for name, config in configs.items()
+    ]
+    events = read_many(session, reads, budget=budget, pools=pools)
+    return _messages(events, saved)
+
+
+def _budget(configs: Iterable[Mapping[str, Any]]) -> int:
+    """The largest concurrency the configurations give; one at fault is reported later, with
+    every other problem, by ``check_reads``."""
+    given = []
+    for config in configs:  # a configuration that is not a mapping: check_reads says so
+        try:
+            given.append(parse_config(config).concurrency)
+        except ConfigurationError:
+            continue
+    return max(given, default=catalogue().default_read_concurrency)
+
+
+def _saved_streams(state: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    if state is None:
+        return {}
+    streams = state.get(STREAMS_KEY) if isinstance(state, Mapping) else None
+    if not isinstance(streams, Mapping) or not all(
+        isinstance(value, Mapping) for value in streams.values()
+    ):
+        raise ConfigurationError(
+            "The state of a read of several streams must be the value of its last "
+            f'checkpoint: {{"{STREAMS_KEY}": {{stream: state, ...}}}}.'
+        )
+    return dict(streams)
+
+
+def _messages(
+    events: Iterator[StreamEvent], saved: Mapping[str, Mapping[str, Any]]
+) -> Iterator[Record | Checkpoint]:
+    states = dict(saved)
+    failure: ProcurifyError | None = None
+    try:
+        for event in events:
+            if isinstance(event, StreamRecord):
+                yield Record(event.stream, event.record)
+            elif isinstance(event, StreamCheckpoint):
+                states[event.stream] = event.value
+                yield Checkpoint({STREAMS_KEY: dict(states)})
+            elif isinstance(event, StreamEnded) and event.error and failure is None:
+                failure = event.error.in_context(f"Stream {event.stream} stopped")
+    finally:
+        close = getattr(events, "close", None)
+        if callable(close):
+            close()
+    if failure is not None:
+        raise failure
 
 
 class _Stopped(Exception):

@@ -11,10 +11,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nexla_procurify import plugin, source
+from nexla_procurify import http, plugin, source
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import parse
 from nexla_procurify.errors import ConfigurationError, TransientError
@@ -166,7 +167,9 @@ def test_the_budget_bounds_requests_in_flight_over_all_streams(
 ) -> None:
     counting = _Counting()
     with Sandbox() as sandbox, _session(sandbox) as session:
+        # A GET's answer is decoded outside its slot: it goes out through ``request``.
         monkeypatch.setattr(ProcurifySession, "request_json", counting)
+        monkeypatch.setattr(ProcurifySession, "request", counting)
         budgeted = many.BudgetedSession(session, threading.BoundedSemaphore(budget))
         threads = [threading.Thread(target=_try, args=(budgeted,)) for _ in range(12)]
         for thread in threads:
@@ -280,3 +283,27 @@ def test_closing_the_run_stops_its_streams() -> None:
             if thread.name.startswith("stream-"):
                 thread.join(timeout=30)
                 assert not thread.is_alive()
+
+
+def test_a_page_is_decoded_after_its_request_slot_is_given_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slots = threading.BoundedSemaphore(1)
+    response = requests.Response()
+    response.status_code = 200
+    response._content = b'{"data": []}'
+    monkeypatch.setattr(ProcurifySession, "request", lambda *_, **__: response)
+    free_while_decoding: list[bool] = []
+    decode = http.loads
+
+    def loads(answer: requests.Response) -> Any:
+        free = slots.acquire(blocking=False)
+        free_while_decoding.append(free)
+        if free:
+            slots.release()
+        return decode(answer)
+
+    monkeypatch.setattr(many, "loads", loads)  # the name many.py decodes a page with
+    answer = many.BudgetedSession(_offline(), slots).request_json("GET", "/api/v3/vendors")
+    assert answer.body == {"data": []}
+    assert free_while_decoding == [True]

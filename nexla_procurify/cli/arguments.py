@@ -181,5 +181,11 @@ def source_config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _concurrency(text: str) -> int | str:
-    """``--concurrency``: ``auto``, or a whole number (checked with the configuration)."""
-    return text if text == "auto" else int(text)
+    """``--concurrency``: ``auto``, or a whole number (its range checked with the
+    configuration)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes auto or a whole number, not {text!r}") from None

@@ -20,6 +20,7 @@ from shared import BASE, SERVER_DATE, no_sleep
 from nexla_procurify import manifest, source
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.cli import arguments
+from nexla_procurify.controlled import ControlledSession, controlled
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import ConfigurationError, PermissionDeniedError, TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
@@ -348,6 +349,36 @@ def test_adaptive_limit_halves_on_429_and_grows_back_slowly() -> None:
     for _ in range(100):
         limit.on_success()
     assert limit.current == 8
+
+
+def test_the_controlled_session_hears_429s_and_chains_the_callers_listener(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    limited = {"json": {"detail": "slow down"}, "status_code": 429, "headers": {"Retry-After": "0"}}
+    requests_mock.get(f"{BASE}/api/v3/x", [limited, {"json": {"ok": True}}])
+    gated = controlled(session, 8)
+    heard: list[RetryEvent] = []
+    answer = gated.request_json("GET", "/api/v3/x", on_retry=heard.append)
+    assert answer.body == {"ok": True}
+    assert [event.status for event in heard] == [429]
+    assert gated.gate.controller.limit == 1  # halved from its start of 2
+    assert not gated.gate.controller.slow_start
+    assert gated.gate.in_flight == 0
+    gated.close()  # leaves the wrapped session open
+    assert session.request("GET", "/api/v3/x").status_code == 200
+    assert isinstance(gated, ControlledSession)
+
+
+def test_an_auto_read_recovers_from_429s_without_losing_or_repeating_a_record(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(60))
+    limited = {"json": {"detail": "slow down"}, "status_code": 429, "headers": {"Retry-After": "0"}}
+    requests_mock.get(
+        f"{BASE}/api/v3/vendors", [{"json": fake}, limited, limited, *([{"json": fake}] * 30)]
+    )
+    records, _ = split(source.read(session, {"resource": "vendors", "page_size": 4}, None))
+    assert [record["id"] for record in records] == list(range(1, 61))
 
 
 def test_concurrency_shrinks_when_procurify_answers_429(

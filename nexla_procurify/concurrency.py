@@ -11,11 +11,14 @@ limits are:
   trip, and only while the limit is what holds the requests back (throughput can still grow);
 - a 429 multiplies the limit by ``backoff`` and paces request starts at a little less than the
   rate of the answers delivered over the last ``window`` seconds (the rate the account allows);
-  a clean window lets that rate grow again by ``rate_growth``;
+  a clean window lets that rate grow again by ``rate_growth``, to at most ``probe`` times the
+  rate delivered (a server's burst allowance hides an excess for a while: the probe stays
+  near what is really delivered);
 - latency above ``tolerance`` times its baseline (the server is queueing) multiplies the limit
   by ``latency_backoff``;
-- at most one decrease per round trip (the answers of one burst are one signal), never below
-  ``minimum``, never above ``maximum`` (the hard maximum).
+- at most one decrease per round trip (the answers of one burst are one signal; after a 429,
+  per ``window``, as the 429s of one excess come back over the ``Retry-After`` waits), never
+  below ``minimum``, never above ``maximum`` (the hard maximum).
 
 Starts are spaced by one round trip divided by the limit (pacing, so that a burst never leaves
 at once), or by the paced rate once a 429 has set one.
@@ -61,7 +64,8 @@ class ControllerSettings:
     tolerance: float = 2.0
     rate_backoff: float = 0.9
     window: float = 1.0
-    rate_growth: float = 0.05
+    rate_growth: float = 0.02
+    probe: float = 1.05
 
     def __post_init__(self) -> None:
         if not 1 <= self.minimum <= self.maximum:
@@ -125,6 +129,7 @@ class Controller:
             self.rate = max(0.1, min(candidates) * self.settings.rate_backoff)
             self._rate_since = now
         self._decrease(now, self.settings.backoff)
+        self._hold_until = now + max(self.recent or 0.0, self.settings.window)
 
     def _decrease(self, now: float, factor: float) -> None:
         self.slow_start = False
@@ -134,7 +139,9 @@ class Controller:
     def _grow_rate(self, now: float) -> None:
         if self.rate is None or now - self._rate_since < self.settings.window:
             return
-        self.rate *= 1.0 + self.settings.rate_growth
+        delivered = len(self._delivered) / self.settings.window
+        grown = self.rate * (1.0 + self.settings.rate_growth)
+        self.rate = max(self.rate, min(grown, delivered * self.settings.probe))
         self._rate_since = now
         if self.baseline and self.rate * self.baseline >= self.settings.maximum:
             self.rate = None  # the pace no longer holds anything back
@@ -201,10 +208,13 @@ class Gate:
         with self._changed:
             self._changed.wait_for(lambda: self._in_flight < self.controller.limit)
             self._in_flight += 1
-            slot = Slot(saturated=self._in_flight >= self.controller.limit)
             now = self._clock()
             start = max(now, self._next_start)
             self._next_start = start + self.controller.spacing()
+            # The limit held requests back only when nothing else did: a start held back by a
+            # 429's pace was not.
+            paced = self.controller.rate is not None and start > now
+            slot = Slot(saturated=self._in_flight >= self.controller.limit and not paced)
         if start > now:
             self._sleep(start - now)
         began = self._clock()
@@ -227,5 +237,8 @@ class Gate:
         with self._changed:
             slot.retried = True
             if throttled:
-                self.controller.on_throttled(self._clock())
+                now = self._clock()
+                self.controller.on_throttled(now)
+                # The retry is one more start at the paced rate: the next ones leave it room.
+                self._next_start = max(now, self._next_start) + self.controller.spacing()
                 self._changed.notify_all()

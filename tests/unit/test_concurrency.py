@@ -75,9 +75,10 @@ def test_a_429_halves_the_limit_once_per_round_trip_and_paces_at_the_rate_delive
     assert not controller.slow_start
     assert controller.rate == pytest.approx(delivered * 0.9)
     assert controller.spacing() == pytest.approx(1 / (delivered * 0.9))
-    controller.on_throttled(now + 0.01)  # the same burst: one signal
+    controller.on_throttled(now + 0.01)  # the same excess: one signal
+    controller.on_throttled(now + 0.5)  # its retries come back within the window: still one
     assert controller.limit == 8
-    controller.on_throttled(now + 0.2)  # a round trip later: a new signal
+    controller.on_throttled(now + 1.1)  # a window later: a new signal
     assert controller.limit == 4
 
 
@@ -97,17 +98,20 @@ def test_climbing_latency_backs_off_and_growth_becomes_additive() -> None:
     assert before < controller.limit < before + 10
 
 
-def test_a_paced_rate_grows_back_after_clean_windows_and_ends_when_it_no_longer_binds() -> None:
+def test_a_paced_rate_grows_back_after_clean_windows_only_as_far_as_answers_keep_up() -> None:
     controller = _controller(maximum=4)
     now = _answers(controller, 2, start=0.0, latency=0.1)
     controller.on_throttled(now)
-    assert controller.rate is not None
-    first = controller.rate
+    assert controller.rate == pytest.approx(1.8)  # 2 answers in the last second, less 10 %
     now += 1.5
-    controller.on_answer(now, 0.1, saturated=False)
-    assert controller.rate == pytest.approx(first * 1.05)
-    for _ in range(200):
-        now += 1.1
+    controller.on_answer(now, 0.1, saturated=False)  # 1 answer a second: nothing to probe
+    assert controller.rate == pytest.approx(1.8)
+    for _ in range(42):  # 20 answers a second for 2 seconds: 2 % more per clean window
+        now += 0.05
+        controller.on_answer(now, 0.1, saturated=False)
+    assert controller.rate == pytest.approx(1.8 * 1.02**2)
+    for _ in range(4000):  # 50 answers a second: more than the maximum at baseline latency
+        now += 0.02
         controller.on_answer(now, 0.1, saturated=False)
     assert controller.rate is None  # the maximum at baseline latency is slower than the pace
 

@@ -110,7 +110,7 @@ def test_a_paced_rate_grows_back_after_clean_windows_only_as_far_as_answers_keep
         now += 0.05
         controller.on_answer(now, 0.1, saturated=False)
     assert controller.rate == pytest.approx(1.8 * 1.02**2)
-    for _ in range(4000):  # 50 answers a second: more than the maximum at baseline latency
+    for _ in range(10000):  # 50 answers a second: more than the maximum at baseline latency
         now += 0.02
         controller.on_answer(now, 0.1, saturated=False)
     assert controller.rate is None  # the maximum at baseline latency is slower than the pace

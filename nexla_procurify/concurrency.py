@@ -7,8 +7,9 @@ limits are:
 
 - it starts modestly (``initial`` requests at once) and, in *slow start*, grows by one request
   per clean answer (doubling every round trip) while latency stays near its baseline and no
-  answer is a 429; after the first sign of congestion it grows by about one request per round
-  trip, and only while the limit is what holds the requests back (throughput can still grow);
+  answer is a 429; after the first sign of congestion it grows by about ``growth`` requests per
+  round trip, and only while the limit is what holds the requests back (throughput can still
+  grow);
 - a 429 multiplies the limit by ``backoff`` and paces request starts at a little less than the
   rate of the answers delivered over the last ``window`` seconds (the rate the account allows);
   a clean window lets that rate grow again by ``rate_growth``, to at most ``probe`` times the
@@ -60,9 +61,10 @@ class ControllerSettings:
     initial: int = 2
     minimum: int = 1
     backoff: float = 0.5
-    latency_backoff: float = 0.8
-    tolerance: float = 2.0
+    latency_backoff: float = 0.9
+    tolerance: float = 3.0
     rate_backoff: float = 0.9
+    growth: float = 3.0
     window: float = 1.0
     rate_growth: float = 0.02
     probe: float = 1.05
@@ -102,8 +104,8 @@ class Controller:
 
     def on_answer(self, now: float, latency: float | None, *, saturated: bool) -> None:
         """A request ended with a usable answer (no 429) at ``now``; ``latency`` is its time
-        (``None`` when retries make it no measurement); ``saturated``: the limit was full when
-        it started (so that more room could have been used)."""
+        (``None`` when retries make it no measurement); ``saturated``: the limit was in use
+        when it started (so that more room could be used)."""
         self._delivered.append(now)
         self._forget(now)
         if latency is not None:
@@ -114,7 +116,7 @@ class Controller:
         if self.rate is not None:
             self._grow_rate(now)
         if saturated and not self._climbing():
-            step = 1.0 if self.slow_start else 1.0 / self._limit
+            step = 1.0 if self.slow_start else self.settings.growth / self._limit
             self._limit = min(float(self.settings.maximum), self._limit + step)
 
     def on_throttled(self, now: float) -> None:
@@ -165,8 +167,8 @@ class Controller:
 
 @dataclass
 class Slot:
-    """One request's place under the gate: whether it started with the limit full, and
-    whether it was retried on the way (then its time is no latency sample)."""
+    """One request's place under the gate: whether it started with the limit in use (at least
+    half of it), and whether it was retried on the way (then its time is no latency sample)."""
 
     saturated: bool
     retried: bool = False
@@ -211,10 +213,10 @@ class Gate:
             now = self._clock()
             start = max(now, self._next_start)
             self._next_start = start + self.controller.spacing()
-            # The limit held requests back only when nothing else did: a start held back by a
-            # 429's pace was not.
+            # The limit is in use when at least half of it is (as TCP validates its window),
+            # and a start held back by a 429's pace is not held back by the limit.
             paced = self.controller.rate is not None and start > now
-            slot = Slot(saturated=self._in_flight >= self.controller.limit and not paced)
+            slot = Slot(saturated=2 * self._in_flight >= self.controller.limit and not paced)
         if start > now:
             self._sleep(start - now)
         began = self._clock()

@@ -100,8 +100,9 @@ class AdaptiveLimit:
 
 class AutoLimit:
     """How many pages may be in flight under ``concurrency: "auto"``: the requests themselves
-    go through a ``ControlledSession``, whose controller finds the limit; one page more is
-    asked for than the limit, so that a request is ready whenever room opens."""
+    go through a ``ControlledSession``, whose controller finds the limit; twice as many pages
+    are asked for as the limit, so that requests are ready whenever room opens while the
+    pages fetched wait for the reader (and the controller sees the limit hold them back)."""
 
     def __init__(self, session: ControlledSession) -> None:
         self.maximum = session.gate.controller.settings.maximum
@@ -110,7 +111,7 @@ class AutoLimit:
     @property
     def current(self) -> int:
         """How many pages may be asked for at once now."""
-        return min(self.maximum, self._gate.current + 1)
+        return min(self.maximum, 2 * self._gate.current + 1)
 
     def on_retry(self, event: RetryEvent) -> None:
         """Nothing: the controlled session hears of every retry."""

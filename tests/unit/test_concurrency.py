@@ -86,16 +86,16 @@ def test_climbing_latency_backs_off_and_growth_becomes_additive() -> None:
     controller = _controller()
     now = _answers(controller, 8, start=0.0, latency=0.1)
     assert controller.limit == 10
-    for _ in range(5):  # the server is queueing: latency four times its baseline
+    for _ in range(5):  # the server is queueing: latency ten times its baseline
         now += 0.05
-        controller.on_answer(now, 0.4, saturated=True)
+        controller.on_answer(now, 1.0, saturated=True)
     assert controller.limit < 10
     assert not controller.slow_start
     before = controller.limit
-    for _ in range(40):  # latency back to its baseline: about one more per round trip
+    for _ in range(40):  # latency back to its baseline: about three more per round trip
         now += 0.05
         controller.on_answer(now, 0.1, saturated=True)
-    assert before < controller.limit < before + 10
+    assert before < controller.limit < before + 15
 
 
 def test_a_paced_rate_grows_back_after_clean_windows_only_as_far_as_answers_keep_up() -> None:
@@ -181,20 +181,23 @@ def test_the_gate_paces_starts_and_tells_the_controller_what_happened(clock: Fak
     gate = Gate(controller, clock=clock, sleep=clock.sleep)
     with gate.slot() as slot:
         assert gate.in_flight == 1
-        assert not slot.saturated  # 1 of 2
+        assert slot.saturated  # 1 of 2: the limit is in use
         clock.now += 0.1
     assert controller.baseline == pytest.approx(0.1)
-    with gate.slot():
+    assert controller.limit == 3
+    with gate.slot() as slot:
+        assert not slot.saturated  # 1 of 3: more room would not be used
         clock.now += 0.1
     assert clock.sleeps == []  # the first start set no pace yet
+    assert controller.limit == 3
     with gate.slot(), gate.slot() as second:
         assert second.saturated
         clock.now += 0.1
     assert clock.sleeps  # the second start was spaced after the first
-    assert controller.limit == 3
+    assert controller.limit == 4
     with gate.slot() as slot:
         gate.retrying(slot, throttled=True)
-    assert controller.limit == 1
+    assert controller.limit == 2
     assert controller.rate is not None
     assert gate.in_flight == 0
 

@@ -116,7 +116,7 @@ class Controller:
         if self.rate is not None:
             self._grow_rate(now)
         if saturated and not self._climbing():
-            step = 1.0 if self.slow_start else self.settings.growth / self._limit
+            step = 1.0 if self.slow_start else min(1.0, self.settings.growth / self._limit)
             self._limit = min(float(self.settings.maximum), self._limit + step)
 
     def on_throttled(self, now: float) -> None:

@@ -361,7 +361,7 @@ def test_the_controlled_session_hears_429s_and_chains_the_callers_listener(
     answer = gated.request_json("GET", "/api/v3/x", on_retry=heard.append)
     assert answer.body == {"ok": True}
     assert [event.status for event in heard] == [429]
-    assert gated.gate.controller.limit == 1  # halved from its start of 2
+    assert gated.gate.controller.limit == 2  # halved from its start of 2, then one more
     assert not gated.gate.controller.slow_start
     assert gated.gate.in_flight == 0
     gated.close()  # leaves the wrapped session open

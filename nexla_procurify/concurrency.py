@@ -62,8 +62,8 @@ class ControllerSettings:
     minimum: int = 1
     backoff: float = 0.5
     latency_backoff: float = 0.9
-    tolerance: float = 3.0
-    rate_backoff: float = 0.9
+    tolerance: float = 4.0
+    rate_backoff: float = 0.95
     growth: float = 3.0
     window: float = 1.0
     rate_growth: float = 0.02

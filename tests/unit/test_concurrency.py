@@ -73,8 +73,8 @@ def test_a_429_halves_the_limit_once_per_round_trip_and_paces_at_the_rate_delive
     controller.on_throttled(now)
     assert controller.limit == 8
     assert not controller.slow_start
-    assert controller.rate == pytest.approx(delivered * 0.9)
-    assert controller.spacing() == pytest.approx(1 / (delivered * 0.9))
+    assert controller.rate == pytest.approx(delivered * 0.95)
+    assert controller.spacing() == pytest.approx(1 / (delivered * 0.95))
     controller.on_throttled(now + 0.01)  # the same excess: one signal
     controller.on_throttled(now + 0.5)  # its retries come back within the window: still one
     assert controller.limit == 8
@@ -86,9 +86,9 @@ def test_climbing_latency_backs_off_and_growth_becomes_additive() -> None:
     controller = _controller()
     now = _answers(controller, 8, start=0.0, latency=0.1)
     assert controller.limit == 10
-    for _ in range(5):  # the server is queueing: latency ten times its baseline
+    for _ in range(5):  # the server is queueing: latency twenty times its baseline
         now += 0.05
-        controller.on_answer(now, 1.0, saturated=True)
+        controller.on_answer(now, 2.0, saturated=True)
     assert controller.limit < 10
     assert not controller.slow_start
     before = controller.limit
@@ -102,14 +102,14 @@ def test_a_paced_rate_grows_back_after_clean_windows_only_as_far_as_answers_keep
     controller = _controller(maximum=4)
     now = _answers(controller, 2, start=0.0, latency=0.1)
     controller.on_throttled(now)
-    assert controller.rate == pytest.approx(1.8)  # 2 answers in the last second, less 10 %
+    assert controller.rate == pytest.approx(1.9)  # 2 answers in the last second, less 5 %
     now += 1.5
     controller.on_answer(now, 0.1, saturated=False)  # 1 answer a second: nothing to probe
-    assert controller.rate == pytest.approx(1.8)
+    assert controller.rate == pytest.approx(1.9)
     for _ in range(42):  # 20 answers a second for 2 seconds: 2 % more per clean window
         now += 0.05
         controller.on_answer(now, 0.1, saturated=False)
-    assert controller.rate == pytest.approx(1.8 * 1.02**2)
+    assert controller.rate == pytest.approx(1.9 * 1.02**2)
     for _ in range(10000):  # 50 answers a second: more than the maximum at baseline latency
         now += 0.02
         controller.on_answer(now, 0.1, saturated=False)

@@ -26,6 +26,7 @@ import dataclasses
 import datetime
 import gc
 import json
+import logging
 import os
 import platform
 import statistics
@@ -72,6 +73,9 @@ class Plan:
     account_memory: tuple[int, int]  # whole-account memory: records of its largest, small, large
     bare_pages: int  # zero latency: pages of ``bare_page_size`` records, connector vs requests
     bare_page_size: int
+    auto_pages: int  # pages read by each configuration of the "auto" group (100 ms latency)
+    auto_levels: tuple[int, ...]  # the fixed concurrencies "auto" is compared with
+    limited_pages: int  # pages read against the sandbox limited to LIMITED_RPS
 
 
 FULL = Plan(
@@ -79,7 +83,7 @@ FULL = Plan(
     latency=0.020,
     page_size=100,
     read_records=20_000,
-    read_memory=(2_000, 50_000),
+    read_memory=(5_000, 50_000),
     write_records=500,
     write_memory=(2_000, 20_000),
     read_memory_repeats=3,
@@ -90,16 +94,22 @@ FULL = Plan(
     account_memory=(2_000, 20_000),
     bare_pages=100,
     bare_page_size=500,
+    auto_pages=500,
+    auto_levels=(16, 32),
+    limited_pages=200,
 )
 QUICK = dataclasses.replace(
     FULL,
     read_records=4_000,
-    read_memory=(1_000, 10_000),
+    read_memory=(4_000, 40_000),
     write_records=80,
     write_memory=(250, 2_500),
     account_repeats=1,
     account_memory=(1_000, 10_000),
     bare_pages=20,
+    auto_pages=150,
+    auto_levels=(8, 32),
+    limited_pages=100,
 )
 
 READ_SPEEDUP_TARGET = 3.0
@@ -109,6 +119,12 @@ ACCOUNT_VS_LARGEST_TARGET = 1.5  # whole-account sync time / its largest resourc
 ACCOUNT_VS_SDK_TARGET = 4.0  # Singer SDK tap time / whole-account sync time
 BARE_TARGET = 1.0  # connector speed / a bare sequential requests loop's, no latency
 ACCOUNT_LARGEST = "order_items"  # no detail stream reads its records again
+AUTO = "auto"  # the default concurrency of reads and writes
+AUTO_LATENCY = 0.100  # the "auto" group's sandbox latency (seconds per request)
+AUTO_SHARE_TARGET = 0.90  # auto >= 90 % of the best fixed concurrency
+LIMITED_RPS = 10.0  # the rate-limited sandbox's requests per second
+LIMITED_SHARE_TARGET = 0.90  # auto >= 90 % of LIMITED_RPS pages per second
+LIMITED_429_TARGET = 0.05  # at most 5 % of the requests answered 429
 
 
 # ------------------------------------------------------------------------------ the sandbox
@@ -119,7 +135,12 @@ def serve_sandbox(spec_json: str, credential_path: str) -> int:
     spec = json.loads(spec_json)
     from nexla_procurify.sandbox import Sandbox
 
-    with Sandbox(records=spec["records"], latency=spec["latency"], seed=0) as sandbox:
+    with Sandbox(
+        records=spec["records"],
+        latency=spec["latency"],
+        seed=0,
+        rate_limit=spec.get("rate_limit"),
+    ) as sandbox:
         descriptor = os.open(credential_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             json.dump(sandbox.credential("benchmark sandbox"), handle)
@@ -131,8 +152,10 @@ def serve_sandbox(spec_json: str, credential_path: str) -> int:
 class SandboxProcess:
     """A sandbox in a child process; ``credential`` is its credential (keep it off screens)."""
 
-    def __init__(self, records: dict[str, int], latency: float) -> None:
-        self.spec = {"records": records, "latency": latency}
+    def __init__(
+        self, records: dict[str, int], latency: float, rate_limit: float | None = None
+    ) -> None:
+        self.spec = {"records": records, "latency": latency, "rate_limit": rate_limit}
         self.credential: dict[str, Any] = {}
         self._process: subprocess.Popen[str] | None = None
 
@@ -186,7 +209,7 @@ def connect(host: Host, sandbox: SandboxProcess) -> Any:
     return session
 
 
-def read_all(host: Host, session: Any, *, concurrency: int | None, page_size: int) -> int:
+def read_all(host: Host, session: Any, *, concurrency: int | str | None, page_size: int) -> int:
     """Stream every vendor through ``read_source``, keeping nothing; the number of records.
     ``concurrency`` ``None``: the configuration leaves it to its default."""
     config: dict[str, Any] = {"resource": RESOURCE, "page_size": page_size}
@@ -211,7 +234,9 @@ def vendors(count: int, tag: str) -> Iterator[dict[str, Any]]:
         }
 
 
-def write_all(host: Host, session: Any, *, count: int, concurrency: int, tag: str) -> Counter[str]:
+def write_all(
+    host: Host, session: Any, *, count: int, concurrency: int | str, tag: str
+) -> Counter[str]:
     """Create ``count`` vendors through ``write_destination``; the results' statuses."""
     config = {"resource": RESOURCE, "operation": "create", "concurrency": concurrency}
     statuses: Counter[str] = Counter()
@@ -316,7 +341,7 @@ def progress(text: str) -> None:
 
 def bench_read_throughput(plan: Plan, report: Report) -> None:
     cat = catalogue()
-    levels = sorted({1, cat.default_read_concurrency, cat.max_read_concurrency})
+    levels: list[int | str] = [1, cat.default_read_concurrency, cat.max_read_concurrency]
     progress(
         f"read throughput: {plan.read_records} {RESOURCE}, page_size {plan.page_size}, "
         f"latency {plan.latency * 1000:.0f} ms, concurrency {levels}, "
@@ -326,9 +351,9 @@ def bench_read_throughput(plan: Plan, report: Report) -> None:
     with SandboxProcess({RESOURCE: plan.read_records}, plan.latency) as sandbox:
         session = connect(host, sandbox)
         try:
-            rates: dict[int, list[float]] = {level: [] for level in levels}
+            rates: dict[int | str, list[float]] = {level: [] for level in levels}
             # One untimed pass (imports, schemas, connection pool), then interleaved repeats.
-            read_all(host, session, concurrency=max(levels), page_size=plan.page_size)
+            read_all(host, session, concurrency=cat.max_read_concurrency, page_size=plan.page_size)
             for _ in range(plan.repeats):
                 for level in levels:
                     seconds, count = timed(
@@ -343,11 +368,12 @@ def bench_read_throughput(plan: Plan, report: Report) -> None:
             session.close()
     base = statistics.median(rates[1])
     for level in levels:
-        label = {
+        labels: dict[int | str, str] = {
             1: "sequential",
             cat.default_read_concurrency: "default",
             cat.max_read_concurrency: "max",
-        }[level]
+        }
+        label = labels[level]
         report.add(f"read c={level} ({label}) records/s", _spread(rates[level], "{:,.0f}"))
     for level in levels[1:]:
         speedup = statistics.median(rates[level]) / base
@@ -364,7 +390,10 @@ def bench_read_throughput(plan: Plan, report: Report) -> None:
 
 def bench_read_memory(plan: Plan, report: Report) -> None:
     small, large = plan.read_memory
-    concurrency = catalogue().default_read_concurrency
+    # Pinned at the maximum, the most pages "auto" (the default) can have in flight: both sizes
+    # reach that bound, which is what "flat" promises (a small run under "auto" stops before
+    # its limit has grown, so the ratio would measure the ramp, not the memory).
+    concurrency = catalogue().max_read_concurrency
     progress(
         f"read memory: stream {small} vs {large} {RESOURCE}, page_size {plan.page_size}, "
         f"concurrency {concurrency}, {plan.read_memory_repeats} repeats"
@@ -400,17 +429,17 @@ def bench_read_memory(plan: Plan, report: Report) -> None:
 
 def bench_write_throughput(plan: Plan, report: Report, tags: Tags) -> None:
     default = catalogue().default_write_concurrency
-    levels = [1, default]
+    levels: list[int | str] = [1, default]
     progress(
         f"write throughput: create {plan.write_records} {RESOURCE}, latency "
         f"{plan.latency * 1000:.0f} ms, concurrency {levels}, {plan.repeats} repeats"
     )
     host = Host(plugins=[nexla_procurify.plugin])
-    rates: dict[int, list[float]] = {level: [] for level in levels}
+    rates: dict[int | str, list[float]] = {level: [] for level in levels}
     with SandboxProcess({RESOURCE: 25}, plan.latency) as sandbox:
         session = connect(host, sandbox)
         try:
-            write_all(host, session, count=2 * default, concurrency=default, tag=tags())
+            write_all(host, session, count=8, concurrency=default, tag=tags())
             for _ in range(plan.repeats):
                 for level in levels:
                     seconds, statuses = timed(
@@ -440,7 +469,7 @@ def bench_write_throughput(plan: Plan, report: Report, tags: Tags) -> None:
 
 def bench_write_memory(plan: Plan, report: Report, tags: Tags) -> None:
     small, large = plan.write_memory
-    concurrency = catalogue().default_write_concurrency
+    concurrency = catalogue().max_write_concurrency  # the bound "auto" can reach, as for reads
     progress(
         f"write memory: create {small} vs {large} {RESOURCE} from a generator, "
         f"concurrency {concurrency}, {plan.write_memory_repeats} repeats"
@@ -450,7 +479,7 @@ def bench_write_memory(plan: Plan, report: Report, tags: Tags) -> None:
     with SandboxProcess({RESOURCE: 25}, plan.memory_latency) as sandbox:
         session = connect(host, sandbox)
         try:
-            write_all(host, session, count=2 * concurrency, concurrency=concurrency, tag=tags())
+            write_all(host, session, count=8, concurrency=concurrency, tag=tags())
             for _ in range(plan.write_memory_repeats):
                 for size in (small, large):
                     peak, statuses = peak_memory(
@@ -747,6 +776,103 @@ def bench_bare(plan: Plan, report: Report) -> None:
     )
 
 
+def bench_auto(plan: Plan, report: Report) -> None:
+    """``concurrency: "auto"`` against the best fixed concurrency, unlimited sandbox at 100 ms."""
+    records = plan.auto_pages * plan.page_size
+    levels: list[int | str] = [*plan.auto_levels, AUTO]
+    progress(
+        f"auto vs fixed: {plan.auto_pages} pages of {plan.page_size} {RESOURCE}, latency "
+        f"{AUTO_LATENCY * 1000:.0f} ms, concurrency {levels}, {plan.repeats} repeats"
+    )
+    host = Host(plugins=[nexla_procurify.plugin])
+    rates: dict[int | str, list[float]] = {level: [] for level in levels}
+    with SandboxProcess({RESOURCE: records}, AUTO_LATENCY) as sandbox:
+        session = connect(host, sandbox)
+        try:
+            read_all(host, session, concurrency=AUTO, page_size=plan.page_size)
+            for _ in range(plan.repeats):
+                for level in levels:
+                    seconds, count = timed(
+                        partial(
+                            read_all, host, session, concurrency=level, page_size=plan.page_size
+                        )
+                    )
+                    if count != records:
+                        raise RuntimeError(f"read {count} records, expected {records}")
+                    rates[level].append(plan.auto_pages / seconds)
+        finally:
+            session.close()
+    for level in levels:
+        report.add(f"auto group: read c={level} pages/s", _spread(rates[level], "{:,.1f}"))
+    best = max(plan.auto_levels, key=lambda level: statistics.median(rates[level]))
+    share = statistics.median(rates[AUTO]) / statistics.median(rates[best])
+    report.add(
+        f"auto vs best fixed (c={best}), {AUTO_LATENCY * 1000:.0f} ms",
+        f"{share:.0%}",
+        f">= {AUTO_SHARE_TARGET:.0%}",
+        share >= AUTO_SHARE_TARGET,
+    )
+
+
+class RetryCounter(logging.Handler):
+    """Counts the connector's retries by status, from its ``nexla_procurify.http`` log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.statuses: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args
+        if (
+            record.getMessage().startswith("Procurify answered")
+            and isinstance(args, tuple)
+            and args
+        ):
+            self.statuses[str(args[0])] += 1
+
+
+def bench_auto_limited(plan: Plan, report: Report) -> None:
+    """``concurrency: "auto"`` against a sandbox limited to ``LIMITED_RPS`` requests a second."""
+    records = plan.limited_pages * plan.page_size
+    progress(
+        f"auto vs a rate limit: {plan.limited_pages} pages of {plan.page_size} {RESOURCE}, "
+        f"sandbox limited to {LIMITED_RPS:g} requests/s, latency {plan.latency * 1000:.0f} ms, "
+        "1 run"
+    )
+    host = Host(plugins=[nexla_procurify.plugin])
+    counter = RetryCounter()
+    logger = logging.getLogger("nexla_procurify.http")
+    with SandboxProcess({RESOURCE: records}, plan.latency, LIMITED_RPS) as sandbox:
+        session = connect(host, sandbox)
+        time.sleep(1.0)  # the token exchange's request is back in the sandbox's allowance
+        logger.addHandler(counter)
+        try:
+            seconds, count = timed(
+                lambda: read_all(host, session, concurrency=AUTO, page_size=plan.page_size)
+            )
+        finally:
+            logger.removeHandler(counter)
+            session.close()
+    if count != records:
+        raise RuntimeError(f"read {count} records, expected {records}")
+    pages_per_second = plan.limited_pages / seconds
+    limited = counter.statuses["429"]
+    requests_sent = plan.limited_pages + sum(counter.statuses.values())
+    share = pages_per_second / LIMITED_RPS
+    report.add(
+        f"auto, {LIMITED_RPS:g} req/s sandbox: pages/s",
+        f"{pages_per_second:.2f} ({share:.0%} of {LIMITED_RPS:g})",
+        f">= {LIMITED_SHARE_TARGET:.0%}",
+        share >= LIMITED_SHARE_TARGET,
+    )
+    report.add(
+        f"auto, {LIMITED_RPS:g} req/s sandbox: answered 429",
+        f"{limited} of {requests_sent} ({limited / requests_sent:.1%})",
+        f"<= {LIMITED_429_TARGET:.0%}",
+        limited / requests_sent <= LIMITED_429_TARGET,
+    )
+
+
 def _check_created(statuses: Counter[str], expected: int) -> None:
     if statuses.get("created", 0) != expected:
         raise RuntimeError(f"expected {expected} records created, got {dict(statuses)}")
@@ -783,6 +909,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "read-memory",
             "write",
             "write-memory",
+            "auto",
+            "auto-limited",
             "account",
             "account-memory",
             "bare",
@@ -807,7 +935,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_memory_repeats=args.repeats,
             account_repeats=args.repeats,
         )
-    only = set(args.only or ("read", "read-memory", "write", "write-memory", "account", "bare"))
+    only = set(
+        args.only
+        or (
+            "read",
+            "read-memory",
+            "write",
+            "write-memory",
+            "auto",
+            "auto-limited",
+            "account",
+            "account-memory",
+            "bare",
+        )
+    )
     report = Report()
     tags = Tags()
     started = time.perf_counter()
@@ -825,6 +966,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "account": lambda: bench_account(plan, report),
             "account-memory": lambda: bench_account_memory(plan, report),
             "bare": lambda: bench_bare(plan, report),
+            "auto": lambda: bench_auto(plan, report),
+            "auto-limited": lambda: bench_auto_limited(plan, report),
         }
         for name, bench in benches.items():
             if name in only:

@@ -43,6 +43,8 @@ SETTINGS = (
     "filters",
 )
 DEFAULT_NAME = "Procurify"
+# The most requests in flight over all streams of a run, when ``concurrency`` is not set.
+DEFAULT_BUDGET = 6
 _PATH_SETTINGS = ("role", "status")
 
 
@@ -89,9 +91,7 @@ def parse_flat_config(config: object, *, what: str = "tap") -> FlatConfig:
     for error in validate(credential, allow_loopback=loopback_allowed()).errors:
         settings.problem(f"'{error.field}': {error.message}" if error.field else error.message)
     cat = catalogue()
-    budget = settings.whole_number(
-        "concurrency", cat.default_read_concurrency, maximum=cat.max_read_concurrency
-    )
+    budget = settings.whole_number("concurrency", DEFAULT_BUDGET, maximum=cat.max_read_concurrency)
     settings.whole_number("page_size", cat.default_page_size, maximum=cat.max_page_size)
     settings.text("start_date", example="2026-01-01")
     filters = settings.get("filters", {})
@@ -150,10 +150,16 @@ def flat_schema() -> dict[str, Any]:
         properties[key] = prop
     for key in ("start_date", "page_size", "concurrency", "max_extra_pages", "role", "status"):
         properties[key] = dict(source[key])
-    properties["concurrency"]["description"] = (
-        "Requests in flight at the same time over all streams (the streams are read side by "
-        "side within it). Lowered automatically while Procurify asks to slow down (HTTP 429)."
-    )
+    properties["concurrency"] = {
+        "title": "Concurrency",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": source["concurrency"]["maximum"],
+        "default": DEFAULT_BUDGET,
+        "description": "Requests in flight at the same time over all streams (the streams are "
+        "read side by side within it). Lowered automatically while Procurify asks to slow down "
+        "(HTTP 429).",
+    }
     properties["filters"] = {
         "type": "object",
         "title": "Filters",

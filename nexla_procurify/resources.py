@@ -27,6 +27,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from nexla_procurify import manifest
+from nexla_procurify.concurrency import AUTO, Concurrency
 from nexla_procurify.errors import ConfigurationError
 
 # How a list is read: page-number pages (``?page=&page_size=``), one answer holding every
@@ -250,9 +251,9 @@ class Catalogue:
     resources: Mapping[str, Resource]
     max_page_size: int
     default_page_size: int
-    default_read_concurrency: int
+    default_read_concurrency: Concurrency
     max_read_concurrency: int
-    default_write_concurrency: int
+    default_write_concurrency: Concurrency
     max_write_concurrency: int
     default_max_extra_pages: int
     max_extra_pages_limit: int
@@ -290,9 +291,9 @@ def catalogue() -> Catalogue:
         ),
         max_page_size=_bound(source, "page_size", "maximum"),
         default_page_size=_bound(source, "page_size", "default"),
-        default_read_concurrency=_bound(source, "concurrency", "default"),
+        default_read_concurrency=_concurrency_default(source),
         max_read_concurrency=_bound(source, "concurrency", "maximum"),
-        default_write_concurrency=_bound(destination, "concurrency", "default"),
+        default_write_concurrency=_concurrency_default(destination),
         max_write_concurrency=_bound(destination, "concurrency", "maximum"),
         default_max_extra_pages=_bound(source, "max_extra_pages", "default"),
         max_extra_pages_limit=_bound(source, "max_extra_pages", "maximum"),
@@ -304,6 +305,14 @@ def _properties(relative: str) -> tuple[str, Mapping[str, Any]]:
     loaded = manifest.load_json(relative)
     properties = loaded.get("properties") if isinstance(loaded, dict) else None
     return relative, properties if isinstance(properties, dict) else {}
+
+
+def _concurrency_default(schema: tuple[str, Mapping[str, Any]]) -> Concurrency:
+    """The default ``concurrency`` of a configuration schema: ``"auto"`` or a whole number."""
+    prop = schema[1].get("concurrency")
+    if isinstance(prop, Mapping) and prop.get("default") == AUTO:
+        return AUTO
+    return _bound(schema, "concurrency", "default")
 
 
 def _bound(schema: tuple[str, Mapping[str, Any]], key: str, bound: str) -> int:

@@ -2,10 +2,10 @@
 collected, and all of them are reported at once in one ``ConfigurationError``.
 
 A parser opens ``Settings`` on the configuration it was given, reads each key through a check
-(``whole_number``, ``boolean``, ``choice``, ``text``, or its own, noting what is wrong with
-``problem``), and ends with ``checked()``. A check never raises: it notes the problem and
-returns a fallback, so that the checks after it still run and the user fixes everything in one
-go. ``null`` means "not set" (hosts' forms send it for a setting left empty).
+(``whole_number``, ``concurrency``, ``boolean``, ``choice``, ``text``, or its own, noting what
+is wrong with ``problem``), and ends with ``checked()``. A check never raises: it notes the
+problem and returns a fallback, so that the checks after it still run and the user fixes
+everything in one go. ``null`` means "not set" (hosts' forms send it for a setting left empty).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
+from nexla_procurify.concurrency import AUTO, Concurrency
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.validation import schema_problems, shipped_validator
@@ -106,6 +107,17 @@ class Settings:
             or not (minimum <= value <= maximum)
         ):
             self.problem(f"'{key}' must be a whole number from {minimum} to {maximum}.")
+            return default
+        return value
+
+    def concurrency(self, key: str, default: Concurrency, *, maximum: int) -> Concurrency:
+        """``"auto"`` (the controller finds the limit) or a whole number from 1 to
+        ``maximum`` that pins it."""
+        value = self.values.get(key, default)
+        if value == AUTO:
+            return AUTO
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+            self.problem(f"'{key}' must be \"auto\" or a whole number from 1 to {maximum}.")
             return default
         return value
 

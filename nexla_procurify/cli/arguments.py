@@ -48,6 +48,18 @@ def parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--seed", type=int, default=0, help="seed of the generated data")
     sandbox.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="RPS",
+        help="answer 429 with Retry-After beyond RPS API requests per second",
+    )
+    sandbox.add_argument(
+        "--max-at-once",
+        type=int,
+        metavar="N",
+        help="answer 429 with Retry-After beyond N API requests at once",
+    )
+    sandbox.add_argument(
         "--write-credential",
         type=Path,
         metavar="FILE",
@@ -73,7 +85,7 @@ def parser() -> argparse.ArgumentParser:
         help="a Procurify filter of the resource (repeatable)",
     )
     read.add_argument("--page-size", type=int)
-    read.add_argument("--concurrency", type=int)
+    read.add_argument("--concurrency", type=_concurrency, metavar="auto|N")
     read.add_argument("--start-date", metavar="DATE", help="incremental resources: first run")
     read.add_argument("--role", help="purchase_orders: purchased or receivable")
     read.add_argument(
@@ -112,7 +124,7 @@ def parser() -> argparse.ArgumentParser:
     write.add_argument(
         "--dry-run", action="store_true", default=None, help="validate and report, write nothing"
     )
-    write.add_argument("--concurrency", type=int)
+    write.add_argument("--concurrency", type=_concurrency, metavar="auto|N")
     write.add_argument("--on-error", choices=("continue", "abort"))
     write.add_argument(
         "--max-line-bytes",
@@ -166,3 +178,14 @@ def source_config(args: argparse.Namespace) -> dict[str, Any]:
         filters.update({name: raws[0] if len(raws) == 1 else raws for name, raws in given.items()})
         config["filters"] = filters
     return config
+
+
+def _concurrency(text: str) -> int | str:
+    """``--concurrency``: ``auto``, or a whole number (its range checked with the
+    configuration)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes auto or a whole number, not {text!r}") from None

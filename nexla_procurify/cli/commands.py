@@ -89,6 +89,8 @@ def _sandbox(args: argparse.Namespace) -> int:
             latency=args.latency,
             records=args.records,
             seed=args.seed,
+            rate_limit=args.rate_limit,
+            max_at_once=args.max_at_once,
         )
     except OSError as error:
         raise ConfigurationError(

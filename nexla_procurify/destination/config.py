@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nexla_procurify import manifest
+from nexla_procurify.concurrency import AUTO, Concurrency
 from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.settings import MAX_SHOWN_VALUE, Settings, shown
 
@@ -40,14 +41,26 @@ class DestinationConfig:
     operation: str
     key: str | None = None
     dry_run: bool = False
-    # The default is the destination schema's (the catalogue reads it there).
-    concurrency: int = field(default_factory=lambda: catalogue().default_write_concurrency)
+    # The most records at once: pinned, or the hard maximum under ``auto_concurrency`` (the
+    # default, as the destination schema says: the catalogue reads it there).
+    concurrency: int = field(default_factory=lambda: _concurrency()[0])
     on_error: OnError = "continue"
+    auto_concurrency: bool = field(default_factory=lambda: _concurrency()[1])
 
     @property
     def target(self) -> Resource:
         """The resource written to, from the catalogue."""
         return catalogue().get(self.resource, "destination")
+
+
+def _concurrency(chosen: Concurrency | None = None) -> tuple[int, bool]:
+    """``(most at once, automatic)`` for a configured concurrency (``None``: the default)."""
+    limits = catalogue()
+    value = limits.default_write_concurrency if chosen is None else chosen
+    if value == AUTO:
+        return limits.max_write_concurrency, True
+    assert isinstance(value, int)
+    return value, False
 
 
 def destination_schema() -> dict[str, Any]:
@@ -64,8 +77,10 @@ def parse_config(config: object) -> DestinationConfig:
     key = _configured_key(settings, resource, operation)
     limits = catalogue()
     dry_run = settings.boolean("dry_run", False)
-    concurrency = settings.whole_number(
-        "concurrency", limits.default_write_concurrency, maximum=limits.max_write_concurrency
+    concurrency, automatic = _concurrency(
+        settings.concurrency(
+            "concurrency", limits.default_write_concurrency, maximum=limits.max_write_concurrency
+        )
     )
     on_error = settings.choice("on_error", ON_ERROR_CHOICES, "continue")
     settings.schema_backstop(f"schemas/{DESTINATION_SCHEMA}")
@@ -79,6 +94,7 @@ def parse_config(config: object) -> DestinationConfig:
         dry_run=dry_run,
         concurrency=concurrency,
         on_error=on_error,
+        auto_concurrency=automatic,
     )
 
 

@@ -1,7 +1,9 @@
 """A write run: records taken lazily, written by a bounded pool, one result per record in input
 order.
 
-At most ``WINDOW_PER_WORKER * concurrency`` records are in flight, so memory stays flat.
+At most ``WINDOW_PER_WORKER * concurrency`` records are in flight, so memory stays flat. Under
+``concurrency: "auto"`` (the default) ``concurrency`` is the hard maximum and every request goes
+through a ``ControlledSession``, whose controller finds how many the account takes at once.
 Records that address the same Procurify record (same id or same upsert/lookup key) are written
 one after the other, in input order, even with ``concurrency`` > 1 (``TurnTaker``).
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.controlled import controlled
 from nexla_procurify.destination.circuit import Abort
 from nexla_procurify.destination.config import parse_config
 from nexla_procurify.destination.prepare import Plan
@@ -125,6 +128,8 @@ def write_planned(
 ) -> Iterator[WriteResult]:
     """``write`` with the configuration already resolved into a ``Plan`` (such as one for a
     resource described otherwise than in the catalogue)."""
+    if plan.config.auto_concurrency and plan.config.concurrency > 1:
+        session = controlled(session, plan.config.concurrency)
     run = _Run(
         writer=RecordWriter(session, plan, sleep),
         abort=Abort() if plan.config.on_error == "abort" else None,

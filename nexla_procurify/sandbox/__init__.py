@@ -26,6 +26,7 @@ from nexla_procurify.sandbox.api import ProcurifyApi
 from nexla_procurify.sandbox.database import DEFAULT_RECORDS, Database
 from nexla_procurify.sandbox.faults import Fault, FaultPlan
 from nexla_procurify.sandbox.hooks import PageHooks
+from nexla_procurify.sandbox.limits import RateLimit
 from nexla_procurify.sandbox.server import LoggedRequest, LoopbackServer
 
 
@@ -48,6 +49,8 @@ class Sandbox:
         strict_query: bool = True,
         normalise: bool = False,
         list_lag: int = 0,
+        rate_limit: float | None = None,
+        max_at_once: int | None = None,
     ) -> None:
         """``records``: how many seeded records each collection has (an int for all, or a dict
         name -> count, others keeping the default). ``seed`` fixes the data; ``anchor`` (epoch
@@ -57,7 +60,9 @@ class Sandbox:
         written bodies as Procurify's Django REST framework serializers do (text trimmed,
         e-mails lower-cased, decimals to their places). ``list_lag``: a record created through
         the API is missing from the next ``list_lag`` list answers of its resource, as when
-        Procurify's lists lag behind its writes."""
+        Procurify's lists lag behind its writes. ``rate_limit`` (requests per second) and
+        ``max_at_once`` (requests in progress): the rate-limit mode, answering API requests
+        beyond either with 429 and ``Retry-After`` (``rate_limited`` counts them)."""
         self.client_id = client_id or "sandbox-" + secrets.token_hex(8)
         self._client_secret = client_secret or secrets.token_urlsafe(32)
         self.faults = FaultPlan()
@@ -74,7 +79,13 @@ class Sandbox:
             hooks=self.hooks,
             strict_query=strict_query,
         )
-        self._server = LoopbackServer(self.api.dispatch, self.faults, port=port, latency=latency)
+        self._server = LoopbackServer(
+            self.api.dispatch,
+            self.faults,
+            port=port,
+            latency=latency,
+            rate_limit=RateLimit(rate_limit, max_at_once),
+        )
 
     def __repr__(self) -> str:
         return f"Sandbox(base_url={self.base_url!r})"
@@ -84,6 +95,12 @@ class Sandbox:
         """The root URL of the running sandbox (``http://127.0.0.1:<port>``)."""
         host, port = self._server.address
         return f"http://{host}:{port}"
+
+    @property
+    def rate_limited(self) -> int:
+        """How many API requests the rate-limit mode answered with 429."""
+        limiter = self._server.limiter
+        return 0 if limiter is None else limiter.refused
 
     @property
     def requests(self) -> list[LoggedRequest]:

@@ -10,6 +10,7 @@ __all__ = ["LoggedRequest", "LoopbackServer", "Request", "Response"]
 import contextlib
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from nexla_procurify.sandbox.faults import Fault, FaultPlan
+from nexla_procurify.sandbox.limits import RateLimit, RateLimiter
 
 log = logging.getLogger("nexla_procurify.sandbox")
 
@@ -107,10 +109,12 @@ class LoopbackServer:
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.dispatch = dispatch
         self.faults = faults
         self.latency = latency
+        self.limiter = RateLimiter(rate_limit) if rate_limit and rate_limit.active else None
         self.log = RequestLog()
         handler = _make_handler(self)
         self._httpd = ThreadingHTTPServer((host, port), handler)
@@ -164,9 +168,23 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             server.log.append(
                 LoggedRequest(self.command, parts.path, query, "authorization" in headers)
             )
+            limiter = server.limiter
+            if limiter is None or parts.path.endswith("/oauth/token"):
+                self._answer(request, query)
+                return
+            wait = limiter.enter()
+            if wait is not None:
+                self._send(_limited(wait))
+                return
+            try:
+                self._answer(request, query)
+            finally:
+                limiter.leave()
+
+        def _answer(self, request: Request, query: dict[str, str]) -> None:
             if server.latency:
                 time.sleep(server.latency)
-            fault = server.faults.take(self.command, parts.path, query)
+            fault = server.faults.take(self.command, request.path, query)
             if fault is not None and fault.kind == "delay":
                 time.sleep(fault.delay)
                 fault = None
@@ -211,6 +229,11 @@ def _fault_response(fault: Fault) -> Response:
     if fault.retry_after is not None:
         headers["Retry-After"] = _seconds(fault.retry_after)
     return Response(fault.status, {"detail": f"Injected fault: HTTP {fault.status}."}, headers)
+
+
+def _limited(wait: float) -> Response:
+    detail = f"Request was throttled. Expected available in {math.ceil(wait)} seconds."
+    return Response(429, {"detail": detail}, {"Retry-After": _seconds(round(wait, 3))})
 
 
 def _seconds(value: float) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from nexla_procurify.concurrency import AUTO
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.resources import Resource, catalogue
 from nexla_procurify.settings import Settings
@@ -39,10 +40,13 @@ class SourceConfig:
     filters: Mapping[str, FilterValue]
     path_values: Mapping[str, str]
     start: datetime | None
+    # The most requests at once: pinned, or the hard maximum under ``auto_concurrency``.
     concurrency: int
     # Pages a read may go on to beyond those its first page announced (records created
     # meanwhile); the default and the limit are the source schema's.
     max_extra_pages: int = field(default_factory=lambda: catalogue().default_max_extra_pages)
+    # ``concurrency: "auto"``: a controller finds the limit, up to ``concurrency``.
+    auto_concurrency: bool = False
 
     @property
     def query_fingerprint(self) -> str:
@@ -83,7 +87,7 @@ def parse_config(config: object) -> SourceConfig:
         where = ""
     settings.unknown_keys(sorted({*KEYS, *path_names}), called="configuration key", where=where)
     page_size = settings.whole_number("page_size", cat.default_page_size, maximum=cat.max_page_size)
-    concurrency = settings.whole_number(
+    concurrency = settings.concurrency(
         "concurrency", cat.default_read_concurrency, maximum=cat.max_read_concurrency
     )
     max_extra_pages = settings.whole_number(
@@ -107,8 +111,9 @@ def parse_config(config: object) -> SourceConfig:
         filters=filters,
         path_values=path_values,
         start=start,
-        concurrency=concurrency,
+        concurrency=cat.max_read_concurrency if concurrency == AUTO else concurrency,
         max_extra_pages=max_extra_pages,
+        auto_concurrency=concurrency == AUTO,
     )
 
 

@@ -46,6 +46,7 @@ from typing import Any, Unpack
 import requests
 
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.concurrency import AUTO
 from nexla_procurify.errors import ConfigurationError, ProcurifyError
 from nexla_procurify.http import Answer, RequestFields, loads
 from nexla_procurify.messages import Checkpoint, Record
@@ -228,7 +229,9 @@ def _budget(configs: Iterable[Mapping[str, Any]]) -> int:
             given.append(parse_config(config).concurrency)
         except ConfigurationError:
             continue
-    return max(given, default=catalogue().default_read_concurrency)
+    cat = catalogue()
+    fallback = cat.max_read_concurrency if cat.default_read_concurrency == AUTO else None
+    return max(given, default=fallback or int(cat.default_read_concurrency))
 
 
 def _saved_streams(state: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:

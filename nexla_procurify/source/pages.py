@@ -1,5 +1,6 @@
 """Pages of a list: fetching one (checked: a page that cannot be placed stops the read),
-prefetching the following ones with a bounded pool, the adaptive limit on requests in flight,
+prefetching the following ones with a bounded pool, the limit on requests in flight (pinned
+and halved on 429, or found by the controller under ``concurrency: "auto"``),
 and the looks across a page boundary from inside one wider answer."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ __all__ = [
     "PROBE_REACHES",
     "WITNESS_REACH",
     "AdaptiveLimit",
+    "AutoLimit",
     "Page",
     "PageFetcher",
     "PoolFactory",
@@ -25,6 +27,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.controlled import ControlledSession, controlled
 from nexla_procurify.envelope import NotRecordsError, pagination_value, records_of
 from nexla_procurify.errors import ProcurifyError, TransientError
 from nexla_procurify.http import Answer, RetryEvent, error_for_response
@@ -95,6 +98,28 @@ class AdaptiveLimit:
                 self._clean = 0
 
 
+class AutoLimit:
+    """How many pages may be in flight under ``concurrency: "auto"``: the requests themselves
+    go through a ``ControlledSession``, whose controller finds the limit; twice as many pages
+    are asked for as the limit, so that requests are ready whenever room opens while the
+    pages fetched wait for the reader (and the controller sees the limit hold them back)."""
+
+    def __init__(self, session: ControlledSession) -> None:
+        self.maximum = session.gate.controller.settings.maximum
+        self._gate = session.gate
+
+    @property
+    def current(self) -> int:
+        """How many pages may be asked for at once now."""
+        return min(self.maximum, 2 * self._gate.current + 1)
+
+    def on_retry(self, event: RetryEvent) -> None:
+        """Nothing: the controlled session hears of every retry."""
+
+    def on_success(self) -> None:
+        """Nothing: the controlled session times every answer."""
+
+
 class PoolFactory(Protocol):
     """Makes the worker pool of a read (``ThreadPoolExecutor``, or a test's own)."""
 
@@ -121,11 +146,17 @@ class PageFetcher:
     boundaries; ``limit`` bounds the requests in flight."""
 
     def __init__(self, session: ProcurifySession, config: SourceConfig, pools: PoolFactory) -> None:
-        self.session = session
         self.config = config
         self.resource = config.resource
         self.pools = pools
-        self.limit = AdaptiveLimit(config.concurrency)
+        self.limit: AdaptiveLimit | AutoLimit
+        if config.auto_concurrency:
+            gated = controlled(session, config.concurrency)
+            self.session: ProcurifySession = gated
+            self.limit = AutoLimit(gated)
+        else:
+            self.session = session
+            self.limit = AdaptiveLimit(config.concurrency)
 
     def pages(
         self, first: Page, params: dict[str, FilterValue], look_across: Callable[[Page], bool]

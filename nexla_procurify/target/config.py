@@ -32,6 +32,7 @@ from typing import Any
 
 from nexla_procurify import destination, jsonlines
 from nexla_procurify.cli.inputs import load_json_object
+from nexla_procurify.concurrency import AUTO, Concurrency
 from nexla_procurify.credential import Credential, credential_schema, loopback_allowed
 from nexla_procurify.credential import parse as parse_credential
 from nexla_procurify.destination import DestinationConfig
@@ -111,7 +112,7 @@ class Route:
             "resource": config.resource,
             "operation": config.operation,
             "dry_run": config.dry_run,
-            "concurrency": config.concurrency,
+            "concurrency": AUTO if config.auto_concurrency else config.concurrency,
             "on_error": config.on_error,
         }
         if config.key is not None:
@@ -131,7 +132,7 @@ class Routing:
 
     streams: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     dry_run: bool = False
-    concurrency: int | None = None
+    concurrency: Concurrency | None = None
     on_error: str | None = None
 
     def route(self, stream: str) -> Route:
@@ -215,7 +216,8 @@ def environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
 def _typed(key: str, text: str, kind: object) -> Any:
     if kind == "boolean" and text.strip().lower() in ("true", "false"):
         return text.strip().lower() == "true"
-    if kind == "integer" and text.strip().isdigit():
+    kinds = kind if isinstance(kind, list) else [kind]
+    if "integer" in kinds and text.strip().isdigit():
         return int(text.strip())
     if kind == "object":
         try:
@@ -236,7 +238,7 @@ def parse(raw: Mapping[str, Any]) -> TargetConfig:
         streams=MappingProxyType(_streams(settings)),
         dry_run=settings.boolean("dry_run", False),
         concurrency=(
-            settings.whole_number(
+            settings.concurrency(
                 "concurrency",
                 limits.default_write_concurrency,
                 maximum=limits.max_write_concurrency,

@@ -118,7 +118,9 @@ def test_the_source_parser_keeps_to_the_schema_defaults() -> None:
     properties = manifest.schema("source.schema.json")["properties"]
     parsed = source.parse_config({"resource": "purchase_orders"})
     assert parsed.page_size == properties["page_size"]["default"]
-    assert parsed.concurrency == properties["concurrency"]["default"]
+    assert properties["concurrency"]["default"] == "auto"
+    assert parsed.auto_concurrency
+    assert parsed.concurrency == properties["concurrency"]["maximum"]
     assert parsed.max_extra_pages == properties["max_extra_pages"]["default"]
     assert dict(parsed.filters) == properties["filters"]["default"]
     assert dict(parsed.path_values) == {
@@ -130,7 +132,9 @@ def test_the_destination_parser_keeps_to_the_schema_defaults() -> None:
     properties = destination.destination_schema()["properties"]
     parsed = destination.parse_config({"resource": "vendors", "operation": "create"})
     assert parsed.dry_run == properties["dry_run"]["default"]
-    assert parsed.concurrency == properties["concurrency"]["default"]
+    assert properties["concurrency"]["default"] == "auto"
+    assert parsed.auto_concurrency
+    assert parsed.concurrency == properties["concurrency"]["maximum"]
     assert parsed.on_error == properties["on_error"]["default"]
     assert set(properties["on_error"]["enum"]) == {"continue", "abort"}
 

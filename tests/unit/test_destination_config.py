@@ -30,8 +30,9 @@ def test_defaults_come_from_the_catalogue() -> None:
         operation="create",
         key=None,
         dry_run=False,
-        concurrency=catalogue().default_write_concurrency,
+        concurrency=catalogue().max_write_concurrency,
         on_error="continue",
+        auto_concurrency=True,
     )
 
 
@@ -105,12 +106,12 @@ def test_key_must_be_the_resource_upsert_key() -> None:
     assert "vendors can only be upserted by 'external_id', not by 'name'" in message
 
 
-@pytest.mark.parametrize("concurrency", [0, 17, -1, "4", True, 2.5])
+@pytest.mark.parametrize("concurrency", [0, 33, -1, "4", True, 2.5, "Auto", "max"])
 def test_bad_concurrency(concurrency: Any) -> None:
     message = config_error(
         {"resource": "vendors", "operation": "create", "concurrency": concurrency}
     )
-    assert "'concurrency' must be a whole number from 1 to 16" in message
+    assert "'concurrency' must be \"auto\" or a whole number from 1 to 32" in message
 
 
 @pytest.mark.parametrize("on_error", ["stop", "", True])
@@ -233,4 +234,7 @@ def test_settings_sent_as_null_mean_not_set() -> None:
         }
     )
     assert (config.dry_run, config.on_error) == (False, "continue")
-    assert config.concurrency == catalogue().default_write_concurrency
+    assert (config.concurrency, config.auto_concurrency) == (
+        catalogue().max_write_concurrency,
+        True,
+    )

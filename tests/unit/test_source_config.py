@@ -29,7 +29,7 @@ def test_every_problem_is_reported_at_once() -> None:
     for part in (
         "Unknown source configuration key(s) for 'vendors': colour.",
         "'page_size' must be a whole number from 1 to 500.",
-        "'concurrency' must be a whole number from 1 to 16.",
+        "'concurrency' must be \"auto\" or a whole number from 1 to 32.",
         "'max_extra_pages' must be a whole number from 0 to 1000000.",
         "Filter 'type' must be one of 1, 2, 3,",
         "Unknown filter 'active' for resource 'vendors'.",
@@ -68,7 +68,7 @@ def test_path_values_and_the_start_date_are_checked_with_the_rest() -> None:
     assert '\'status\' must be one of "all", "open"' in message
     assert "'role' must be \"purchased\" or \"receivable\" (got 'x')." in message
     assert "'start_date' must be a date (YYYY-MM-DD)" in message
-    assert "'concurrency' must be a whole number" in message
+    assert "'concurrency' must be \"auto\" or a whole number" in message
 
 
 def test_a_good_configuration_is_parsed_as_before() -> None:

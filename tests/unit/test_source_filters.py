@@ -42,7 +42,10 @@ from nexla_procurify.resources import catalogue
         ({"resource": "vendors", "start_date": "2026-01-01"}, "only to incremental resources"),
         ({"resource": "bills", "start_date": "01/02/2026"}, "date (YYYY-MM-DD)"),
         ({"resource": "vendors", "page_size": 5000}, "'page_size' must be a whole number"),
-        ({"resource": "vendors", "concurrency": 0}, "'concurrency' must be a whole number"),
+        (
+            {"resource": "vendors", "concurrency": 0},
+            "'concurrency' must be \"auto\" or a whole number",
+        ),
         ({"resource": "vendors", "role": "purchased"}, "Unknown source configuration key"),
         ({"resource": "purchase_orders", "status": "lost"}, "'status' must be one of"),
         ({"resource": "bills", "status": "paid"}, "Unknown source configuration key"),

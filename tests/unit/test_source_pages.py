@@ -17,6 +17,7 @@ from unit.source_helpers import FakeList, split, vendors
 
 from nexla_procurify import source
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.controlled import ControlledSession, controlled
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import PermissionDeniedError, TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
@@ -314,3 +315,33 @@ def test_a_page_in_utf8_with_a_byte_order_mark_or_a_declared_charset_is_read(
     for _ in range(2):
         records, _ = split(source.read(session, {"resource": "vendors"}, None))
         assert records == [{"id": 1, "name": "Café"}]
+
+
+def test_the_controlled_session_hears_429s_and_chains_the_callers_listener(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    limited = {"json": {"detail": "slow down"}, "status_code": 429, "headers": {"Retry-After": "0"}}
+    requests_mock.get(f"{BASE}/api/v3/x", [limited, {"json": {"ok": True}}])
+    gated = controlled(session, 8)
+    heard: list[RetryEvent] = []
+    answer = gated.request_json("GET", "/api/v3/x", on_retry=heard.append)
+    assert answer.body == {"ok": True}
+    assert [event.status for event in heard] == [429]
+    assert gated.gate.controller.limit == 2  # halved from its start of 2, then one more
+    assert not gated.gate.controller.slow_start
+    assert gated.gate.in_flight == 0
+    gated.close()  # leaves the wrapped session open
+    assert session.request("GET", "/api/v3/x").status_code == 200
+    assert isinstance(gated, ControlledSession)
+
+
+def test_an_auto_read_recovers_from_429s_without_losing_or_repeating_a_record(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    fake = FakeList(vendors(60))
+    limited = {"json": {"detail": "slow down"}, "status_code": 429, "headers": {"Retry-After": "0"}}
+    requests_mock.get(
+        f"{BASE}/api/v3/vendors", [{"json": fake}, limited, limited, *([{"json": fake}] * 30)]
+    )
+    records, _ = split(source.read(session, {"resource": "vendors", "page_size": 4}, None))
+    assert [record["id"] for record in records] == list(range(1, 61))

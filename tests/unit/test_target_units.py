@@ -122,7 +122,7 @@ def test_every_problem_is_named_at_once_before_the_credential() -> None:
     message = raised.value.message
     for part in (
         "colour",
-        "'concurrency' must be a whole number from 1 to 16",
+        "'concurrency' must be \"auto\" or a whole number from 1 to 32",
         "Stream 'a': Resource 'vendors' does not support operation 'close'",
         "Stream 'b' writes to locations, which cannot be upserted",
         "Unknown setting(s) in streams.c: table",

@@ -175,16 +175,22 @@ def _selected(
     replication_key = ours.get("replication_key")
     bookmarks = (replication_key,) if replication_key else ()
     automatic = {*key, *bookmarks}
+    # The key and the replication key are automatic even when a host's schema leaves them out:
+    # without them a loader cannot merge, and the next run cannot resume.
+    declared = dict(schema["properties"])
+    for name in sorted(automatic - set(declared)):
+        declared[name] = ours["schema"]["properties"][name]
+    schema = {**schema, "properties": declared}
     if not metadata:
-        return SelectedStream(ours["stream"], dict(schema), tuple(key), bookmarks, None)
+        return SelectedStream(ours["stream"], schema, tuple(key), bookmarks, None)
     properties = frozenset(
         name
-        for name in schema["properties"]
+        for name in declared
         if name in automatic or _is_selected(metadata, ("properties", name))
     )
     projected = dict(schema)
     projected["properties"] = {
-        name: value for name, value in schema["properties"].items() if name in properties
+        name: value for name, value in declared.items() if name in properties
     }
     if isinstance(schema.get("required"), list):
         projected["required"] = [name for name in schema["required"] if name in properties]

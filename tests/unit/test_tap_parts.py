@@ -167,6 +167,24 @@ def test_selection_follows_the_singer_metadata_rules() -> None:
     }
 
 
+@pytest.mark.parametrize("with_metadata", [True, False])
+def test_the_key_and_replication_key_are_kept_when_the_catalogs_schema_leaves_them_out(
+    with_metadata: bool,
+) -> None:
+    orders = _entry("purchase_orders")
+    orders["schema"] = {"type": "object", "properties": {"name": {"type": ["string", "null"]}}}
+    if with_metadata:
+        orders = _with(orders, [], selected=True)
+    else:
+        orders["metadata"] = []
+    [picked] = select(_catalog(orders))
+    automatic = {*picked.key_properties, *picked.bookmark_properties}
+    assert automatic == {"uuid", "last_modified"}
+    assert automatic <= set(picked.schema["properties"])
+    record = {"uuid": "u-1", "last_modified": "2026-12-01T00:00:00Z", "name": "x", "other": 1}
+    assert automatic <= set(picked.project(record))
+
+
 def test_a_stream_deselected_by_default_and_metadata_without_a_root() -> None:
     off = _with(_entry("vendors"), [], **{"selected-by-default": False})
     no_root = _entry("users")

@@ -120,7 +120,8 @@ def configured_streams(configured: object) -> list[ConfiguredStream]:
         if mode not in ("full_refresh", "incremental"):
             raise ConfigurationError(f"Stream {name!r} cannot be read with sync_mode {mode!r}.")
         fields = None
-        properties = (stream.get("json_schema") or {}).get("properties")
+        json_schema = stream.get("json_schema")
+        properties = json_schema.get("properties") if isinstance(json_schema, Mapping) else None
         if isinstance(properties, Mapping) and properties:
             fields = frozenset(
                 [
@@ -153,8 +154,13 @@ def stream_states(state: object) -> dict[str, Mapping[str, Any]]:
             raise ConfigurationError("Each state message must be an object.")
         kind = item.get("type", "LEGACY")
         if kind == "STREAM":
-            stream = item.get("stream") or {}
-            name = (stream.get("stream_descriptor") or {}).get("name")
+            stream = item.get("stream")
+            descriptor = stream.get("stream_descriptor") if isinstance(stream, Mapping) else None
+            name = descriptor.get("name") if isinstance(descriptor, Mapping) else None
+            if not isinstance(stream, Mapping) or not isinstance(name, str):
+                raise ConfigurationError(
+                    "A STREAM state must hold stream.stream_descriptor.name and stream_state."
+                )
             value = stream.get("stream_state")
             if isinstance(name, str) and isinstance(value, Mapping):
                 found[name] = value

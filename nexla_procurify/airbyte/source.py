@@ -28,6 +28,7 @@ from nexla_procurify.cli.inputs import load_json_object
 from nexla_procurify.cli.process import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     credential_problems,
@@ -93,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProcurifyError as error:
         _emit(protocol.trace_error(error.message, _failure(error)))
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED  # Ctrl-C: what was emitted stands (each STATE after its page)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE

@@ -287,3 +287,32 @@ def test_bookmarks_round_trip(bookmarks: dict[str, dict[str, Any]]) -> None:
 def test_airbyte_stream_states_round_trip(bookmarks: dict[str, dict[str, Any]]) -> None:
     written = [protocol.stream_state(name, value, 0)["state"] for name, value in bookmarks.items()]
     assert protocol.stream_states(json.loads(json.dumps(written))) == bookmarks
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        [{"type": "STREAM", "stream": "vendors"}],
+        [{"type": "STREAM", "stream": {"stream_descriptor": "vendors"}}],
+        [{"type": "STREAM", "stream": {"stream_descriptor": {"name": 3}, "stream_state": {}}}],
+    ],
+)
+def test_a_malformed_airbyte_stream_state_is_a_configuration_error(state: object) -> None:
+    with pytest.raises(ConfigurationError, match="stream_descriptor"):
+        protocol.stream_states(state)
+
+
+@pytest.mark.parametrize("json_schema", ["x", [1], None, 7])
+def test_a_configured_stream_whose_json_schema_is_not_an_object_is_read_whole(
+    json_schema: object,
+) -> None:
+    configured = {
+        "streams": [
+            {
+                "stream": {"name": "vendors", "json_schema": json_schema},
+                "sync_mode": "full_refresh",
+            }
+        ]
+    }
+    [chosen] = protocol.configured_streams(configured)
+    assert chosen.fields is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,22 @@ def test_configured_streams_keep_the_fields_asked_for() -> None:
         protocol.configured_streams(
             {"streams": [{"stream": discovered["vendors"], "sync_mode": "sometimes"}]}
         )
+
+
+def test_ctrl_c_during_a_read_ends_it_without_a_traceback(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.inject(Fault("delay", delay=30.0, method="GET", path="/api/v3/vendors", times=None))
+    config = _config(sandbox, tmp_path, concurrency=1)
+    catalog = _configured(tmp_path, {"vendors": "full_refresh"})
+    with subprocess.Popen(
+        [SOURCE, "read", "--config", config, "--catalog", catalog],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, ALLOW_LOOPBACK_ENV: "1"},
+    ) as process:
+        assert process.stdout is not None
+        process.stdout.readline()  # a first message: the read is under way (and waiting)
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 130
+        assert "Traceback" not in errors

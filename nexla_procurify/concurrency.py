@@ -14,7 +14,12 @@ limits are:
   rate of the answers delivered over the last ``window`` seconds (the rate the account allows);
   a clean window lets that rate grow again by ``rate_growth``, to at most ``probe`` times the
   rate delivered (a server's burst allowance hides an excess for a while: the probe stays
-  near what is really delivered);
+  near what is really delivered). Until a paced rate has itself been answered 429, it grows
+  by ``first_rate_growth`` instead (*rate slow start*): the first 429 usually comes within a
+  read's first second, when the answers of less than one window are all there is to measure,
+  so that first pace is low. The 429 that ends it paces at ``first_rate_backoff`` of the rate
+  delivered: a probe grown past the limit has spent the server's burst allowance, so the rate
+  delivered over that window overstates what the account allows;
 - latency above ``tolerance`` times its baseline (the server is queueing) multiplies the limit
   by ``latency_backoff``;
 - at most one decrease per round trip (the answers of one burst are one signal; after a 429,
@@ -22,7 +27,9 @@ limits are:
   below ``minimum``, never above ``maximum`` (the hard maximum).
 
 Starts are spaced by one round trip divided by the limit (pacing, so that a burst never leaves
-at once), or by the paced rate once a 429 has set one.
+at once), or by the paced rate once a 429 has set one. A 429's ``Retry-After`` is the account's
+wait, not one request's: no request starts before its retry, and the retries of one burst of
+429s leave one by one at the paced rate instead of together into the same empty allowance.
 """
 
 from __future__ import annotations
@@ -68,6 +75,8 @@ class ControllerSettings:
     window: float = 1.0
     rate_growth: float = 0.02
     probe: float = 1.05
+    first_rate_growth: float = 0.15
+    first_rate_backoff: float = 0.7
 
     def __post_init__(self) -> None:
         if not 1 <= self.minimum <= self.maximum:
@@ -85,6 +94,7 @@ class Controller:
         self.baseline: float | None = None  # the lowest recent latency: the uncongested one
         self.recent: float | None = None  # latency, smoothed over the last answers
         self.rate: float | None = None  # paced starts per second, once a 429 set it
+        self.rate_found = False  # a paced rate has been answered 429: it grows slowly from then
         self._hold_until = -math.inf  # no further decrease before (one round trip)
         self._rate_since = 0.0
         self._delivered: deque[float] = deque()
@@ -124,11 +134,15 @@ class Controller:
         self._forget(now)
         if now < self._hold_until:
             return
+        backoff = self.settings.rate_backoff
+        if self.rate is not None and not self.rate_found:
+            self.rate_found = True
+            backoff = self.settings.first_rate_backoff
         delivered = len(self._delivered) / self.settings.window
         pace = self._limit / self.baseline if self.baseline else None
         candidates = [value for value in (delivered, self.rate, pace) if value]
         if candidates:
-            self.rate = max(0.1, min(candidates) * self.settings.rate_backoff)
+            self.rate = max(0.1, min(candidates) * backoff)
             self._rate_since = now
         self._decrease(now, self.settings.backoff)
         self._hold_until = now + max(self.recent or 0.0, self.settings.window)
@@ -142,8 +156,13 @@ class Controller:
         if self.rate is None or now - self._rate_since < self.settings.window:
             return
         delivered = len(self._delivered) / self.settings.window
-        grown = self.rate * (1.0 + self.settings.rate_growth)
-        self.rate = max(self.rate, min(grown, delivered * self.settings.probe))
+        if self.rate_found:
+            growth, probe = self.settings.rate_growth, self.settings.probe
+        else:
+            growth = self.settings.first_rate_growth
+            probe = 1.0 + growth
+        grown = self.rate * (1.0 + growth)
+        self.rate = max(self.rate, min(grown, delivered * probe))
         self._rate_since = now
         if self.baseline and self.rate * self.baseline >= self.settings.maximum:
             self.rate = None  # the pace no longer holds anything back
@@ -192,6 +211,7 @@ class Gate:
         self._changed = threading.Condition()
         self._in_flight = 0
         self._next_start = -math.inf
+        self._held_until = -math.inf  # a 429's retry: no request starts before it
 
     @property
     def current(self) -> int:
@@ -211,14 +231,18 @@ class Gate:
             self._changed.wait_for(lambda: self._in_flight < self.controller.limit)
             self._in_flight += 1
             now = self._clock()
-            start = max(now, self._next_start)
-            self._next_start = start + self.controller.spacing()
+            start = self._reserve(now)
             # The limit is in use when at least half of it is (as TCP validates its window),
             # and a start held back by a 429's pace is not held back by the limit.
             paced = self.controller.rate is not None and start > now
             slot = Slot(saturated=2 * self._in_flight >= self.controller.limit and not paced)
-        if start > now:
-            self._sleep(start - now)
+        try:
+            self._wait_until(start)
+        except BaseException:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+            raise
         began = self._clock()
         answered = False
         try:
@@ -233,14 +257,38 @@ class Gate:
                     self.controller.on_answer(ended, latency, saturated=slot.saturated)
                 self._changed.notify_all()
 
-    def retrying(self, slot: Slot, *, throttled: bool) -> None:
-        """``slot``'s request is about to be retried; ``throttled``: after a 429, which the
-        controller hears at once, so that the other requests slow down before it is over."""
+    def retrying(self, slot: Slot, *, throttled: bool, delay: float = 0.0) -> None:
+        """``slot``'s request is about to be retried once its caller has waited ``delay``
+        seconds; ``throttled``: after a 429, which the controller hears at once, so that the
+        other requests slow down before it is over. A 429's retry takes its place among the
+        paced starts (this waits for it beyond ``delay``), and no request starts before it:
+        the server's wait is the account's, not one request's."""
         with self._changed:
             slot.retried = True
-            if throttled:
-                now = self._clock()
-                self.controller.on_throttled(now)
-                # The retry is one more start at the paced rate: the next ones leave it room.
-                self._next_start = max(now, self._next_start) + self.controller.spacing()
-                self._changed.notify_all()
+            if not throttled:
+                return
+            now = self._clock()
+            self.controller.on_throttled(now)
+            retry_at = self._reserve(now + delay)
+            self._held_until = max(self._held_until, retry_at)
+            self._changed.notify_all()
+        if retry_at > now + delay:
+            self._sleep(retry_at - now - delay)
+
+    def _reserve(self, earliest: float) -> float:
+        """The next paced start at or after ``earliest`` (hold the lock)."""
+        start = max(earliest, self._next_start)
+        self._next_start = start + self.controller.spacing()
+        return start
+
+    def _wait_until(self, start: float) -> None:
+        """Sleep until ``start``; a 429 answered meanwhile holds this start back until its
+        retry (each 429 moves it at most once, to the next paced start)."""
+        while True:
+            now = self._clock()
+            if start > now:
+                self._sleep(start - now)
+            with self._changed:
+                if self._held_until <= start:
+                    return
+                start = self._reserve(self._clock())

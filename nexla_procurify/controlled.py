@@ -46,7 +46,7 @@ class ControlledSession(ProcurifySession):
 
     def _listener(self, slot: Slot, then: RetryListener | None) -> RetryListener:
         def on_retry(event: RetryEvent) -> None:
-            self.gate.retrying(slot, throttled=event.status == 429)
+            self.gate.retrying(slot, throttled=event.status == 429, delay=event.delay)
             if then is not None:
                 then(event)
 

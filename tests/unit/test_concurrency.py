@@ -103,17 +103,43 @@ def test_a_paced_rate_grows_back_after_clean_windows_only_as_far_as_answers_keep
     now = _answers(controller, 2, start=0.0, latency=0.1)
     controller.on_throttled(now)
     assert controller.rate == pytest.approx(1.9)  # 2 answers in the last second, less 5 %
+    assert not controller.rate_found
     now += 1.5
     controller.on_answer(now, 0.1, saturated=False)  # 1 answer a second: nothing to probe
     assert controller.rate == pytest.approx(1.9)
-    for _ in range(42):  # 20 answers a second for 2 seconds: 2 % more per clean window
+    for _ in range(42):  # 20 answers a second for 2 seconds: until a 429 on a paced rate,
+        now += 0.05  # 15 % more per clean window (rate slow start)
+        controller.on_answer(now, 0.1, saturated=False)
+    assert controller.rate == pytest.approx(1.9 * 1.15**2)
+    now += 1.0
+    controller.on_throttled(now)  # the paced rate found the limit: 30 % less than delivered
+    assert controller.rate_found
+    assert controller.rate == pytest.approx(1.9 * 1.15**2 * 0.7)
+    found = controller.rate
+    for _ in range(42):  # from now on, 2 % more per clean window
         now += 0.05
         controller.on_answer(now, 0.1, saturated=False)
-    assert controller.rate == pytest.approx(1.9 * 1.02**2)
+    assert controller.rate == pytest.approx(found * 1.02**2)
     for _ in range(10000):  # 50 answers a second: more than the maximum at baseline latency
         now += 0.02
         controller.on_answer(now, 0.1, saturated=False)
     assert controller.rate is None  # the maximum at baseline latency is slower than the pace
+
+
+def test_a_first_pace_measured_early_grows_back_fast_to_the_rate_allowed() -> None:
+    """The first 429 comes within a read's first second, so the first pace is measured over
+    part of a window: it must not take the whole read to grow back."""
+    controller = _controller()
+    now = _answers(controller, 7, start=0.0, latency=0.03)  # a burst, in about 0.1 s
+    controller.on_throttled(now)
+    first = controller.rate
+    assert first is not None
+    assert first < 7
+    for _ in range(50):  # five seconds of answers at 10 a second, each window clean
+        now += 0.1
+        controller.on_answer(now, 0.03, saturated=False)
+    assert controller.rate is not None
+    assert controller.rate >= 10
 
 
 def test_answers_retried_on_the_way_are_no_latency_sample() -> None:
@@ -200,6 +226,52 @@ def test_the_gate_paces_starts_and_tells_the_controller_what_happened(clock: Fak
     assert controller.limit == 2
     assert controller.rate is not None
     assert gate.in_flight == 0
+
+
+def test_a_429_holds_back_every_start_until_its_retry_and_spaces_the_retries(
+    clock: FakeClock,
+) -> None:
+    controller = _controller()
+    gate = Gate(controller, clock=clock, sleep=clock.sleep)
+    with gate.slot():
+        clock.now += 0.1  # a first answer: the baseline latency
+    with gate.slot() as first, gate.slot() as second:
+        clock.now += 0.1
+        throttled_at = clock.now
+        gate.retrying(first, throttled=True, delay=1.0)  # its caller waits the 1.0 s
+        assert clock.now == throttled_at  # the first retry needs no wait beyond its delay
+        gate.retrying(second, throttled=True, delay=1.0)  # the same excess, answered at once
+        spacing = controller.spacing()
+        assert spacing > 0
+        # The second retry waits for the first one's paced place: 1.0 s and one spacing.
+        assert clock.now == pytest.approx(throttled_at + spacing)
+    clock.now = throttled_at + 0.2  # a new request, well before the retries are due
+    with gate.slot():
+        began = clock.now
+    assert began >= throttled_at + 1.0 + 2 * spacing - 1e-9  # after both retries
+
+
+def test_a_start_reserved_before_a_429_waits_for_the_retry(clock: FakeClock) -> None:
+    controller = _controller()
+    gate = Gate(controller, clock=clock, sleep=clock.sleep)
+    throttled = False
+
+    def sleep(seconds: float) -> None:  # while this start sleeps, another request gets a 429
+        nonlocal throttled
+        if not throttled:
+            throttled = True
+            gate.retrying(other, throttled=True, delay=2.0)
+        clock.sleep(seconds)
+
+    with gate.slot():
+        clock.now += 0.1
+    gate = Gate(controller, clock=clock, sleep=sleep)
+    with gate.slot() as other:
+        held = clock.now
+        with gate.slot():
+            began = clock.now
+    assert throttled
+    assert began >= held + 2.0
 
 
 def test_a_request_that_raises_frees_its_place_and_is_no_answer(clock: FakeClock) -> None:

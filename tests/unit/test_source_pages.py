@@ -12,11 +12,12 @@ import pytest
 import requests_mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shared import BASE, no_sleep
+from shared import BASE, FakeClock, no_sleep
 from unit.source_helpers import FakeList, split, vendors
 
 from nexla_procurify import source
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.concurrency import Controller, ControllerSettings, Gate
 from nexla_procurify.controlled import ControlledSession, controlled
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import PermissionDeniedError, TransientError
@@ -333,6 +334,23 @@ def test_the_controlled_session_hears_429s_and_chains_the_callers_listener(
     gated.close()  # leaves the wrapped session open
     assert session.request("GET", "/api/v3/x").status_code == 200
     assert isinstance(gated, ControlledSession)
+
+
+def test_the_controlled_session_holds_every_start_until_a_429s_retry(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    limited = {"json": {"detail": "slow down"}, "status_code": 429, "headers": {"Retry-After": "7"}}
+    requests_mock.get(f"{BASE}/api/v3/x", [limited, {"json": {"ok": True}}])
+    clock = FakeClock()
+    gated = ControlledSession(
+        session, Gate(Controller(ControllerSettings(maximum=8)), clock=clock, sleep=clock.sleep)
+    )
+    heard: list[RetryEvent] = []
+    gated.request_json("GET", "/api/v3/x", on_retry=heard.append)
+    assert heard[0].delay >= 7.0
+    with gated.gate.slot():  # the client waited the 7 s on its own clock; the gate's stood
+        began = clock.now
+    assert began >= heard[0].delay
 
 
 def test_an_auto_read_recovers_from_429s_without_losing_or_repeating_a_record(

@@ -54,11 +54,10 @@ def plan(
     ``resource_settings`` by resource name to that resource's only (purchase orders' ``role``,
     ``filters``). Every problem (unknown or repeated resources, settings a read refuses) is
     reported at once in one ``ConfigurationError``, before any request."""
+    _check_types(resources, settings, resource_settings)
     readable = catalogue().names("source")
     names = list(readable if resources is None else resources)
     problems: list[str] = []
-    if isinstance(resources, str):
-        names, problems = [], ["'resources' must be a list of resource names, not one string."]
     unknown = [str(name) for name in names if name not in readable]
     if unknown:
         problems.append(
@@ -94,6 +93,37 @@ def plan(
     if problems:
         raise ConfigurationError(" ".join(problems))
     return tuple(plans)
+
+
+def _check_types(resources: object, settings: object, resource_settings: object) -> None:
+    """A ``ConfigurationError`` naming each argument of ``plan`` that has the wrong type (a
+    caller's mistake said in words, not a ``TypeError`` from deep inside)."""
+    problems = []
+    if isinstance(resources, str):
+        problems.append("'resources' must be a list of resource names, not one string.")
+    elif resources is not None and not isinstance(resources, list | tuple):
+        problems.append(
+            "'resources' must be a list of resource names, such as [\"vendors\"], "
+            f"not {_kind(resources)}."
+        )
+    elif resources is not None and not all(isinstance(name, str) for name in resources):
+        problems.append("'resources' must hold resource names (text), such as [\"vendors\"].")
+    if settings is not None and not isinstance(settings, Mapping):
+        problems.append(
+            "'settings' must be an object of read settings, such as {\"page_size\": 100}, "
+            f"not {_kind(settings)}."
+        )
+    if resource_settings is not None and not isinstance(resource_settings, Mapping):
+        problems.append(
+            "'resource_settings' must be an object, resource name -> its settings, such as "
+            f'{{"purchase_orders": {{"role": "receivable"}}}}, not {_kind(resource_settings)}.'
+        )
+    if problems:
+        raise ConfigurationError(" ".join(problems))
+
+
+def _kind(value: object) -> str:
+    return type(value).__name__
 
 
 def _plan(name: str, config: Mapping[str, Any]) -> ResourcePlan:

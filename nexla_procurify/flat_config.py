@@ -20,7 +20,6 @@ __all__ = [
     "parse_flat_config",
 ]
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,8 +28,11 @@ from typing import Any
 from nexla_procurify import manifest
 from nexla_procurify.credential import loopback_allowed, validate
 from nexla_procurify.errors import ConfigurationError
+from nexla_procurify.jsonlines import load_object
 from nexla_procurify.resources import catalogue
 from nexla_procurify.settings import Settings
+from nexla_procurify.source.config import parse_config
+from nexla_procurify.source.times import parse_when
 
 CREDENTIAL_FIELDS = ("name", "description", "client_id", "client_secret", "base_url")
 SETTINGS = (
@@ -46,6 +48,8 @@ DEFAULT_NAME = "Procurify"
 # The most requests in flight over all streams of a run, when ``concurrency`` is not set.
 DEFAULT_BUDGET = 6
 _PATH_SETTINGS = ("role", "status")
+# How a source configuration's problems begin (``source.config.parse_config``).
+_SOURCE_PROBLEMS = "Invalid source configuration. "
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def parse_flat_config(config: object, *, what: str = "tap") -> FlatConfig:
     cat = catalogue()
     budget = settings.whole_number("concurrency", DEFAULT_BUDGET, maximum=cat.max_read_concurrency)
     settings.whole_number("page_size", cat.default_page_size, maximum=cat.max_page_size)
-    settings.text("start_date", example="2026-01-01")
+    _check_settings(settings)
     filters = settings.get("filters", {})
     readable = cat.names("source")
     if not isinstance(filters, Mapping) or not all(
@@ -104,9 +108,52 @@ def parse_flat_config(config: object, *, what: str = "tap") -> FlatConfig:
         unknown = sorted(str(name) for name in filters if name not in readable)
         if unknown:
             settings.problem(f"'filters' names unknown stream(s): {', '.join(unknown)}.")
-    settings.checked()
     chosen = {key: settings.values[key] for key in SETTINGS if key in settings}
-    return FlatConfig(MappingProxyType(credential), MappingProxyType(chosen), budget)
+    flat = FlatConfig(MappingProxyType(credential), MappingProxyType(chosen), budget)
+    if not settings.problems:
+        _check_streams(flat, settings)
+    settings.checked()
+    return flat
+
+
+def _check_settings(settings: Settings) -> None:
+    """The settings every stream shares, checked once as each stream's read checks them:
+    ``max_extra_pages``, ``start_date``, and ``role`` and ``status`` against the choices of
+    the resources that take them."""
+    cat = catalogue()
+    settings.whole_number(
+        "max_extra_pages",
+        cat.default_max_extra_pages,
+        maximum=cat.max_extra_pages_limit,
+        minimum=0,
+    )
+    start = settings.text("start_date", example="2026-01-01")
+    if start is not None:
+        try:
+            parse_when(start, "'start_date'")
+        except ConfigurationError as error:
+            settings.problem(error.message)
+    for key in _PATH_SETTINGS:
+        choices = [
+            choice
+            for resource in cat.resources.values()
+            if resource.readable
+            for param in resource.path_params
+            if param.name == key
+            for choice in param.choices
+        ]
+        if key in settings and choices:
+            settings.choice(key, list(dict.fromkeys(choices)), choices[0])
+
+
+def _check_streams(config: FlatConfig, settings: Settings) -> None:
+    """Each readable stream's source configuration checked as its read checks it (its
+    filters, above all): a problem noted with the stream's name."""
+    for stream in catalogue().names("source"):
+        try:
+            parse_config(config.source_config(stream))
+        except ConfigurationError as error:
+            settings.problem(f"{stream}: {error.message.removeprefix(_SOURCE_PROBLEMS)}")
 
 
 def from_environment(prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -123,11 +170,13 @@ def from_environment(prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
             except ValueError:
                 raise ConfigurationError(f"{prefix}{key.upper()} must be a whole number.") from None
         elif key == "filters":
+            # Bounded and strict as a config file: no NaN or Infinity, no nesting that
+            # would exhaust the stack.
             try:
-                found[key] = json.loads(text)
-            except ValueError:
+                found[key] = load_object(text, f"{prefix}FILTERS")
+            except ValueError as error:
                 raise ConfigurationError(
-                    f"{prefix}FILTERS must be a JSON object: stream -> filters."
+                    f"{error}: set it to a JSON object, stream name -> that stream's filters."
                 ) from None
         else:
             found[key] = text
@@ -164,7 +213,7 @@ def flat_schema() -> dict[str, Any]:
         "type": "object",
         "title": "Filters",
         "description": "Stream name -> that stream's Procurify filters, such as "
-        '{"vendors": {"active": true}} (each resource\'s filters are listed '
+        '{"locations": {"active": true}} (each resource\'s filters are listed '
         "in connector.json).",
         "additionalProperties": {"type": "object"},
     }

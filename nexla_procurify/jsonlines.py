@@ -10,6 +10,7 @@ be damaged: the command line's credential, state and config files and ``write``'
 * ``StoppableLines(stream, limit)`` is the numbered values of a stream's lines (blank lines
   skipped, ``decode_line`` for each), read lazily until the stream's end or ``stop(signum)``:
   the reader under ``write``'s records and ``target-procurify``'s Singer messages.
+* ``line_limit(value)`` is ``--max-line-bytes`` checked: from 1 byte to 1 GiB.
 * ``load_object(text, what)`` is a file's JSON object, or a ``ValueError`` whose message says
   what is wrong: not JSON, a number too large (``1e400``) or not finite, nesting too deep.
 """
@@ -17,11 +18,13 @@ be damaged: the command line's credential, state and config files and ``write``'
 from __future__ import annotations
 
 __all__ = [
+    "LARGEST_LINE_BYTES",
     "MAX_LINE_BYTES",
     "TOO_LONG",
     "StoppableLines",
     "bounded_lines",
     "decode_line",
+    "line_limit",
     "load_object",
 ]
 
@@ -32,8 +35,10 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, Final
 
 from nexla_procurify.destination import MAX_NESTING_DEPTH, UnreadableRecord
+from nexla_procurify.errors import ConfigurationError
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # the default largest input line
+LARGEST_LINE_BYTES = 1024 * 1024 * 1024  # the most --max-line-bytes may be: a line is held whole
 DISCARD_CHUNK = 1024 * 1024  # the rest of a line too long is dropped this much at a time
 MAX_INTEGER_DIGITS = 4000  # below Python's own limit on converting digits to an int
 
@@ -44,6 +49,18 @@ class _TooLong:
 
 
 TOO_LONG: Final = _TooLong()
+
+
+def line_limit(value: int) -> int:
+    """``value`` as the largest input line (``--max-line-bytes``), or a ``ConfigurationError``
+    when it is not from 1 byte to ``LARGEST_LINE_BYTES`` (a line that long is held in memory
+    whole; a larger number is not even a size the reader can ask for)."""
+    if not 1 <= value <= LARGEST_LINE_BYTES:
+        raise ConfigurationError(
+            "--max-line-bytes must be a whole number of bytes from 1 to "
+            f"{LARGEST_LINE_BYTES} (1 GiB)."
+        )
+    return value
 
 
 def bounded_lines(stream: BinaryIO, limit: int) -> Iterator[bytes | _TooLong]:

@@ -32,6 +32,7 @@ from nexla_procurify.cli.process import (
     EXIT_OK,
     EXIT_USAGE,
     credential_problems,
+    output_closed,
     start_logging,
 )
 from nexla_procurify.errors import (
@@ -77,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the source with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     args = _parser().parse_args(argv)
     start_logging(logging.INFO)
+    if output_closed(NAME):
+        return EXIT_BROKEN_PIPE
     try:
         if args.command == "spec":
             _emit(protocol.spec())

@@ -132,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
         default=jsonlines.MAX_LINE_BYTES,
         metavar="N",
         help="largest input line; a longer one is rejected, "
-        f"not read (default {jsonlines.MAX_LINE_BYTES}, 16 MiB)",
+        f"not read (default {jsonlines.MAX_LINE_BYTES}, 16 MiB; at most 1 GiB)",
     )
 
     commands.add_parser("demo", help="run the connector against an in-process sandbox")

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TextIO, get_args
 
-from nexla_procurify import destination, plugin, source
+from nexla_procurify import destination, jsonlines, plugin, source
 from nexla_procurify.cli import arguments, process
 from nexla_procurify.cli.inputs import InputRecords, load_credential, load_state, open_input
 from nexla_procurify.cli.process import (
@@ -174,8 +174,7 @@ def _read(args: argparse.Namespace) -> int:
 def _write(args: argparse.Namespace) -> int:
     config = arguments.destination_config(args)
     destination.parse_config(config)
-    if args.max_line_bytes < 1:
-        raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
+    jsonlines.line_limit(args.max_line_bytes)
     credential = load_credential(args.credential)
     host = connector_host()
     counts: Counter[str] = Counter()

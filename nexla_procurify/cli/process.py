@@ -15,6 +15,7 @@ __all__ = [
     "credential_problems",
     "exit_status",
     "fail",
+    "output_closed",
     "start_logging",
 ]
 
@@ -31,8 +32,32 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
+def _quiet_closed_stderr() -> None:
+    """When the process was started with standard error closed (``2>&-``), what would be said
+    there goes nowhere: ``print(file=None)`` would otherwise print it on standard output, which
+    carries the program's data (records, STATE messages)."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
+
+
+def output_closed(program: str) -> bool:
+    """Whether the process was started with standard output closed (``>&-``), said on
+    standard error as ``program``'s error: nothing it prints could reach anyone."""
+    _quiet_closed_stderr()
+    if sys.stdout is not None:
+        return False
+    fail(
+        program,
+        "standard output is closed, so nothing can be printed: run it with standard output "
+        "open (redirect it to a file, or to /dev/null to discard it).",
+    )
+    return True
+
+
 def start_logging(level: int) -> None:
-    """Log records of ``level`` and above on standard error, one line each."""
+    """Log records of ``level`` and above on standard error, one line each (nowhere when
+    standard error is closed)."""
+    _quiet_closed_stderr()
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
@@ -61,7 +86,10 @@ def exit_status(
     """``command``'s exit status, or the status of the error it raised, once said on standard
     error as ``program``'s: ``usage`` for the configuration or the credential (each field's
     problem on a line of its own, or all on one line when ``one_line``), 1 for Procurify's
-    errors, 130 when interrupted, 141 when the reader of standard output went away."""
+    errors, 130 when interrupted, 141 when the reader of standard output went away or
+    standard output was closed from the start."""
+    if output_closed(program):
+        return EXIT_BROKEN_PIPE
     try:
         return command()
     except CredentialError as error:

@@ -11,9 +11,13 @@ and checkpoints in the order its read made them, so that a checkpoint follows ev
 before it; events of different streams interleave.
 
 A stream whose read stops on a ``ProcurifyError`` ends with that error in its ``StreamEnded``;
-the others go on (their checkpoints stay valid). Every stream's configuration and state are
-checked before any request (``check_reads``): a mistake in one is reported with all the others
-and nothing is read. Closing the iterator stops every stream after its current message.
+the others go on (their checkpoints stay valid). When ``CIRCUIT_STREAMS`` streams in a row end
+on Procurify's side (its retries ran out) with nothing read in between, Procurify is down: the
+streams not started yet end at once with a ``TransientError`` saying so (no ``StreamStarted``),
+instead of each waiting out its own retries; those already under way finish as they do. Every
+stream's configuration and state are checked before any request (``check_reads``): a mistake in
+one is reported with all the others and nothing is read. Closing the iterator stops every
+stream after its current message.
 
 ``read_streams`` is the same read for a host (``Host.read_many``, the ``read_sources`` hook):
 ``Record`` and ``Checkpoint`` messages like a single read's, every checkpoint holding the state
@@ -47,7 +51,7 @@ import requests
 
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.concurrency import AUTO
-from nexla_procurify.errors import ConfigurationError, ProcurifyError
+from nexla_procurify.errors import ConfigurationError, ProcurifyError, TransientError
 from nexla_procurify.http import Answer, RequestFields, loads
 from nexla_procurify.messages import Checkpoint, Record
 from nexla_procurify.resources import catalogue
@@ -62,6 +66,10 @@ STREAMS_KEY = "streams"
 QUEUE_SIZE = 512
 # How often a stream waiting for room in the queue looks whether the run was closed (seconds).
 _WAKE = 0.05
+# Streams that end in a row on Procurify's side (a ``TransientError``: its retries ran out),
+# with no record or checkpoint of any stream in between, after which the streams not started
+# yet are not tried: each would only spend its own retry budget on the same outage.
+CIRCUIT_STREAMS = 3
 
 
 @dataclass(frozen=True)
@@ -293,6 +301,7 @@ class _Run:
 
     def events(self) -> Iterator[StreamEvent]:
         open_streams = 0
+        failed_in_a_row = 0  # streams ended on Procurify's side since anything was read
         try:
             while self.pending and open_streams < self.at_once:
                 self._start(self.pending.popleft())
@@ -302,13 +311,29 @@ class _Run:
                 if isinstance(event, BaseException):
                     raise event  # not a ProcurifyError: a fault of the connector itself
                 yield event
+                if isinstance(event, StreamRecord | StreamCheckpoint):
+                    failed_in_a_row = 0
                 if isinstance(event, StreamEnded):
                     open_streams -= 1
+                    if isinstance(event.error, TransientError):
+                        failed_in_a_row += 1
+                        if failed_in_a_row >= CIRCUIT_STREAMS:
+                            yield from self._not_started(event.error)
                     if self.pending:
                         self._start(self.pending.popleft())
                         open_streams += 1
         finally:
             self.stop.set()
+
+    def _not_started(self, last: TransientError) -> Iterator[StreamEnded]:
+        """Every stream not started yet, ended at once: Procurify failed the streams before
+        them, each after its whole retry budget, and would fail these the same way."""
+        error = TransientError(
+            f"Not read: {CIRCUIT_STREAMS} streams in a row stopped on Procurify's side, so the "
+            f"streams not started yet were not tried (the last error: {last.message})"
+        )
+        while self.pending:
+            yield StreamEnded(self.pending.popleft().stream, error)
 
     def _start(self, each: StreamRead) -> None:
         thread = threading.Thread(

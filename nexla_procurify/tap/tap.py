@@ -229,8 +229,9 @@ def _sync(config: FlatConfig, args: argparse.Namespace) -> int:
         os._exit(128 + stop.signum)  # prefetching workers may wait on slow answers
     out.flush()
     if failed:
+        others = "no stream was read" if len(failed) == len(streams) else "the others were read"
         _fail(
-            f"{len(failed)} stream(s) stopped: {', '.join(failed)}; the others were read. "
+            f"{len(failed)} stream(s) stopped: {', '.join(failed)}; {others}. "
             "Run again to resume them from the last STATE."
         )
         return EXIT_FAILED

@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=jsonlines.MAX_LINE_BYTES,
         metavar="N",
-        help="the longest input line taken, in bytes (default: 16 MiB); a longer one ends the run",
+        help="the longest input line taken, in bytes (default: 16 MiB, at most 1 GiB); "
+        "a longer one ends the run",
     )
     parser.add_argument(
         "--about",
@@ -94,8 +95,7 @@ def _about(form: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.max_line_bytes < 1:
-        raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
+    jsonlines.line_limit(args.max_line_bytes)
     settings = config.parse(config.load(args.config, os.environ))
     with open_input(args.input) as stream, _results(settings.results_file) as results:
         messages = SingerInput(stream, args.max_line_bytes)

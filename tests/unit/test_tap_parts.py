@@ -35,7 +35,7 @@ def test_flat_config_makes_each_streams_source_config() -> None:
             "concurrency": 3,
             "page_size": 50,
             "role": "receivable",
-            "filters": {"vendors": {"active": True}},
+            "filters": {"vendors": {"type": 2}},
         }
     )
     assert config.credential["name"] == "Procurify"  # optional here
@@ -44,7 +44,7 @@ def test_flat_config_makes_each_streams_source_config() -> None:
         "resource": "vendors",
         "concurrency": 3,
         "page_size": 50,
-        "filters": {"active": True},
+        "filters": {"type": 2},
     }
     assert config.source_config("purchase_orders") == {
         "resource": "purchase_orders",
@@ -77,14 +77,14 @@ def test_settings_from_the_environment_as_meltano_passes_them() -> None:
     environ = {
         "TAP_PROCURIFY_CLIENT_ID": "abc",
         "TAP_PROCURIFY_CONCURRENCY": "4",
-        "TAP_PROCURIFY_FILTERS": '{"vendors": {"active": true}}',
+        "TAP_PROCURIFY_FILTERS": '{"vendors": {"type": 2}}',
         "TAP_PROCURIFY_START_DATE": "",
         "OTHER": "x",
     }
     assert from_environment("TAP_PROCURIFY_", environ) == {
         "client_id": "abc",
         "concurrency": 4,
-        "filters": {"vendors": {"active": True}},
+        "filters": {"vendors": {"type": 2}},
     }
     with pytest.raises(ConfigurationError, match="TAP_PROCURIFY_PAGE_SIZE"):
         from_environment("TAP_PROCURIFY_", {"TAP_PROCURIFY_PAGE_SIZE": "many"})
@@ -97,7 +97,7 @@ def test_the_flat_schema_is_draft7_and_admits_a_good_configuration() -> None:
         {
             **CREDENTIAL,
             "base_url": "http://127.0.0.1:8765",
-            "filters": {"vendors": {"active": True}},
+            "filters": {"vendors": {"type": 2}},
         }
     )
     assert set(schema["required"]) == {"client_id", "client_secret", "base_url"}

@@ -13,6 +13,7 @@ import pytest
 from nexla_procurify import cli, jsonlines
 from nexla_procurify.destination import UnreadableRecord
 from nexla_procurify.sandbox import Sandbox
+from nexla_procurify.target import main as target_main
 
 DEEP = "[" * 100_000 + "]" * 100_000
 DEEP_OBJECT = '{"a":' * 100_000 + "1" + "}" * 100_000
@@ -169,7 +170,15 @@ def test_write_names_each_damaged_line(
     assert code == 1
 
 
-@pytest.mark.parametrize("option", ["--max-line-bytes=0", "--max-line-bytes=-5"])
+LINE_LIMITS_REFUSED = [
+    "--max-line-bytes=0",
+    "--max-line-bytes=-5",
+    f"--max-line-bytes={jsonlines.LARGEST_LINE_BYTES + 1}",
+    "--max-line-bytes=99999999999999999999",  # more than a read can ask for
+]
+
+
+@pytest.mark.parametrize("option", LINE_LIMITS_REFUSED)
 def test_the_largest_line_must_be_positive(
     credential_file: Path, capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
@@ -187,6 +196,25 @@ def test_the_largest_line_must_be_positive(
     _, err = capsys.readouterr()
     assert code == 2
     assert "--max-line-bytes must be" in err
+
+
+@pytest.mark.parametrize("option", LINE_LIMITS_REFUSED)
+def test_the_targets_largest_line_is_bounded_too(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    option: str,
+) -> None:
+    settings = tmp_path / "target.json"
+    settings.write_text(
+        json.dumps({"client_id": "a", "client_secret": "b", "base_url": "https://a.procurify.com"})
+    )
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    code = target_main(["--config", str(settings), option])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "--max-line-bytes must be a whole number of bytes from 1 to 1073741824" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ is checked by ``.ci/downstream``, where dlt is installed."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import sys
@@ -112,6 +113,9 @@ def test_plan_reports_every_problem_at_once() -> None:
     [
         ("vendors", "a list of resource names"),
         ([], "No resource selected"),
+        (5, r"'resources' must be a list of resource names, such as .* not int"),
+        ({"vendors": True}, "not dict"),
+        ([5], "'resources' must hold resource names"),
     ],
 )
 def test_plan_refuses_a_selection_that_is_not_a_list_of_names(resources: Any, problem: str) -> None:
@@ -122,6 +126,28 @@ def test_plan_refuses_a_selection_that_is_not_a_list_of_names(resources: Any, pr
 def test_resource_settings_must_be_objects() -> None:
     with pytest.raises(ConfigurationError, match="vendors: its resource settings must be"):
         plan(["vendors"], None, {"vendors": ["page_size"]})  # type: ignore[dict-item]
+
+
+def test_settings_of_the_wrong_type_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError, match=r"'settings' must be an object .* not str"):
+        plan(["vendors"], "x")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="'resource_settings' must be an object"):
+        plan(["vendors"], None, 5)  # type: ignore[arg-type]
+
+
+ANYTHING = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.sampled_from(["vendors"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+
+
+@given(ANYTHING, ANYTHING, ANYTHING)
+def test_plan_never_fails_with_anything_but_a_configuration_error(
+    resources: Any, common: Any, own: Any
+) -> None:
+    with contextlib.suppress(ConfigurationError):
+        plan(resources, common, own)
 
 
 def host_read(

@@ -21,6 +21,7 @@ from nexla_procurify.credential import parse
 from nexla_procurify.errors import ConfigurationError, TransientError
 from nexla_procurify.http import Answer
 from nexla_procurify.messages import Checkpoint, Record
+from nexla_procurify.resources import catalogue
 from nexla_procurify.sandbox import Fault, Sandbox
 from nexla_procurify.source import many
 from nexla_procurify.source.many import (
@@ -199,6 +200,27 @@ def _offline() -> ProcurifySession:
     )
 
 
+def _not_started(events: list[StreamEvent]) -> set[str]:
+    """The streams the run did not start, checked to be only those after ``CIRCUIT_STREAMS``
+    streams ended in a row on Procurify's side with nothing read in between."""
+    skipped: set[str] = set()
+    started: set[str] = set()
+    in_a_row = 0
+    for event in events:
+        if isinstance(event, StreamStarted):
+            started.add(event.stream)
+        elif isinstance(event, StreamRecord | StreamCheckpoint):
+            in_a_row = 0
+        elif event.stream not in started:
+            assert in_a_row >= many.CIRCUIT_STREAMS
+            assert event.error is not None
+            assert event.error.message.startswith("Not read: 3 streams in a row")
+            skipped.add(event.stream)
+        elif isinstance(event.error, TransientError):
+            in_a_row += 1
+    return skipped
+
+
 # -- the interleaving, with scripted reads -------------------------------------------------------
 
 Script = list[str]  # "r" a record, "c" a checkpoint, "x" the read fails there
@@ -247,8 +269,11 @@ def test_every_message_once_in_its_stream_order(
         )
     grouped = _by_stream(events)
     assert set(grouped) == set(named)
+    skipped = _not_started(events)
     for name, script in named.items():
         got = grouped[name]
+        if name in skipped:
+            continue
         assert got[0] == StreamStarted(name)
         ended = got[-1]
         assert isinstance(ended, StreamEnded)
@@ -268,6 +293,50 @@ def test_every_message_once_in_its_stream_order(
         elif isinstance(event, StreamEnded):
             open_now -= 1
     assert most <= at_once
+
+
+NAMES = tuple(catalogue().names("source"))
+
+
+@pytest.mark.parametrize("at_once", [1, 2, 6])
+def test_when_procurify_is_down_the_streams_not_started_are_not_tried(at_once: int) -> None:
+    down = {name: ["x"] for name in NAMES}  # every stream fails once its retries ran out
+    with mock.patch.object(many, "read", _scripted(down)):
+        events = list(
+            read_many(
+                _offline(),
+                [StreamRead(name, {"resource": name}) for name in down],
+                budget=6,
+                streams_at_once=at_once,
+            )
+        )
+    started = [e.stream for e in events if isinstance(e, StreamStarted)]
+    # Those open when the third failure came, and the two started after the first two.
+    assert len(started) == at_once + many.CIRCUIT_STREAMS - 1
+    ended = [e for e in events if isinstance(e, StreamEnded)]
+    assert sorted(e.stream for e in ended) == sorted(NAMES)  # every stream still ends
+    assert all(e.error is not None for e in ended)
+    assert _not_started(events) == set(NAMES) - set(started)
+    not_read = next(e for e in ended if e.stream not in started)
+    assert not_read.error is not None
+    assert "(the last error: " in not_read.error.message
+    assert isinstance(not_read.error, TransientError)
+
+
+def test_anything_read_between_failures_keeps_the_run_going() -> None:
+    scripts = {name: ["x"] for name in NAMES}
+    for name in NAMES[2::3]:  # every third stream is read: never three failures in a row
+        scripts[name] = ["r", "c"]
+    with mock.patch.object(many, "read", _scripted(scripts)):
+        events = list(
+            read_many(
+                _offline(),
+                [StreamRead(name, {"resource": name}) for name in scripts],
+                budget=6,
+                streams_at_once=1,
+            )
+        )
+    assert {e.stream for e in events if isinstance(e, StreamStarted)} == set(NAMES)
 
 
 def test_closing_the_run_stops_its_streams() -> None:

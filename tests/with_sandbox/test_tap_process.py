@@ -11,9 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared import no_sleep
 
-from nexla_procurify.credential import ALLOW_LOOPBACK_ENV
+from nexla_procurify import plugin
+from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, parse
+from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.sandbox import Fault, Sandbox
+from nexla_procurify.tap import tap
 from nexla_procurify.tap.catalog import discover_catalog
 
 TAP = str(Path(sys.executable).with_name("tap-procurify"))
@@ -279,3 +284,31 @@ def test_config_files_merge_in_order_and_env_joins_them(tmp_path: Path) -> None:
         env={"TAP_PROCURIFY_CLIENT_SECRET": "secret-value-7"},
     )
     assert joined.returncode == 0, joined.stderr
+
+
+def test_when_every_request_fails_the_run_stops_soon_and_says_nothing_was_read(
+    allow_loopback: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # In process, with a policy of two attempts and no waits: what is counted is the streams
+    # tried, not the time (the default policy spends up to a minute on each).
+    def authenticate(*, connector_type: str, credential: dict[str, Any]) -> ProcurifySession:
+        client = HttpClient(HttpPolicy(max_attempts=2), sleep=no_sleep)
+        return ProcurifySession(parse(credential, allow_loopback=True), client=client)
+
+    monkeypatch.setattr(plugin, "authenticate", authenticate)
+    with Sandbox(records={"vendors": 3}) as sandbox:
+        sandbox.inject(Fault("status", status=500, method="GET", times=None))
+        code = tap.main(["--config", str(_config(sandbox, tmp_path, concurrency=2))])
+        tried = {request.path for request in sandbox.requests if request.method == "GET"}
+    out, err = capsys.readouterr()
+    assert code == 1
+    streams = len(discover_catalog()["streams"])
+    assert f"{streams} stream(s) stopped" in err
+    assert "no stream was read" in err
+    assert "the others were read" not in err
+    assert "Not read: 3 streams in a row stopped on Procurify's side" in err
+    assert len(tried) <= 2 + 3 - 1  # those open at the third failure, and two after
+    assert [json.loads(line)["type"] for line in out.splitlines()] == ["SCHEMA"] * streams

@@ -4,11 +4,14 @@ Singer tap and the Airbyte source share.
 Each selected stream is read by ``source.read`` itself (so its order, checkpoints and no-loss
 promise are exactly those of a single read), on a thread of its own; at most ``streams_at_once``
 streams are open at a time, started in the order given. Every request of every stream goes
-through one ``BudgetedSession``, which lets at most ``budget`` requests be in flight over all
-streams together (a request waiting out a retry keeps its place: a server asking to slow down
-slows the whole run). The events come out on the calling thread: for each stream, its records
-and checkpoints in the order its read made them, so that a checkpoint follows every record read
-before it; events of different streams interleave.
+through one session that bounds the requests in flight over all streams together: with a
+number for ``budget``, a ``BudgetedSession`` lets at most that many out (a request waiting out a
+retry keeps its place: a server asking to slow down slows the whole run); with ``"auto"``, one
+``ControlledSession`` (``controlled.py``) finds the account's limit for the whole run, so that
+a 429 to one stream paces them all, as the account's limit is one for them all. The events
+come out on the calling thread: for each stream, its records and checkpoints in the order its
+read made them, so that a checkpoint follows every record read before it; events of different
+streams interleave.
 
 A stream whose read stops on a ``ProcurifyError`` ends with that error in its ``StreamEnded``;
 the others go on (their checkpoints stay valid). When ``CIRCUIT_STREAMS`` streams in a row end
@@ -37,6 +40,7 @@ __all__ = [
     "check_reads",
     "read_many",
     "read_streams",
+    "shared_session",
 ]
 
 import queue
@@ -50,7 +54,8 @@ from typing import Any, Unpack
 import requests
 
 from nexla_procurify.auth import ProcurifySession
-from nexla_procurify.concurrency import AUTO
+from nexla_procurify.concurrency import AUTO, Concurrency
+from nexla_procurify.controlled import ControlledSession, controlled
 from nexla_procurify.errors import ConfigurationError, ProcurifyError, TransientError
 from nexla_procurify.http import Answer, RequestFields, loads
 from nexla_procurify.messages import Checkpoint, Record
@@ -178,22 +183,31 @@ def read_many(
     session: ProcurifySession,
     reads: Sequence[StreamRead],
     *,
-    budget: int,
+    budget: Concurrency,
     streams_at_once: int | None = None,
     pools: PoolFactory = ThreadPoolExecutor,
 ) -> Iterator[StreamEvent]:
     """The events of reading every stream of ``reads`` (see the module docstring). Raises a
     ``ConfigurationError`` before any request when a stream's configuration or state is
-    wrong; ``budget`` is the most requests in flight over all streams."""
-    if budget < 1:
+    wrong; ``budget`` is the most requests in flight over all streams, or ``"auto"``: one
+    controller over all streams, up to the hard maximum (a stream read under ``"auto"``
+    shares it)."""
+    if budget != AUTO and budget < 1:
         raise ConfigurationError("The request budget must be at least 1.")
     check_reads(reads)
-    return _Run(
-        BudgetedSession(session, threading.BoundedSemaphore(budget)),
-        reads,
-        streams_at_once or budget,
-        pools,
-    ).events()
+    shared = shared_session(session, budget)
+    at_once = streams_at_once or (budget if budget != AUTO else catalogue().max_read_concurrency)
+    return _Run(shared, reads, at_once, pools).events()
+
+
+def shared_session(
+    session: ProcurifySession, budget: Concurrency
+) -> BudgetedSession | ControlledSession:
+    """The session every stream of a run reads through: at most ``budget`` requests in flight
+    over all of them, or with ``"auto"`` one controller, up to the hard maximum, for them all."""
+    if budget == AUTO:
+        return controlled(session, catalogue().max_read_concurrency)
+    return BudgetedSession(session, threading.BoundedSemaphore(budget))
 
 
 def read_streams(
@@ -208,7 +222,8 @@ def read_streams(
     their stream, each stream's in its own order, and after each page a ``Checkpoint`` of
     every stream's state (``{"streams": {name: state}}``; streams ``state`` holds that are
     not read here are kept in it). The budget is the largest ``concurrency`` the
-    configurations give (else the default), and a stream that gives none may use all of it.
+    configurations give (else the default), and a stream that gives none may use all of it;
+    when every configuration leaves it to ``"auto"``, one controller paces every stream.
 
     Configuration and state problems of every stream raise one ``ConfigurationError``
     before any request. A stream stopped by a ``ProcurifyError`` lets the others finish;
@@ -228,18 +243,18 @@ def read_streams(
     return _messages(events, saved)
 
 
-def _budget(configs: Iterable[Mapping[str, Any]]) -> int:
-    """The largest concurrency the configurations give; one at fault is reported later, with
-    every other problem, by ``check_reads``."""
-    given = []
+def _budget(configs: Iterable[Mapping[str, Any]]) -> Concurrency:
+    """``"auto"`` when no configuration pins a concurrency, else the largest one pinned; one
+    at fault is reported later, with every other problem, by ``check_reads``."""
+    pinned = []
     for config in configs:  # a configuration that is not a mapping: check_reads says so
         try:
-            given.append(parse_config(config).concurrency)
+            parsed = parse_config(config)
         except ConfigurationError:
             continue
-    cat = catalogue()
-    fallback = cat.max_read_concurrency if cat.default_read_concurrency == AUTO else None
-    return max(given, default=fallback or int(cat.default_read_concurrency))
+        if not parsed.auto_concurrency:
+            pinned.append(parsed.concurrency)
+    return max(pinned, default=AUTO)
 
 
 def _saved_streams(state: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
@@ -287,7 +302,7 @@ class _Run:
 
     def __init__(
         self,
-        session: BudgetedSession,
+        session: BudgetedSession | ControlledSession,
         reads: Sequence[StreamRead],
         at_once: int,
         pools: PoolFactory,

@@ -151,7 +151,12 @@ class PageFetcher:
         self.pools = pools
         self.limit: AdaptiveLimit | AutoLimit
         if config.auto_concurrency:
-            gated = controlled(session, config.concurrency)
+            # A session already under a controller (a many-stream run's) keeps it: one limit.
+            gated = (
+                session
+                if isinstance(session, ControlledSession)
+                else controlled(session, config.concurrency)
+            )
             self.session: ProcurifySession = gated
             self.limit = AutoLimit(gated)
         else:

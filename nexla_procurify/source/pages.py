@@ -13,6 +13,7 @@ __all__ = [
     "Page",
     "PageFetcher",
     "PoolFactory",
+    "ReadAbandoned",
     "Unit",
     "no_records",
     "slice_around",
@@ -120,6 +121,11 @@ class AutoLimit:
         """Nothing: the controlled session times every answer."""
 
 
+class ReadAbandoned(Exception):
+    """A prefetch request's read was closed before its answer came: it is not retried (only
+    raised on a prefetching thread, whose result nobody reads)."""
+
+
 class PoolFactory(Protocol):
     """Makes the worker pool of a read (``ThreadPoolExecutor``, or a test's own)."""
 
@@ -182,6 +188,7 @@ class PageFetcher:
             return
         in_flight: deque[tuple[int, Future[Unit | None]]] = deque()
         next_number = first.number + 1
+        abandoned = threading.Event()  # set when these pages' reader is done with them
         pool = self.pools(
             max_workers=self.config.concurrency, thread_name_prefix=f"read-{self.resource.name}"
         )
@@ -189,7 +196,10 @@ class PageFetcher:
             while True:
                 while next_number <= last_page and len(in_flight) < self.limit.current:
                     in_flight.append(
-                        (next_number, pool.submit(self._unit, next_number, params, look_across))
+                        (
+                            next_number,
+                            pool.submit(self._unit, next_number, params, look_across, abandoned),
+                        )
                     )
                     next_number += 1
                 if not in_flight:
@@ -201,6 +211,7 @@ class PageFetcher:
                 last_page = self._bounded(last_page, unit[0], most)
                 yield unit
         finally:
+            abandoned.set()
             for _, future in in_flight:
                 future.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -233,18 +244,35 @@ class PageFetcher:
         return max(last_page, page.num_pages)
 
     def _unit(
-        self, number: int, params: dict[str, FilterValue], look_across: Callable[[Page], bool]
+        self,
+        number: int,
+        params: dict[str, FilterValue],
+        look_across: Callable[[Page], bool],
+        abandoned: threading.Event | None = None,
     ) -> Unit | None:
-        page = self.fetch(number, params)
+        page = self.fetch(number, params, abandoned=abandoned)
         if page is None:
             return None
-        witness = self.probe(page.offset, WITNESS_REACH, params) if look_across(page) else None
+        witness = (
+            self.probe(page.offset, WITNESS_REACH, params, abandoned=abandoned)
+            if look_across(page)
+            else None
+        )
         return page, witness
 
-    def probe(self, boundary: int, reach: int, params: dict[str, FilterValue]) -> Page | None:
+    def probe(
+        self,
+        boundary: int,
+        reach: int,
+        params: dict[str, FilterValue],
+        *,
+        abandoned: threading.Event | None = None,
+    ) -> Page | None:
         """The records around rank ``boundary`` (``reach`` on each side) in one answer."""
         number, size = slice_around(boundary, reach, catalogue().max_page_size)
-        return self.fetch(number, {**params, "page_size": str(size)}, size=size)
+        return self.fetch(
+            number, {**params, "page_size": str(size)}, size=size, abandoned=abandoned
+        )
 
     def fetch_first(self, params: dict[str, FilterValue]) -> Page:
         """Page 1, for a resumed read whose page is gone (the selection shrank)."""
@@ -253,15 +281,21 @@ class PageFetcher:
         return page
 
     def fetch(
-        self, number: int, params: Mapping[str, FilterValue], *, size: int | None = None
+        self,
+        number: int,
+        params: Mapping[str, FilterValue],
+        *,
+        size: int | None = None,
+        abandoned: threading.Event | None = None,
     ) -> Page | None:
-        """The page, or ``None`` past the end (Procurify answers 404 "Invalid page")."""
+        """The page, or ``None`` past the end (Procurify answers 404 "Invalid page"). Once
+        ``abandoned`` is set, a retry on the way is not made (``ReadAbandoned``)."""
         size = size or self.config.page_size
         path = self.resource.list_path(self.config.path_values)
         action = f"read {self.resource.name} page {number}"
         if size != self.config.page_size:
             action += f" (of {size})"
-        answer = self.request(path, {**params, "page": str(number)}, action)
+        answer = self.request(path, {**params, "page": str(number)}, action, abandoned)
         response, body = answer.response, answer.body
         if response.status_code == 404 and number > 1:
             return None
@@ -302,12 +336,24 @@ class PageFetcher:
                 "persists, report it to Procurify."
             ) from None
 
-    def request(self, path: str, params: Mapping[str, FilterValue], action: str) -> Answer:
+    def request(
+        self,
+        path: str,
+        params: Mapping[str, FilterValue],
+        action: str,
+        abandoned: threading.Event | None = None,
+    ) -> Answer:
         """One GET under the HTTP policy; 429s on the way lower ``limit``."""
+        on_retry = self.limit.on_retry
+
+        def unless_abandoned(event: RetryEvent) -> None:
+            if abandoned is not None and abandoned.is_set():
+                # Nobody will read this page: no retry, and no more of the run's requests spent.
+                raise ReadAbandoned(f"{action}: its read was closed")
+            on_retry(event)
+
         try:
-            return self.session.request_json(
-                "GET", path, params=params, on_retry=self.limit.on_retry
-            )
+            return self.session.request_json("GET", path, params=params, on_retry=unless_abandoned)
         except ProcurifyError as error:
             raise error.in_context(f"Could not {action}") from error
 

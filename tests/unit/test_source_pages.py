@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from nexla_procurify.controlled import ControlledSession, controlled
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import PermissionDeniedError, TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
+from nexla_procurify.messages import Record
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
@@ -363,3 +365,50 @@ def test_an_auto_read_recovers_from_429s_without_losing_or_repeating_a_record(
     )
     records, _ = split(source.read(session, {"resource": "vendors", "page_size": 4}, None))
     assert [record["id"] for record in records] == list(range(1, 61))
+
+
+def test_a_closed_read_makes_no_more_retries_of_the_pages_it_prefetched(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    requests_mock.post(
+        f"{BASE}/api/v3/oauth/token",
+        json={"access_token": "t0k3n", "expires_in": 86400, "token_type": "Bearer"},
+    )
+    fake = FakeList(vendors(12))
+    page_3: list[int] = []
+
+    def answer(request: Any, context: Any) -> Any:
+        if request.qs.get("page") == ["3"]:
+            page_3.append(1)
+            context.status_code = 503
+            return {"detail": "down for a moment"}
+        return fake(request, context)
+
+    requests_mock.get(f"{BASE}/api/v3/vendors", json=answer)
+    released = threading.Event()
+    credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
+
+    def sleep(_: float) -> None:  # a retry's wait lasts until the test releases it
+        released.wait(10)
+
+    client = HttpClient(HttpPolicy(), sleep=sleep)
+    with ProcurifySession(credential, client=client) as session:
+        messages = source.read(
+            session, {"resource": "vendors", "page_size": 4, "concurrency": 4}, None
+        )
+        assert isinstance(messages, Generator)
+        for message in messages:  # into page 2: pages 2 and 3 were asked for
+            if isinstance(message, Record) and message.record["id"] == 5:
+                break
+        for _ in range(500):  # page 3's first answer (a 503) is in: its retry now waits
+            if page_3:
+                break
+            released.wait(0.01)
+        messages.close()  # the host is done with the read
+        released.set()  # page 3's wait ends: its retry would go out now
+        for thread in threading.enumerate():
+            if thread.name.startswith("read-vendors"):
+                thread.join(10)
+    # At most the retry already waiting went out after the close (answered 503, not retried
+    # again), not the policy's eight attempts.
+    assert 1 <= len(page_3) <= 2

@@ -5,7 +5,8 @@ stream's own source configuration made from it.
 
 Settings: ``client_id``, ``client_secret``, ``base_url`` (required), ``name`` and
 ``description`` (optional), ``start_date`` (incremental streams only), ``page_size``,
-``concurrency`` (the most requests in flight over all streams together), ``max_extra_pages``,
+``concurrency`` (``"auto"``, the default: one controller finds the account's limit for all
+streams together; or a number, the most requests in flight over all of them), ``max_extra_pages``,
 ``role`` and ``status`` (purchase orders), ``filters`` (stream -> that stream's filters).
 """
 
@@ -26,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from nexla_procurify import manifest
+from nexla_procurify.concurrency import AUTO, Concurrency
 from nexla_procurify.credential import loopback_allowed, validate
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.jsonlines import load_object
@@ -45,8 +47,8 @@ SETTINGS = (
     "filters",
 )
 DEFAULT_NAME = "Procurify"
-# The most requests in flight over all streams of a run, when ``concurrency`` is not set.
-DEFAULT_BUDGET = 6
+# The requests in flight over all streams of a run, when ``concurrency`` is not set.
+DEFAULT_BUDGET: Concurrency = AUTO
 _PATH_SETTINGS = ("role", "status")
 # How a source configuration's problems begin (``source.config.parse_config``).
 _SOURCE_PROBLEMS = "Invalid source configuration. "
@@ -59,7 +61,7 @@ class FlatConfig:
 
     credential: Mapping[str, Any] = field(repr=False)
     settings: Mapping[str, Any]
-    budget: int
+    budget: Concurrency
 
     def source_config(self, stream: str) -> dict[str, Any]:
         """The source configuration of ``stream`` (as ``source.read`` takes it): the settings
@@ -95,7 +97,7 @@ def parse_flat_config(config: object, *, what: str = "tap") -> FlatConfig:
     for error in validate(credential, allow_loopback=loopback_allowed()).errors:
         settings.problem(f"'{error.field}': {error.message}" if error.field else error.message)
     cat = catalogue()
-    budget = settings.whole_number("concurrency", DEFAULT_BUDGET, maximum=cat.max_read_concurrency)
+    budget = settings.concurrency("concurrency", DEFAULT_BUDGET, maximum=cat.max_read_concurrency)
     settings.whole_number("page_size", cat.default_page_size, maximum=cat.max_page_size)
     _check_settings(settings)
     filters = settings.get("filters", {})
@@ -164,11 +166,16 @@ def from_environment(prefix: str, environ: Mapping[str, str]) -> dict[str, Any]:
         text = environ.get(prefix + key.upper())
         if text is None or text == "":
             continue
-        if key in ("page_size", "concurrency", "max_extra_pages"):
+        if key == "concurrency" and text == AUTO:
+            found[key] = AUTO
+        elif key in ("page_size", "concurrency", "max_extra_pages"):
             try:
                 found[key] = int(text)
             except ValueError:
-                raise ConfigurationError(f"{prefix}{key.upper()} must be a whole number.") from None
+                either = '"auto" or ' if key == "concurrency" else ""
+                raise ConfigurationError(
+                    f"{prefix}{key.upper()} must be {either}a whole number."
+                ) from None
         elif key == "filters":
             # Bounded and strict as a config file: no NaN or Infinity, no nesting that
             # would exhaust the stack.
@@ -200,14 +207,14 @@ def flat_schema() -> dict[str, Any]:
     for key in ("start_date", "page_size", "concurrency", "max_extra_pages", "role", "status"):
         properties[key] = dict(source[key])
     properties["concurrency"] = {
-        "title": "Concurrency",
-        "type": "integer",
-        "minimum": 1,
-        "maximum": source["concurrency"]["maximum"],
+        **source["concurrency"],
         "default": DEFAULT_BUDGET,
         "description": "Requests in flight at the same time over all streams (the streams are "
-        "read side by side within it). Lowered automatically while Procurify asks to slow down "
-        "(HTTP 429).",
+        'read side by side within it): "auto" (the default) finds your account\'s limit for all '
+        "of them together (it starts modestly, grows while throughput grows, backs off when "
+        "Procurify answers 429 or slows down); a number from 1 to "
+        f"{source['concurrency']['maximum']} pins it (still lowered while Procurify "
+        "asks to slow down).",
     }
     properties["filters"] = {
         "type": "object",

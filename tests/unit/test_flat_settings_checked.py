@@ -141,3 +141,28 @@ def test_the_filters_description_shows_an_example() -> None:
 @pytest.mark.parametrize(("where", "key", "value"), _examples())
 def test_every_example_shown_is_accepted(where: str, key: str, value: Any) -> None:
     parse_flat_config({**CREDENTIAL, key: value})
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [({}, "auto"), ({"concurrency": "auto"}, "auto"), ({"concurrency": 4}, 4)],
+)
+def test_the_budget_is_auto_unless_a_number_pins_it(
+    given: dict[str, Any], expected: object
+) -> None:
+    flat = parse_flat_config({**CREDENTIAL, **given})
+    assert flat.budget == expected
+    assert flat.source_config("vendors")["concurrency"] == expected
+
+
+def test_auto_comes_from_the_environment_and_anything_else_is_refused() -> None:
+    assert from_environment("TAP_PROCURIFY_", {"TAP_PROCURIFY_CONCURRENCY": "auto"}) == {
+        "concurrency": "auto"
+    }
+    assert from_environment("TAP_PROCURIFY_", {"TAP_PROCURIFY_CONCURRENCY": "8"}) == {
+        "concurrency": 8
+    }
+    with pytest.raises(ConfigurationError, match='TAP_PROCURIFY_CONCURRENCY must be "auto" or'):
+        from_environment("TAP_PROCURIFY_", {"TAP_PROCURIFY_CONCURRENCY": "many"})
+    with pytest.raises(ConfigurationError, match="'concurrency' must be \"auto\" or"):
+        parse_flat_config({**CREDENTIAL, "concurrency": "fast"})

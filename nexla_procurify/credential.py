@@ -32,7 +32,7 @@ from jsonschema.exceptions import ValidationError
 from nexla_procurify import manifest
 from nexla_procurify.errors import CredentialError
 from nexla_procurify.messages import FieldError, ValidationResult
-from nexla_procurify.secret import MASK, Secret, redact, redact_text
+from nexla_procurify.secret import MASK, Secret, redact, redact_text, secrets_in
 
 ALLOW_LOOPBACK_ENV = "NEXLA_PROCURIFY_ALLOW_LOOPBACK"
 PROCURIFY_DOMAIN = "procurify.com"
@@ -107,7 +107,12 @@ def validate(data: object, *, allow_loopback: bool = False) -> ValidationResult:
                 f"{EXAMPLE_BASE_URL}."
             ]
         errors.extend(FieldError("base_url", problem) for problem in problems)
-    return ValidationResult.of(errors)
+    # A message may quote what was given elsewhere (an unknown field's name, the Base URL's
+    # host): when that is the secret misplaced, it is masked.
+    secrets = secrets_in(data)
+    return ValidationResult.of(
+        [FieldError(error.field, redact_text(error.message, secrets)) for error in errors]
+    )
 
 
 def parse(data: object, *, allow_loopback: bool = False) -> Credential:

@@ -40,9 +40,11 @@ from nexla_procurify.errors import (
     CredentialError,
     ProcurifyError,
     TransientError,
+    masking,
 )
 from nexla_procurify.flat_config import FlatConfig, parse_flat_config
 from nexla_procurify.jsonlines import load_object
+from nexla_procurify.secret import secrets_in
 from nexla_procurify.source.many import (
     StreamCheckpoint,
     StreamRead,
@@ -83,11 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "check":
             return _check(args.config)
-        config = parse_flat_config(load_json_object(args.config, "config"), what="source")
-        if args.command == "discover":
-            _emit(protocol.catalog())
-            return EXIT_OK
-        return _read(config, args.catalog, args.state)
+        raw = load_json_object(args.config, "config")
+        # What is said about the configuration, and the run's errors, mask its secret.
+        with masking(secrets_in(raw)):
+            config = parse_flat_config(raw, what="source")
+            if args.command == "discover":
+                _emit(protocol.catalog())
+                return EXIT_OK
+            return _read(config, args.catalog, args.state)
     except (ConfigurationError, CredentialError) as error:
         _emit(protocol.trace_error(_message(error), "config_error"))
         return EXIT_USAGE
@@ -118,7 +123,9 @@ def _failure(error: ProcurifyError) -> protocol.FailureType:
 def _check(path: Path) -> int:
     """``CONNECTION_STATUS``: the configuration checked, then the credential signed in."""
     try:
-        config = parse_flat_config(load_json_object(path, "config"), what="source")
+        raw = load_json_object(path, "config")
+        with masking(secrets_in(raw)):
+            config = parse_flat_config(raw, what="source")
     except ConfigurationError as error:
         _emit(protocol.connection_status(False, error.message))
         return EXIT_OK

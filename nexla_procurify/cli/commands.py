@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TextIO, get_args
+from typing import Any, TextIO, get_args
 
 from nexla_procurify import destination, plugin, source
 from nexla_procurify.cli import arguments, process
@@ -34,9 +34,10 @@ from nexla_procurify.cli.process import (
 )
 from nexla_procurify.cli.running import Progress, Stop, closed_after, raise_stop, stop_signals
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema
-from nexla_procurify.errors import ConfigurationError
+from nexla_procurify.errors import ConfigurationError, masking
 from nexla_procurify.host import Host
 from nexla_procurify.messages import Record, ValidationResult, WriteStatus
+from nexla_procurify.secret import secrets_in
 
 CONNECTOR = plugin.CONNECTOR_TYPE
 PROGRAM = "nexla-procurify"
@@ -120,9 +121,15 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _read(args: argparse.Namespace) -> int:
+    # The credential first: what is said about the rest masks its secret, misplaced there.
+    credential = load_credential(args.credential)
+    with masking(secrets_in(credential)):
+        return _read_with(args, credential)
+
+
+def _read_with(args: argparse.Namespace, credential: dict[str, Any]) -> int:
     config = arguments.source_config(args)
     state = load_state(args.state)
-    credential = load_credential(args.credential)
     host = connector_host()
     resource = source.parse_config(config).resource
     out = sys.stdout
@@ -172,11 +179,17 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _write(args: argparse.Namespace) -> int:
+    # The credential first: what is said about the rest masks its secret, misplaced there.
+    credential = load_credential(args.credential)
+    with masking(secrets_in(credential)):
+        return _write_with(args, credential)
+
+
+def _write_with(args: argparse.Namespace, credential: dict[str, Any]) -> int:
     config = arguments.destination_config(args)
     destination.parse_config(config)
     if args.max_line_bytes < 1:
         raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
-    credential = load_credential(args.credential)
     host = connector_host()
     counts: Counter[str] = Counter()
     with open_input(args.input) as stream:

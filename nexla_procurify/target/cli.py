@@ -21,8 +21,9 @@ from nexla_procurify import __version__, jsonlines, plugin
 from nexla_procurify.cli.inputs import open_input
 from nexla_procurify.cli.process import exit_status, start_logging
 from nexla_procurify.cli.running import stop_signals
-from nexla_procurify.errors import ConfigurationError
+from nexla_procurify.errors import ConfigurationError, masking
 from nexla_procurify.host import Host
+from nexla_procurify.secret import Secret, redact_text, secrets_in
 from nexla_procurify.target import about, config
 from nexla_procurify.target.run import EXIT_INPUT, run
 from nexla_procurify.target.singer_input import SingerInput
@@ -96,7 +97,16 @@ def _about(form: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.max_line_bytes < 1:
         raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
-    settings = config.parse(config.load(args.config, os.environ))
+    raw = config.load(args.config, os.environ)
+    # What is said about the configuration, and the run's errors, mask its secret.
+    secrets = secrets_in(raw)
+    with masking(secrets):
+        return _run_with(args, config.parse(raw), secrets)
+
+
+def _run_with(
+    args: argparse.Namespace, settings: config.TargetConfig, secrets: Sequence[Secret]
+) -> int:
     with open_input(args.input) as stream, _results(settings.results_file) as results:
         messages = SingerInput(stream, args.max_line_bytes)
         with stop_signals(
@@ -112,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
                 report=_line_writer(results),
             )
             for line in outcome.summary:
-                print(line, file=sys.stderr)
+                print(redact_text(line, secrets), file=sys.stderr)
     return outcome.status
 
 

@@ -106,8 +106,10 @@ def write_destination(
     return _masked_results(results, secrets)
 
 
-def _secrets(session: auth.ProcurifySession) -> tuple[Secret, ...]:
-    return (session.credential.client_secret,)
+def _secrets(session: object) -> tuple[Secret, ...]:
+    """The session's secret (none for what is not a session: the call then says so)."""
+    secret = getattr(getattr(session, "credential", None), "client_secret", None)
+    return (secret,) if isinstance(secret, Secret) else ()
 
 
 def _masked_results(

@@ -32,6 +32,7 @@ from nexla_procurify.cli.process import (
     EXIT_OK,
     EXIT_USAGE,
     credential_problems,
+    masked_output,
     start_logging,
 )
 from nexla_procurify.errors import (
@@ -40,11 +41,9 @@ from nexla_procurify.errors import (
     CredentialError,
     ProcurifyError,
     TransientError,
-    masking,
 )
 from nexla_procurify.flat_config import FlatConfig, parse_flat_config
 from nexla_procurify.jsonlines import load_object
-from nexla_procurify.secret import secrets_in
 from nexla_procurify.source.many import (
     StreamCheckpoint,
     StreamRead,
@@ -87,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args.config)
         raw = load_json_object(args.config, "config")
         # What is said about the configuration, and the run's errors, mask its secret.
-        with masking(secrets_in(raw)):
+        with masked_output(raw):
             config = parse_flat_config(raw, what="source")
             if args.command == "discover":
                 _emit(protocol.catalog())
@@ -124,7 +123,7 @@ def _check(path: Path) -> int:
     """``CONNECTION_STATUS``: the configuration checked, then the credential signed in."""
     try:
         raw = load_json_object(path, "config")
-        with masking(secrets_in(raw)):
+        with masked_output(raw):
             config = parse_flat_config(raw, what="source")
     except ConfigurationError as error:
         _emit(protocol.connection_status(False, error.message))

@@ -34,10 +34,9 @@ from nexla_procurify.cli.process import (
 )
 from nexla_procurify.cli.running import Progress, Stop, closed_after, raise_stop, stop_signals
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema
-from nexla_procurify.errors import ConfigurationError, masking
+from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.host import Host
 from nexla_procurify.messages import Record, ValidationResult, WriteStatus
-from nexla_procurify.secret import secrets_in
 
 CONNECTOR = plugin.CONNECTOR_TYPE
 PROGRAM = "nexla-procurify"
@@ -123,7 +122,7 @@ def _discover(args: argparse.Namespace) -> int:
 def _read(args: argparse.Namespace) -> int:
     # The credential first: what is said about the rest masks its secret, misplaced there.
     credential = load_credential(args.credential)
-    with masking(secrets_in(credential)):
+    with process.masked_output(credential):
         return _read_with(args, credential)
 
 
@@ -181,7 +180,7 @@ def _read_with(args: argparse.Namespace, credential: dict[str, Any]) -> int:
 def _write(args: argparse.Namespace) -> int:
     # The credential first: what is said about the rest masks its secret, misplaced there.
     credential = load_credential(args.credential)
-    with masking(secrets_in(credential)):
+    with process.masked_output(credential):
         return _write_with(args, credential)
 
 

@@ -22,11 +22,17 @@ from typing import Any, TextIO
 
 from nexla_procurify import __version__, plugin
 from nexla_procurify.cli.inputs import load_json_object
-from nexla_procurify.cli.process import EXIT_FAILED, EXIT_OK, exit_status, fail, start_logging
+from nexla_procurify.cli.process import (
+    EXIT_FAILED,
+    EXIT_OK,
+    exit_status,
+    fail,
+    masked_output,
+    start_logging,
+)
 from nexla_procurify.cli.running import Stop, raise_stop, stop_signals
-from nexla_procurify.errors import ConfigurationError, masking
+from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.flat_config import FlatConfig, flat_schema, from_environment, parse_flat_config
-from nexla_procurify.secret import secrets_in
 from nexla_procurify.source.many import (
     StreamCheckpoint,
     StreamEnded,
@@ -93,7 +99,7 @@ def _command(args: argparse.Namespace) -> int:
         return EXIT_OK
     raw = _raw_config(args.config) if args.config or not args.discover else None
     # What is said about the configuration, and the run's errors, mask its secret.
-    with masking(secrets_in(raw)):
+    with masked_output(raw):
         return _run(args, None if raw is None else parse_flat_config(raw))
 
 

@@ -19,11 +19,11 @@ from typing import TextIO
 
 from nexla_procurify import __version__, jsonlines, plugin
 from nexla_procurify.cli.inputs import open_input
-from nexla_procurify.cli.process import exit_status, start_logging
+from nexla_procurify.cli.process import exit_status, masked_output, start_logging
 from nexla_procurify.cli.running import stop_signals
-from nexla_procurify.errors import ConfigurationError, masking
+from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.host import Host
-from nexla_procurify.secret import Secret, redact_text, secrets_in
+from nexla_procurify.secret import Secret, redact_text
 from nexla_procurify.target import about, config
 from nexla_procurify.target.run import EXIT_INPUT, run
 from nexla_procurify.target.singer_input import SingerInput
@@ -99,8 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--max-line-bytes must be a whole number of bytes, at least 1")
     raw = config.load(args.config, os.environ)
     # What is said about the configuration, and the run's errors, mask its secret.
-    secrets = secrets_in(raw)
-    with masking(secrets):
+    with masked_output(raw) as secrets:
         return _run_with(args, config.parse(raw), secrets)
 
 
@@ -119,16 +118,16 @@ def _run_with(
                 messages,
                 host=Host(plugins=[plugin]),
                 echo=_line_writer(sys.stdout),
-                report=_line_writer(results),
+                report=_line_writer(results, secrets),
             )
             for line in outcome.summary:
                 print(redact_text(line, secrets), file=sys.stderr)
     return outcome.status
 
 
-def _line_writer(out: TextIO) -> Callable[[str], None]:
+def _line_writer(out: TextIO, secrets: Sequence[Secret] = ()) -> Callable[[str], None]:
     def write(line: str) -> None:
-        out.write(line + "\n")
+        out.write(redact_text(line, secrets) + "\n")
         out.flush()
 
     return write

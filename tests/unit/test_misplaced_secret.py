@@ -37,7 +37,9 @@ from nexla_procurify.cli import main as cli_main
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.dlt_reading import checked_plan
 from nexla_procurify.http import HttpClient, HttpPolicy
+from nexla_procurify.manifest import connector_manifest
 from nexla_procurify.settings import Settings, shown
+from nexla_procurify.tap.catalog import discover_catalog
 from nexla_procurify.tap.tap import main as tap_main
 from nexla_procurify.target import main as target_main
 
@@ -68,6 +70,7 @@ FLAT_PLACES: dict[str, Callable[[str], dict[str, Any]]] = {
 TARGET_PLACES: dict[str, Callable[[str], dict[str, Any]]] = {
     "key": lambda s: {s: 1},
     "stream": lambda s: {"streams": {s: {}}},
+    "mapped stream": lambda s: {"streams": {s: {"resource": "vendors", "operation": "create"}}},
     "stream setting": lambda s: {"streams": {"vendors": {s: 1}}},
     "resource": lambda s: {"streams": {"vendors": {"resource": s}}},
     "operation": lambda s: {"streams": {"vendors": {"operation": s}}},
@@ -86,7 +89,9 @@ class Captured(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
+        # The connector's own (requests-mock logs every URL it plays, base URL included).
+        if record.name.startswith("nexla_procurify"):
+            self.lines.append(self.format(record))
 
 
 @contextlib.contextmanager
@@ -95,8 +100,7 @@ def captured(environ: Mapping[str, str] | None = None) -> Iterator[list[str]]:
     (with ``environ`` set, Procurify refusing every request); in the list afterwards."""
     texts: list[str] = []
     out, err, logs = io.StringIO(), io.StringIO(), Captured()
-    # The connector's own logs (requests-mock logs every URL it plays, base URL included).
-    root = logging.getLogger("nexla_procurify")
+    root = logging.getLogger()
     level = root.level
     urllib3_level = logging.getLogger("urllib3").level
     with contextlib.ExitStack() as stack:
@@ -142,7 +146,7 @@ def credential(secret: str) -> dict[str, str]:
 def check(run: Run, secret: str) -> None:
     """``run`` with ``secret`` shows no trace of it (unless an ordinary secret's run shows the
     same text: then it is a word of the messages, and the draw proves nothing)."""
-    assume(not _leaked(_ordinary(run), secret))
+    assume(not _leaked([*_ordinary(run), _vocabulary()], secret))
     texts = run(secret)
     assert any(texts), "the run said nothing: the test would prove nothing"
     assert not _leaked(texts, secret)
@@ -158,6 +162,12 @@ def _leaked(texts: list[str], secret: str) -> list[str]:
 @functools.cache
 def _ordinary(run: Run) -> list[str]:
     return run(ORDINARY)
+
+
+@functools.cache
+def _vocabulary() -> str:
+    """The connector's names (a secret drawn as ``order_items`` reads that stream)."""
+    return json.dumps([connector_manifest(), discover_catalog()])
 
 
 # --- tap-procurify -----------------------------------------------------------------------------
@@ -254,9 +264,11 @@ def target_run(place: str) -> Run:
     def run(secret: str) -> list[str]:
         config = {**credential(secret), **TARGET_PLACES[place](secret)}
         lines = [
+            {"type": "RECORD", "stream": secret, "record": {"name": "B"}},
+            {"type": "STATE", "value": {"bookmarks": {}}},
             {"type": "SCHEMA", "stream": "vendors", "schema": {}, "key_properties": []},
             {"type": "RECORD", "stream": "vendors", "record": {"name": "A", secret: 1}},
-            {"type": "RECORD", "stream": secret, "record": {"name": "B"}},
+            {"type": "STATE", "value": {"bookmarks": {}}},
         ]
         with tempfile.TemporaryDirectory() as folder:
             base = Path(folder)

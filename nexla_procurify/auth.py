@@ -84,7 +84,9 @@ class ProcurifySession:
         return self.credential.base_url
 
     def __repr__(self) -> str:
-        return f"ProcurifySession(base_url={self.base_url!r}, credential={self.credential.name!r})"
+        return self.credential.masked(
+            f"ProcurifySession(base_url={self.base_url!r}, credential={self.credential.name!r})"
+        )
 
     def __enter__(self) -> ProcurifySession:
         return self

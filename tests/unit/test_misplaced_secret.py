@@ -357,7 +357,12 @@ HOOK_PLACES: dict[str, Callable[[str], tuple[str, Any]]] = {
         "validate",
         {**credential(s), "name": "n", "base_url": f"https://{s}.example.com"},
     ),
-    "credential name": lambda s: ("authenticate", {**credential(s), "name": 1, s: 1}),
+    "credential fields": lambda s: ("authenticate", {**credential(s), "name": 1, s: 1}),
+    "session name": lambda s: ("authenticate", {**credential(s), "name": s}),
+    "session base_url": lambda s: (
+        "authenticate",
+        {**credential(s), "name": "n", "base_url": f"https://{s}.procurify.com"},
+    ),
     "read resource": lambda s: ("read", {"resource": s}),
     "read filter": lambda s: ("read", {"resource": "vendors", "filters": {s: 1}}),
     "read filter value": lambda s: ("read", {"resource": "vendors", "filters": {"name": s}}),
@@ -396,8 +401,9 @@ def _call(kind: str, given: Any, session: ProcurifySession, secret: str) -> Any:
     if kind == "validate":
         result = plugin.validate_credential(**common, credential=given, live=False)
         return result.to_dict() if result else None
-    if kind == "authenticate":
-        return plugin.authenticate(**common, credential=given)
+    if kind == "authenticate":  # the session holds the Base URL it works with: its repr
+        opened = plugin.authenticate(**common, credential=given)
+        return [repr(opened), repr(getattr(opened, "credential", None)), str(opened)]
     if kind == "read":
         return [
             m.to_dict()

@@ -88,12 +88,19 @@ def _masked_value(value: Any, secrets: Sequence[Secret]) -> Any:
 
 @contextlib.contextmanager
 def masking(secrets: Iterable[Secret]) -> Iterator[None]:
-    """Every ``ProcurifyError`` raised inside masks ``secrets`` before it goes on."""
+    """Every ``ProcurifyError`` raised inside masks ``secrets`` before it goes on (and so do
+    the ``ProcurifyError``s chained to it, which a traceback would show)."""
     hidden = tuple(secrets)
     try:
         yield
     except ProcurifyError as error:
-        error.mask(hidden)
+        seen: set[int] = set()
+        link: BaseException | None = error
+        while link is not None and id(link) not in seen:
+            seen.add(id(link))
+            if isinstance(link, ProcurifyError):
+                link.mask(hidden)
+            link = link.__cause__ or link.__context__
         raise
 
 

@@ -75,7 +75,10 @@ class _MaskingFilter(logging.Filter):
         self.secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # the handler reports a record it cannot format
+            return True
         masked = redact_text(message, self.secrets)
         if masked != message:
             record.msg, record.args = masked, None

@@ -34,8 +34,10 @@ from nexla_procurify import plugin
 from nexla_procurify.airbyte.source import main as airbyte_main
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.cli import main as cli_main
+from nexla_procurify.cli.process import masked_output
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.dlt_reading import checked_plan
+from nexla_procurify.errors import ConfigurationError, masking
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.manifest import connector_manifest
 from nexla_procurify.settings import Settings, shown
@@ -91,7 +93,10 @@ class Captured(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         # The connector's own (requests-mock logs every URL it plays, base URL included).
         if record.name.startswith("nexla_procurify"):
-            self.lines.append(self.format(record))
+            try:
+                self.lines.append(self.format(record))
+            except Exception:
+                self.handleError(record)
 
 
 @contextlib.contextmanager
@@ -487,3 +492,42 @@ def test_a_wrong_setting_never_repeats_a_secret_pasted_into_it(value: str) -> No
 )
 def test_shown_quotes_only_short_text(value: object, said: str) -> None:
     assert shown(value) == said
+
+
+# --- the helpers' edges --------------------------------------------------------------------------
+
+
+def _chained(secret: str) -> None:
+    try:
+        raise ConfigurationError(f"Unknown filter {secret!r}.")
+    except ConfigurationError as inner:
+        raise ConfigurationError("Invalid source configuration.") from inner
+
+
+def test_masking_reaches_the_errors_chained_to_the_one_raised() -> None:
+    secret = "chained-secret-value"
+    with pytest.raises(ConfigurationError) as raised, masking([Secret(secret)]):
+        _chained(secret)
+    assert not _leaked(list(exposed(raised.value)), secret)
+    assert "Unknown filter '********'." in str(raised.value.__cause__)
+
+
+def test_a_log_record_that_cannot_be_formatted_is_left_to_its_handler() -> None:
+    secret = "logged-secret-value"
+    logs = Captured()
+    root = logging.getLogger()
+    root.addHandler(logs)
+
+    def record(message: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord(
+            "nexla_procurify.t", logging.WARNING, "t.py", 1, message, args, None
+        )
+
+    try:
+        with masked_output({"client_secret": secret}):
+            unformattable, named = record("%s and %s", "one"), record("stream %r", secret)
+            assert logs.filter(unformattable)  # its handler says it cannot format it
+            assert logs.filter(named)
+    finally:
+        root.removeHandler(logs)
+    assert named.getMessage() == "stream '********'"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import requests_mock
 from hostile import exposed, leaked
 from hypothesis import HealthCheck, assume, given, settings
@@ -32,7 +33,7 @@ from shared import BASE
 
 from nexla_procurify import plugin
 from nexla_procurify.airbyte.source import main as airbyte_main
-from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.auth import ProcurifySession, check_connection
 from nexla_procurify.cli import main as cli_main
 from nexla_procurify.cli.process import masked_output
 from nexla_procurify.credential import Credential, Secret
@@ -464,6 +465,23 @@ def test_the_dlt_plan_never_shows_a_misplaced_secret(secret: str, place: str) ->
 def _cached(make: Callable[..., Run], *arguments: str) -> Run:
     """One run function per scenario, so that its ordinary run is made once."""
     return make(*arguments)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    secret=st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789"), min_size=8, max_size=30)
+)
+def test_the_live_check_never_shows_a_secret_used_as_the_base_url_host(secret: str) -> None:
+    assume(not _leaked([_vocabulary()], secret))
+    base_url = f"https://{secret}.procurify.com"
+    with requests_mock.Mocker() as mock:
+        mock.register_uri(
+            requests_mock.ANY, requests_mock.ANY, exc=requests.exceptions.ConnectTimeout
+        )
+        result = check_connection(Credential("n", "client-id", Secret(secret), base_url), NO_WAIT)
+    assert not result.ok
+    assert "Could not connect to ********.procurify.com" in result.errors[0].message
+    assert not _leaked(list(exposed(result.to_dict())), secret)
 
 
 # --- shown: a wrong value is described, not repeated --------------------------------------------

@@ -84,7 +84,9 @@ class ProcurifySession:
         return self.credential.base_url
 
     def __repr__(self) -> str:
-        return f"ProcurifySession(base_url={self.base_url!r}, credential={self.credential.name!r})"
+        return self.credential.masked(
+            f"ProcurifySession(base_url={self.base_url!r}, credential={self.credential.name!r})"
+        )
 
     def __enter__(self) -> ProcurifySession:
         return self
@@ -189,8 +191,18 @@ def check_connection(
     clock: Callable[[], float] = time.monotonic,
 ) -> ValidationResult:
     """Exchange a token and call ``GET /api/v3/users/me``; say which field is at fault.
-    The whole check ends within the policy's ``max_elapsed`` (``LIVE_CHECK_POLICY``)."""
-    policy = policy or LIVE_CHECK_POLICY
+    The whole check ends within the policy's ``max_elapsed`` (``LIVE_CHECK_POLICY``). The
+    messages mask the secret where they quote another field repeating it (the Base URL's
+    host)."""
+    result = _checked_connection(credential, policy or LIVE_CHECK_POLICY, clock)
+    return ValidationResult.of(
+        [FieldError(error.field, credential.masked(error.message)) for error in result.errors]
+    )
+
+
+def _checked_connection(
+    credential: Credential, policy: HttpPolicy, clock: Callable[[], float]
+) -> ValidationResult:
     client = HttpClient(policy, clock=clock, until=clock() + policy.max_elapsed)
     with ProcurifySession(credential, client=client) as session:
         try:

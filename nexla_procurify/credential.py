@@ -32,7 +32,7 @@ from jsonschema.exceptions import ValidationError
 from nexla_procurify import manifest
 from nexla_procurify.errors import CredentialError
 from nexla_procurify.messages import FieldError, ValidationResult
-from nexla_procurify.secret import MASK, Secret, redact, redact_text
+from nexla_procurify.secret import MASK, Secret, redact, redact_text, secrets_in
 
 ALLOW_LOOPBACK_ENV = "NEXLA_PROCURIFY_ALLOW_LOOPBACK"
 PROCURIFY_DOMAIN = "procurify.com"
@@ -51,16 +51,27 @@ class Credential:
     description: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The credential for display: the secret is masked."""
+        """The credential for display: the secret is masked, also where another field
+        repeats it (pasted into the wrong one)."""
         data: dict[str, Any] = {
-            "name": self.name,
-            "client_id": self.client_id,
+            "name": self.masked(self.name),
+            "client_id": self.masked(self.client_id),
             "client_secret": MASK,
-            "base_url": self.base_url,
+            "base_url": self.masked(self.base_url),
         }
         if self.description is not None:
-            data["description"] = self.description
+            data["description"] = self.masked(self.description)
         return data
+
+    def masked(self, text: str) -> str:
+        """``text`` with this credential's secret masked (for a ``repr`` or a message that
+        quotes one of its fields)."""
+        return redact_text(text, (self.client_secret,))
+
+    def __repr__(self) -> str:
+        fields = ("name", "client_id", "base_url", "description")
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in fields)
+        return self.masked(f"Credential({shown})")
 
 
 def loopback_allowed(environ: Mapping[str, str] | None = None) -> bool:
@@ -107,7 +118,12 @@ def validate(data: object, *, allow_loopback: bool = False) -> ValidationResult:
                 f"{EXAMPLE_BASE_URL}."
             ]
         errors.extend(FieldError("base_url", problem) for problem in problems)
-    return ValidationResult.of(errors)
+    # A message may quote what was given elsewhere (an unknown field's name, the Base URL's
+    # host): when that is the secret misplaced, it is masked.
+    secrets = secrets_in(data)
+    return ValidationResult.of(
+        [FieldError(error.field, redact_text(error.message, secrets)) for error in errors]
+    )
 
 
 def parse(data: object, *, allow_loopback: bool = False) -> Credential:

@@ -21,8 +21,7 @@ __all__ = ["procurify_source"]
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from nexla_procurify.credential import loopback_allowed, parse
-from nexla_procurify.dlt_reading import ResourcePlan, plan, read_records
+from nexla_procurify.dlt_reading import ResourcePlan, checked_plan, read_records
 
 try:
     import dlt
@@ -42,8 +41,8 @@ def _procurify_source(
     ``resource_settings`` by name to one resource's (``{"purchase_orders": {"role":
     "receivable"}}``). The credential and every setting are checked before any request: every
     problem comes at once in one ``CredentialError`` or ``ConfigurationError``."""
-    parse(credential, allow_loopback=loopback_allowed())
-    return [_resource(credential, each) for each in plan(resources, settings, resource_settings)]
+    plans = checked_plan(credential, resources, settings, resource_settings)
+    return [_resource(credential, each) for each in plans]
 
 
 # Decorated by a call: without dlt installed, mypy sees dlt as untyped.

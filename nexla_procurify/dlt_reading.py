@@ -12,7 +12,7 @@ the records read twice.
 
 from __future__ import annotations
 
-__all__ = ["STATE_KEY", "ResourcePlan", "plan", "read_records"]
+__all__ = ["STATE_KEY", "ResourcePlan", "checked_plan", "plan", "read_records"]
 
 from collections.abc import Generator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -22,9 +22,10 @@ from typing import Any
 from nexla_procurify import plugin, source
 from nexla_procurify.credential import loopback_allowed, parse
 from nexla_procurify.dlt_columns import column_hints
-from nexla_procurify.errors import ConfigurationError
+from nexla_procurify.errors import ConfigurationError, masking
 from nexla_procurify.messages import Checkpoint, Record
 from nexla_procurify.resources import catalogue
+from nexla_procurify.secret import secrets_in
 
 # Where a resource's read state lives in its dlt resource state.
 STATE_KEY = "procurify_state"
@@ -41,6 +42,20 @@ class ResourcePlan:
     columns: Mapping[str, Mapping[str, Any]]
     cursor: str | None
     config: Mapping[str, Any]
+
+
+def checked_plan(
+    credential: object,
+    resources: Sequence[str] | None,
+    settings: Mapping[str, Any] | None = None,
+    resource_settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[ResourcePlan, ...]:
+    """The credential checked (every field problem in one ``CredentialError``), then the
+    ``plan`` of the resources; neither error quotes the credential's secret, wherever the
+    settings misplace it (as a resource's name, a filter's)."""
+    with masking(secrets_in(credential)):
+        parse(credential, allow_loopback=loopback_allowed())
+        return plan(resources, settings, resource_settings)
 
 
 def plan(

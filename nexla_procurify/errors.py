@@ -1,7 +1,9 @@
 """The one exception hierarchy: every error a user can meet is a ``ProcurifyError``.
 
 Messages say what happened and what to do. They never contain a client secret or a token:
-nothing secret is ever passed to these constructors.
+nothing secret is ever passed to these constructors on purpose, and where a message quotes
+what a user gave (a key, a name, a path) that may be the secret misplaced, the code that
+knows the secret masks it with ``masking`` (or ``masked`` for an iterator).
 """
 
 from __future__ import annotations
@@ -16,10 +18,15 @@ __all__ = [
     "ProcurifyError",
     "RateLimitError",
     "TransientError",
+    "masked",
+    "masking",
 ]
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Self, TypeVar
+
+from nexla_procurify.secret import Secret, redact_text
 
 
 class ProcurifyError(Exception):
@@ -38,6 +45,15 @@ class ProcurifyError(Exception):
         message = f"{context}: {self.message}"
         return _rebuilt(type(self), (message,), {**vars(self), "message": message})
 
+    def mask(self, secrets: Sequence[Secret]) -> None:
+        """Mask ``secrets`` in the message and every field (``CredentialError.errors``,
+        ``ApiError.field_errors``), in place: the error goes on as it is, and no copy holding
+        the words unmasked stays chained to it."""
+        if secrets:
+            for name, value in vars(self).items():
+                setattr(self, name, _masked_value(value, secrets))
+            self.args = _masked_value(self.args, secrets)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # ``copy``, ``deepcopy`` and ``pickle`` rebuild an exception by calling its class with
         # ``args`` alone, which fails for subclasses with their own constructor arguments
@@ -55,6 +71,43 @@ def _rebuilt(kind: type[_E], args: tuple[Any, ...], fields: dict[str, Any]) -> _
 
 
 _E = TypeVar("_E", bound=ProcurifyError)
+_T = TypeVar("_T")
+
+
+def _masked_value(value: Any, secrets: Sequence[Secret]) -> Any:
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, tuple | list):
+        return type(value)(_masked_value(each, secrets) for each in value)
+    if isinstance(value, dict):
+        return {
+            _masked_value(key, secrets): _masked_value(each, secrets) for key, each in value.items()
+        }
+    return value
+
+
+@contextlib.contextmanager
+def masking(secrets: Iterable[Secret]) -> Iterator[None]:
+    """Every ``ProcurifyError`` raised inside masks ``secrets`` before it goes on (and so do
+    the ``ProcurifyError``s chained to it, which a traceback would show)."""
+    hidden = tuple(secrets)
+    try:
+        yield
+    except ProcurifyError as error:
+        seen: set[int] = set()
+        link: BaseException | None = error
+        while link is not None and id(link) not in seen:
+            seen.add(id(link))
+            if isinstance(link, ProcurifyError):
+                link.mask(hidden)
+            link = link.__cause__ or link.__context__
+        raise
+
+
+def masked(items: Iterable[_T], secrets: Iterable[Secret]) -> Generator[_T, None, None]:
+    """``items``, each ``ProcurifyError`` raised while they are taken masking ``secrets``."""
+    with masking(secrets):
+        yield from items
 
 
 class ConfigurationError(ProcurifyError):

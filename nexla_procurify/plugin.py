@@ -1,4 +1,8 @@
-"""The ``procurify`` hook implementations: thin wiring of the modules that do the work."""
+"""The ``procurify`` hook implementations: thin wiring of the modules that do the work.
+
+What a hook hands back or raises never holds the session's client secret, even where a
+configuration misplaces it (as a resource, a filter, a key): ``ProcurifyError`` messages and
+``WriteResult`` errors are masked with it (``errors.masking``)."""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ __all__ = [
     "write_destination",
 ]
 
-from collections.abc import Iterable, Iterator, Mapping
+import dataclasses
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 from nexla_procurify import auth, destination, manifest, source
-from nexla_procurify.credential import loopback_allowed, parse, validate
+from nexla_procurify.credential import Secret, loopback_allowed, parse, redact_text, validate
+from nexla_procurify.errors import masked, masking
 from nexla_procurify.hookspecs import hookimpl
 from nexla_procurify.messages import Checkpoint, Record, ValidationResult, WriteResult
 
@@ -61,7 +67,9 @@ def read_source(
     """Hook: read a source: records and checkpoints (``None`` for another connector type)."""
     if connector_type != CONNECTOR_TYPE:
         return None
-    return source.read(session, config, state)
+    secrets = _secrets(session)
+    with masking(secrets):
+        return masked(source.read(session, config, state), secrets)
 
 
 @hookimpl
@@ -76,7 +84,9 @@ def read_sources(
     type)."""
     if connector_type != CONNECTOR_TYPE:
         return None
-    return source.read_streams(session, configs, state)
+    secrets = _secrets(session)
+    with masking(secrets):
+        return masked(source.read_streams(session, configs, state), secrets)
 
 
 @hookimpl
@@ -90,4 +100,34 @@ def write_destination(
     another connector type)."""
     if connector_type != CONNECTOR_TYPE:
         return None
-    return destination.write(session, config, records)
+    secrets = _secrets(session)
+    with masking(secrets):
+        results = destination.write(session, config, records)
+    return _masked_results(results, secrets)
+
+
+def _secrets(session: object) -> tuple[Secret, ...]:
+    """The session's secret (none for what is not a session: the call then says so)."""
+    secret = getattr(getattr(session, "credential", None), "client_secret", None)
+    return (secret,) if isinstance(secret, Secret) else ()
+
+
+def _masked_results(
+    results: Iterator[WriteResult], secrets: tuple[Secret, ...]
+) -> Generator[WriteResult, None, None]:
+    taken = masked(results, secrets)
+    try:
+        for result in taken:
+            if result.error is None and not result.details:
+                yield result
+                continue
+            yield dataclasses.replace(
+                result,
+                error=None if result.error is None else redact_text(result.error, secrets),
+                details={
+                    redact_text(name, secrets): tuple(redact_text(each, secrets) for each in said)
+                    for name, said in result.details.items()
+                },
+            )
+    finally:
+        taken.close()  # and with it the write run, when the host stops early

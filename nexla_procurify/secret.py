@@ -1,5 +1,7 @@
 """A secret and its masking: a ``Secret`` never shows itself, and ``redact``/``redact_text``
-cut a secret out of any text (an answer, a log line) in any spelling a server may write it.
+cut a secret out of any text (an answer, a log line) in any spelling a server may write it;
+``secrets_in`` finds the secret a raw configuration holds, so that an entry point masks it in
+whatever it says about that configuration.
 
 Apart from ``credential.py`` (the credential model and its validation): what is hidden and
 how is one concern, what is accepted as a credential another.
@@ -7,11 +9,11 @@ how is one concern, what is accepted as a credential another.
 
 from __future__ import annotations
 
-__all__ = ["MASK", "Secret", "redact", "redact_text"]
+__all__ = ["MASK", "MIN_MASKED_LENGTH", "Secret", "redact", "redact_text", "secrets_in"]
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "********"
@@ -53,6 +55,18 @@ class Secret:
 
     def __reduce__(self) -> tuple[Any, ...]:
         raise TypeError("a Secret cannot be pickled")
+
+
+def secrets_in(config: object) -> tuple[Secret, ...]:
+    """The secret a raw configuration (or credential) holds, before any of it is checked: its
+    ``client_secret`` when that is text that is not empty, however wrong the rest is (a
+    message about the rest may quote the same text used elsewhere, as a key or a name)."""
+    value = config.get("client_secret") if isinstance(config, Mapping) else None
+    if not isinstance(value, str):
+        return ()
+    # With spaces around it (a copying mistake the credential refuses), the secret itself is
+    # the text inside them.
+    return tuple(Secret(each) for each in dict.fromkeys((value, value.strip())) if each)
 
 
 # Shorter values are not looked for in answers: they would mask ordinary words.

@@ -10,7 +10,7 @@ everything in one go. ``null`` means "not set" (hosts' forms send it for a setti
 
 from __future__ import annotations
 
-__all__ = ["MAX_SHOWN_VALUE", "Settings", "alternatives", "shown", "without_nulls"]
+__all__ = ["MAX_SHOWN_VALUE", "Settings", "alternatives", "named", "shown", "without_nulls"]
 
 import json
 from collections.abc import Mapping, Sequence
@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 from nexla_procurify.concurrency import AUTO, Concurrency
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.resources import Resource, catalogue
+from nexla_procurify.secret import MIN_MASKED_LENGTH
 from nexla_procurify.validation import schema_problems, shipped_validator
 
-# Longer values are cut in messages, so that a huge value does not flood them.
+# Longer names are cut in messages, so that a huge one does not flood them.
 MAX_SHOWN_VALUE = 40
 
 _T = TypeVar("_T")
@@ -34,8 +35,29 @@ def without_nulls(config: Mapping[Any, Any]) -> dict[Any, Any]:
 
 
 def shown(value: object) -> str:
-    """A value quoted for a message, shortened so that a huge value does not flood it."""
-    text = repr(value)
+    """A wrong value described for a message, never the secret pasted into the wrong setting:
+    text is quoted whole only when shorter than any secret the connector masks
+    (``MIN_MASKED_LENGTH``, 8 characters), longer text by its length alone (even a few of a
+    secret's characters would give it away in part); numbers, ``true`` and ``false`` as they
+    are, objects and lists by their kind."""
+    if isinstance(value, str):
+        if len(value) < MIN_MASKED_LENGTH:
+            return repr(value)
+        return f"a text of {len(value)} characters"
+    if value is None or isinstance(value, bool | int | float):
+        return named(value)
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def named(name: object) -> str:
+    """A name the user chose (a stream's) quoted for a message, shortened so that a huge one
+    does not flood it. It is quoted because the user needs it to find what is wrong; when it
+    is the secret misplaced, the entry point masks it (``errors.masking``)."""
+    text = repr(name)
     return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 3] + "..."
 
 

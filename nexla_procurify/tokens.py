@@ -121,7 +121,7 @@ class TokenManager:
         self.exchanges = 0
 
     def __repr__(self) -> str:
-        return f"TokenManager(base_url={self._credential.base_url!r})"
+        return self._credential.masked(f"TokenManager(base_url={self._credential.base_url!r})")
 
     def token(self) -> AccessToken:
         """A fresh token: the current one, or a new one fetched (one fetch at a time)."""

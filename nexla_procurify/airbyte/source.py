@@ -32,6 +32,7 @@ from nexla_procurify.cli.process import (
     EXIT_OK,
     EXIT_USAGE,
     credential_problems,
+    masked_output,
     output_closed,
     start_logging,
 )
@@ -86,11 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "check":
             return _check(args.config)
-        config = parse_flat_config(load_json_object(args.config, "config"), what="source")
-        if args.command == "discover":
-            _emit(protocol.catalog())
-            return EXIT_OK
-        return _read(config, args.catalog, args.state)
+        raw = load_json_object(args.config, "config")
+        # What is said about the configuration, and the run's errors, mask its secret.
+        with masked_output(raw):
+            config = parse_flat_config(raw, what="source")
+            if args.command == "discover":
+                _emit(protocol.catalog())
+                return EXIT_OK
+            return _read(config, args.catalog, args.state)
     except (ConfigurationError, CredentialError) as error:
         _emit(protocol.trace_error(_message(error), "config_error"))
         return EXIT_USAGE
@@ -121,7 +125,9 @@ def _failure(error: ProcurifyError) -> protocol.FailureType:
 def _check(path: Path) -> int:
     """``CONNECTION_STATUS``: the configuration checked, then the credential signed in."""
     try:
-        config = parse_flat_config(load_json_object(path, "config"), what="source")
+        raw = load_json_object(path, "config")
+        with masked_output(raw):
+            config = parse_flat_config(raw, what="source")
     except ConfigurationError as error:
         _emit(protocol.connection_status(False, error.message))
         return EXIT_OK

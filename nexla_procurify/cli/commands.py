@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TextIO, get_args
+from typing import Any, TextIO, get_args
 
 from nexla_procurify import destination, jsonlines, plugin, source
 from nexla_procurify.cli import arguments, process
@@ -120,9 +120,15 @@ def _discover(args: argparse.Namespace) -> int:
 
 
 def _read(args: argparse.Namespace) -> int:
+    # The credential first: what is said about the rest masks its secret, misplaced there.
+    credential = load_credential(args.credential)
+    with process.masked_output(credential):
+        return _read_with(args, credential)
+
+
+def _read_with(args: argparse.Namespace, credential: dict[str, Any]) -> int:
     config = arguments.source_config(args)
     state = load_state(args.state)
-    credential = load_credential(args.credential)
     host = connector_host()
     resource = source.parse_config(config).resource
     out = sys.stdout
@@ -172,10 +178,16 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _write(args: argparse.Namespace) -> int:
+    # The credential first: what is said about the rest masks its secret, misplaced there.
+    credential = load_credential(args.credential)
+    with process.masked_output(credential):
+        return _write_with(args, credential)
+
+
+def _write_with(args: argparse.Namespace, credential: dict[str, Any]) -> int:
     config = arguments.destination_config(args)
     destination.parse_config(config)
     jsonlines.line_limit(args.max_line_bytes)
-    credential = load_credential(args.credential)
     host = connector_host()
     counts: Counter[str] = Counter()
     with open_input(args.input) as stream:

@@ -1,7 +1,8 @@
 """What the package's console scripts do around their work: logging on standard error (all
 four), the exit statuses, and each error a user can act on as one message on standard error and
 a status, never a traceback (``nexla-procurify``, ``tap-procurify``, ``target-procurify``;
-``source-procurify`` says its errors as Airbyte messages)."""
+``source-procurify`` says its errors as Airbyte messages), and the secret of the configuration
+a script was given masked in all it says (``masked_output``)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,19 @@ __all__ = [
     "credential_problems",
     "exit_status",
     "fail",
+    "masked_output",
     "output_closed",
     "start_logging",
 ]
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 
-from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError
+from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError, masking
+from nexla_procurify.secret import Secret, redact_text, secrets_in
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -64,6 +68,46 @@ def start_logging(level: int) -> None:
     # The connector logs HTTP activity itself (method, path, status); urllib3 would log
     # whole URLs, whose query strings hold record values.
     logging.getLogger("urllib3").setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def masked_output(config: object) -> Iterator[tuple[Secret, ...]]:
+    """While a script works with ``config`` (raw, as read, before any check): its secret masked
+    in every ``ProcurifyError`` raised inside (the message that ``exit_status`` says) and in
+    every log line, whatever the configuration misplaces it as (a key, a stream's name, a
+    path). Gives the secrets, for what the script prints itself."""
+    secrets = secrets_in(config)
+    if not secrets:
+        yield secrets
+        return
+    hiding = _MaskingFilter(secrets)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(hiding)
+    try:
+        with masking(secrets):
+            yield secrets
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hiding)
+
+
+class _MaskingFilter(logging.Filter):
+    """Masks secrets in each log record a handler formats (its arguments merged in)."""
+
+    def __init__(self, secrets: Sequence[Secret]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # the handler reports a record it cannot format
+            return True
+        masked = redact_text(message, self.secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def fail(program: str, message: str) -> None:

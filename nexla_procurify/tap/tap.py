@@ -22,7 +22,14 @@ from typing import Any, TextIO
 
 from nexla_procurify import __version__, plugin
 from nexla_procurify.cli.inputs import load_json_object
-from nexla_procurify.cli.process import EXIT_FAILED, EXIT_OK, exit_status, fail, start_logging
+from nexla_procurify.cli.process import (
+    EXIT_FAILED,
+    EXIT_OK,
+    exit_status,
+    fail,
+    masked_output,
+    start_logging,
+)
 from nexla_procurify.cli.running import Stop, raise_stop, stop_signals
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.flat_config import FlatConfig, flat_schema, from_environment, parse_flat_config
@@ -90,7 +97,13 @@ def _command(args: argparse.Namespace) -> int:
     if args.about:
         _about(args.format, sys.stdout)
         return EXIT_OK
-    config = _config(args.config) if args.config or not args.discover else None
+    raw = _raw_config(args.config) if args.config or not args.discover else None
+    # What is said about the configuration, and the run's errors, mask its secret.
+    with masked_output(raw):
+        return _run(args, None if raw is None else parse_flat_config(raw))
+
+
+def _run(args: argparse.Namespace, config: FlatConfig | None) -> int:
     if args.discover:
         json.dump(discover_catalog(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -99,9 +112,9 @@ def _command(args: argparse.Namespace) -> int:
     return _sync(config, args)
 
 
-def _config(files: Sequence[str]) -> FlatConfig:
+def _raw_config(files: Sequence[str]) -> dict[str, Any]:
     """The settings of every ``--config`` file merged in order (``ENV``: the environment's);
-    the environment alone when no file is given."""
+    the environment alone when no file is given (not yet checked)."""
     merged: dict[str, Any] = {}
     for name in files or ["ENV"]:
         if name == "ENV":
@@ -113,7 +126,7 @@ def _config(files: Sequence[str]) -> FlatConfig:
             f"no configuration given: pass --config FILE or set {ENV_PREFIX}CLIENT_ID, "
             f"{ENV_PREFIX}CLIENT_SECRET and {ENV_PREFIX}BASE_URL"
         )
-    return parse_flat_config(merged)
+    return merged
 
 
 def _about(form: str, out: TextIO) -> None:

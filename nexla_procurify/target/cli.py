@@ -19,10 +19,11 @@ from typing import TextIO
 
 from nexla_procurify import __version__, jsonlines, plugin
 from nexla_procurify.cli.inputs import open_input
-from nexla_procurify.cli.process import exit_status, start_logging
+from nexla_procurify.cli.process import exit_status, masked_output, start_logging
 from nexla_procurify.cli.running import stop_signals
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.host import Host
+from nexla_procurify.secret import Secret, redact_text
 from nexla_procurify.target import about, config
 from nexla_procurify.target.run import EXIT_INPUT, run
 from nexla_procurify.target.singer_input import SingerInput
@@ -96,7 +97,15 @@ def _about(form: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     jsonlines.line_limit(args.max_line_bytes)
-    settings = config.parse(config.load(args.config, os.environ))
+    raw = config.load(args.config, os.environ)
+    # What is said about the configuration, and the run's errors, mask its secret.
+    with masked_output(raw) as secrets:
+        return _run_with(args, config.parse(raw), secrets)
+
+
+def _run_with(
+    args: argparse.Namespace, settings: config.TargetConfig, secrets: Sequence[Secret]
+) -> int:
     with open_input(args.input) as stream, _results(settings.results_file) as results:
         messages = SingerInput(stream, args.max_line_bytes)
         with stop_signals(
@@ -109,16 +118,16 @@ def _run(args: argparse.Namespace) -> int:
                 messages,
                 host=Host(plugins=[plugin]),
                 echo=_line_writer(sys.stdout),
-                report=_line_writer(results),
+                report=_line_writer(results, secrets),
             )
             for line in outcome.summary:
-                print(line, file=sys.stderr)
+                print(redact_text(line, secrets), file=sys.stderr)
     return outcome.status
 
 
-def _line_writer(out: TextIO) -> Callable[[str], None]:
+def _line_writer(out: TextIO, secrets: Sequence[Secret] = ()) -> Callable[[str], None]:
     def write(line: str) -> None:
-        out.write(line + "\n")
+        out.write(redact_text(line, secrets) + "\n")
         out.flush()
 
     return write

@@ -39,7 +39,7 @@ from nexla_procurify.destination import DestinationConfig
 from nexla_procurify.destination.config import ON_ERROR_CHOICES, UPSERT
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.resources import catalogue
-from nexla_procurify.settings import Settings, shown, without_nulls
+from nexla_procurify.settings import Settings, named, without_nulls
 
 ENV_PREFIX = "TARGET_PROCURIFY_"
 DEFAULT_NAME = "target-procurify"
@@ -142,7 +142,7 @@ class Routing:
         names = catalogue().names("destination")
         if resource_name not in names:
             raise ConfigurationError(
-                f"Stream {shown(stream)} is not a Procurify destination resource and 'streams' "
+                f"Stream {named(stream)} is not a Procurify destination resource and 'streams' "
                 f'does not map it: set "streams": {{{json.dumps(stream)}: {{"resource": '
                 f'..., "operation": ...}}}}, with one of the resources {", ".join(names)}.'
             )
@@ -155,7 +155,7 @@ class Routing:
         if "operation" not in settings:
             if resource.upsert_key is None:
                 raise ConfigurationError(
-                    f"Stream {shown(stream)} writes to {resource.name}, which cannot be "
+                    f"Stream {named(stream)} writes to {resource.name}, which cannot be "
                     f"upserted: set streams.{stream}.operation to one of "
                     f"{', '.join(resource.write_operations)}."
                 )
@@ -164,7 +164,7 @@ class Routing:
             return Route(stream, destination.parse_config(settings))
         except ConfigurationError as error:
             reason = error.message.removeprefix("Invalid destination configuration. ")
-            raise ConfigurationError(f"Stream {shown(stream)}: {reason}") from None
+            raise ConfigurationError(f"Stream {named(stream)}: {reason}") from None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from nexla_procurify.errors import ConfigurationError
-from nexla_procurify.settings import Settings, alternatives, shown, without_nulls
+from nexla_procurify.settings import Settings, alternatives, named, shown, without_nulls
 
 
 def problems_of(settings: Settings) -> str:
@@ -113,7 +113,10 @@ def test_a_whole_configuration_problem_is_not_quoted_as_a_key() -> None:
 
 
 def test_values_are_shown_short_and_choices_as_json() -> None:
-    assert shown("x" * 1000) == "'" + "x" * 36 + "..."
+    # Long text is described, never repeated: it may be a secret pasted into the wrong setting.
+    assert shown("x" * 1000) == "a text of 1000 characters"
+    assert shown("abc") == "'abc'"
     assert shown(3) == "3"
+    assert named("x" * 1000) == "'" + "x" * 36 + "..."
     assert alternatives(["continue", "abort"]) == '"continue" or "abort"'
     assert alternatives(["a", "b", "c"]) == 'one of "a", "b", "c"'

@@ -15,7 +15,6 @@ nowhere in the pipelines directories nor in the database. Exit status 0 when eve
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from typing import Any
 
 import dlt
 import duckdb
+from downstream_common import CLOSED, checker, close_purchase_order, read_credential
 
 from nexla_procurify import plugin
 from nexla_procurify.dlt import procurify_source
@@ -32,7 +32,7 @@ from nexla_procurify.host import Host
 from nexla_procurify.messages import Record
 
 DATASET = "procurify"
-CLOSED = 3  # a purchase order's ``state`` once closed
+check = checker("dlt")
 
 
 def expected_counts(credential: dict[str, Any], names: list[str]) -> dict[str, int]:
@@ -97,17 +97,7 @@ def close_one_purchase_order(credential: dict[str, Any], db: Path) -> str:
             "where state <> ? order by uuid limit 1",
             [CLOSED],
         ).fetchone()
-    host = Host(plugins=[plugin])
-    with host.authenticate("procurify", credential) as session:
-        results = list(
-            host.write(
-                "procurify",
-                session,
-                {"resource": "purchase_orders", "operation": "close"},
-                [{"procurify_PO": number}],
-            )
-        )
-    check(results[0].status == "updated", f"closing purchase order {number}: {results[0]}")
+    close_purchase_order(credential, number, check)
     return str(uuid)
 
 
@@ -117,12 +107,6 @@ def secret_nowhere(secret: str, places: list[Path]) -> None:
         files = [place] if place.is_file() else [p for p in place.rglob("*") if p.is_file()]
         for file in files:
             check(needle not in file.read_bytes(), f"the client secret is in {file}")
-
-
-def check(holds: bool, failure: str) -> None:
-    if not holds:
-        print(f"downstream dlt: FAILED: {failure}", file=sys.stderr)
-        raise SystemExit(1)
 
 
 def incremental_cursors(loading: Any, names: list[str]) -> dict[str, Any]:
@@ -135,7 +119,7 @@ def main(argv: list[str]) -> int:
         print("usage: downstream_dlt.py CREDENTIAL_FILE WORK_DIR", file=sys.stderr)
         return 2
     os.environ.setdefault("NEXLA_PROCURIFY_ALLOW_LOOPBACK", "1")
-    credential = json.loads(Path(argv[1]).read_text())
+    credential = read_credential(argv[1])
     work = Path(argv[2])
     db = work / "downstream.duckdb"  # not the dataset's name (DuckDB would find both)
     plans = plan(None)

@@ -27,45 +27,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nexla_procurify import plugin
-from nexla_procurify.host import Host
+from downstream_common import CLOSED, checker, close_purchase_order, meltano_head, read_credential
 
 SCHEMA = "procurify"  # the target's schema in the database
 STATE_ID = "dev:tap-procurify-to-target-postgres"
-CLOSED = 3  # a purchase order's ``state`` once closed
+
+check = checker("meltano-tap")
 
 
-def check(holds: bool, failure: str) -> None:
-    if not holds:
-        print(f"downstream meltano-tap: FAILED: {failure}", file=sys.stderr)
-        raise SystemExit(1)
-
-
-def meltano_yml(root: Path, base_url: str, client_id: str) -> str:
+def meltano_yml(root: Path, credential: dict[str, Any]) -> str:
     env = os.environ
-    return f"""\
-default_environment: dev
-project_id: procurify-downstream-tap
-send_anonymous_usage_stats: false
-environments:
-- name: dev
-plugins:
-  extractors:
-  - name: tap-procurify
-    namespace: tap_procurify
-    pip_url: {root}
-    executable: tap-procurify
-    capabilities: [catalog, discover, state, about]
-    settings:
-    - {{name: client_id}}
-    - {{name: client_secret, sensitive: true}}
-    - {{name: base_url}}
-    - {{name: concurrency, kind: integer}}
-    config:
-      base_url: {base_url}
-      client_id: {client_id}
-    select:
-    - '*.*'
+    head = meltano_head(
+        "procurify-downstream-tap",
+        root,
+        credential,
+        "'*.*'",
+        settings=["{name: concurrency, kind: integer}"],
+    )
+    return f"""{head}\
   loaders:
   - name: target-postgres
     namespace: target_postgres
@@ -179,17 +158,7 @@ def close_one_purchase_order(credential: dict[str, Any], psql: str) -> str:
         schema=SCHEMA,
         closed=CLOSED,
     )[0]
-    host = Host(plugins=[plugin])
-    with host.authenticate("procurify", credential) as session:
-        results = list(
-            host.write(
-                "procurify",
-                session,
-                {"resource": "purchase_orders", "operation": "close"},
-                [{"procurify_PO": number}],
-            )
-        )
-    check(results[0].status == "updated", f"closing purchase order {number}: {results[0]}")
+    close_purchase_order(credential, number, check)
     return uuid
 
 
@@ -205,13 +174,11 @@ def main(argv: list[str]) -> int:
             "usage: downstream_meltano.py CREDENTIAL_FILE PROJECT_DIR MELTANO PSQL", file=sys.stderr
         )
         return 2
-    credential = json.loads(Path(argv[1]).read_text())
+    credential = read_credential(argv[1])
     project, executable, psql = Path(argv[2]), argv[3], argv[4]
     root = Path(__file__).resolve().parent.parent
     project.mkdir(parents=True, exist_ok=True)
-    (project / "meltano.yml").write_text(
-        meltano_yml(root, credential["base_url"], credential["client_id"])
-    )
+    (project / "meltano.yml").write_text(meltano_yml(root, credential))
     # Secrets in the project's .env, where Meltano keeps them (never in meltano.yml).
     env_file = project / ".env"
     env_file.touch(mode=0o600)

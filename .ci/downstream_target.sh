@@ -28,28 +28,12 @@ records=$("$nexla_procurify" read vendors --credential "$source_credential" 2>/d
 
 project="$work/meltano-target"
 mkdir -p "$project"
-cat >"$project/meltano.yml" <<EOF
-default_environment: dev
-project_id: target-procurify-downstream
-send_anonymous_usage_stats: false
-environments:
-- name: dev
-plugins:
-  extractors:
-  - name: tap-procurify
-    namespace: tap_procurify
-    pip_url: $repo
-    executable: tap-procurify
-    capabilities: [catalog, discover, state, about]
-    settings:
-    - {name: client_id}
-    - {name: client_secret, sensitive: true}
-    - {name: base_url}
-    config:
-      base_url: $(field "$source_credential" base_url)
-      client_id: $(field "$source_credential" client_id)
-    select:
-    - vendors.*
+# The head of meltano.yml (tap-procurify, as .ci/downstream_meltano.py declares it), then the
+# mapper and target-procurify.
+{
+    python3 "$repo/.ci/downstream_common.py" meltano-head target-procurify-downstream "$repo" \
+        "$source_credential" 'vendors.*'
+    cat <<EOF
   mappers:
   - name: meltano-map-transformer
     namespace: meltano_map_transformer
@@ -85,6 +69,7 @@ plugins:
       streams: {vendors: {resource: vendors}}
       results_file: results.jsonl
 EOF
+} >"$project/meltano.yml"
 cd "$project"
 # The secrets in the project's .env, where Meltano keeps them.
 (

@@ -263,6 +263,53 @@ def peak_memory(action: Callable[[], T]) -> tuple[int, T]:
     return peak, outcome
 
 
+def interleaved_peaks(
+    sizes: tuple[int, int],
+    repeats: int,
+    action: Callable[[int], T],
+    check: Callable[[T, int], None],
+) -> dict[int, list[int]]:
+    """The peak memory of ``action(size)`` for each of ``sizes``, ``repeats`` times, the sizes
+    interleaved; ``check(outcome, size)`` raises when an outcome is not what was asked for."""
+    peaks: dict[int, list[int]] = {size: [] for size in sizes}
+    for _ in range(repeats):
+        for size in sizes:
+            peak, outcome = peak_memory(partial(action, size))
+            check(outcome, size)
+            peaks[size].append(peak)
+    return peaks
+
+
+def read_memory_peaks(
+    plan: Plan, sizes: tuple[int, int], resource: str, read: Callable[[Host, Any], int]
+) -> dict[int, list[int]]:
+    """The peaks of ``read`` (the records of ``resource`` it read) against one sandbox per size,
+    each holding that many records of ``resource``, after one unmeasured warm-up read."""
+    host = Host(plugins=[nexla_procurify.plugin])
+    small, large = sizes
+    with (
+        SandboxProcess({resource: small}, plan.memory_latency) as sandbox_small,
+        SandboxProcess({resource: large}, plan.memory_latency) as sandbox_large,
+    ):
+        sessions = {small: connect(host, sandbox_small), large: connect(host, sandbox_large)}
+
+        def check(count: int, size: int) -> None:
+            if count != size:
+                raise RuntimeError(f"read {count} {resource}, expected {size}")
+
+        try:
+            read(host, sessions[small])
+            return interleaved_peaks(
+                sizes,
+                plan.read_memory_repeats,
+                lambda size: read(host, sessions[size]),
+                check,
+            )
+        finally:
+            for session in sessions.values():
+                session.close()
+
+
 class Tags:
     """Unique external ids across every write of the run."""
 
@@ -398,32 +445,8 @@ def bench_read_memory(plan: Plan, report: Report) -> None:
         f"read memory: stream {small} vs {large} {RESOURCE}, page_size {plan.page_size}, "
         f"concurrency {concurrency}, {plan.read_memory_repeats} repeats"
     )
-    host = Host(plugins=[nexla_procurify.plugin])
-    peaks: dict[int, list[int]] = {small: [], large: []}
-    with (
-        SandboxProcess({RESOURCE: small}, plan.memory_latency) as sandbox_small,
-        SandboxProcess({RESOURCE: large}, plan.memory_latency) as sandbox_large,
-    ):
-        sessions = {small: connect(host, sandbox_small), large: connect(host, sandbox_large)}
-        try:
-            read_all(host, sessions[small], concurrency=concurrency, page_size=plan.page_size)
-            for _ in range(plan.read_memory_repeats):
-                for size in (small, large):
-                    peak, count = peak_memory(
-                        partial(
-                            read_all,
-                            host,
-                            sessions[size],
-                            concurrency=concurrency,
-                            page_size=plan.page_size,
-                        )
-                    )
-                    if count != size:
-                        raise RuntimeError(f"read {count} records, expected {size}")
-                    peaks[size].append(peak)
-        finally:
-            for session in sessions.values():
-                session.close()
+    read = partial(read_all, concurrency=concurrency, page_size=plan.page_size)
+    peaks = read_memory_peaks(plan, plan.read_memory, RESOURCE, read)
     _memory_rows(report, "read", peaks, small, large)
 
 
@@ -475,25 +498,18 @@ def bench_write_memory(plan: Plan, report: Report, tags: Tags) -> None:
         f"concurrency {concurrency}, {plan.write_memory_repeats} repeats"
     )
     host = Host(plugins=[nexla_procurify.plugin])
-    peaks: dict[int, list[int]] = {small: [], large: []}
     with SandboxProcess({RESOURCE: 25}, plan.memory_latency) as sandbox:
         session = connect(host, sandbox)
         try:
             write_all(host, session, count=8, concurrency=concurrency, tag=tags())
-            for _ in range(plan.write_memory_repeats):
-                for size in (small, large):
-                    peak, statuses = peak_memory(
-                        partial(
-                            write_all,
-                            host,
-                            session,
-                            count=size,
-                            concurrency=concurrency,
-                            tag=tags(),
-                        )
-                    )
-                    _check_created(statuses, size)
-                    peaks[size].append(peak)
+            peaks = interleaved_peaks(
+                plan.write_memory,
+                plan.write_memory_repeats,
+                lambda size: write_all(
+                    host, session, count=size, concurrency=concurrency, tag=tags()
+                ),
+                _check_created,
+            )
         finally:
             session.close()
     _memory_rows(report, "write", peaks, small, large)
@@ -688,26 +704,11 @@ def bench_account_memory(plan: Plan, report: Report) -> None:
         f"whole-account memory: every resource, {ACCOUNT_LARGEST} {small} vs {large}, "
         f"no latency, concurrency {concurrency}, {plan.read_memory_repeats} repeats"
     )
-    host = Host(plugins=[nexla_procurify.plugin])
-    peaks: dict[int, list[int]] = {small: [], large: []}
-    with (
-        SandboxProcess({ACCOUNT_LARGEST: small}, plan.memory_latency) as sandbox_small,
-        SandboxProcess({ACCOUNT_LARGEST: large}, plan.memory_latency) as sandbox_large,
-    ):
-        sessions = {small: connect(host, sandbox_small), large: connect(host, sandbox_large)}
-        try:
-            read_account(host, sessions[small], concurrency)
-            for _ in range(plan.read_memory_repeats):
-                for size in (small, large):
-                    peak, counts = peak_memory(
-                        partial(read_account, host, sessions[size], concurrency)
-                    )
-                    if counts[ACCOUNT_LARGEST] != size:
-                        raise RuntimeError(f"read {counts[ACCOUNT_LARGEST]}, expected {size}")
-                    peaks[size].append(peak)
-        finally:
-            for session in sessions.values():
-                session.close()
+
+    def read(host: Host, session: Any) -> int:
+        return read_account(host, session, concurrency)[ACCOUNT_LARGEST]
+
+    peaks = read_memory_peaks(plan, plan.account_memory, ACCOUNT_LARGEST, read)
     _memory_rows(report, "whole-account", peaks, small, large)
 
 

@@ -9,9 +9,12 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from nexla_procurify import plugin
 from nexla_procurify.host import Host
 from nexla_procurify.messages import Checkpoint, Record
+from nexla_procurify.sandbox.contract import undeclared_fields
 
 __all__ = [
     "BASE",
@@ -19,6 +22,7 @@ __all__ = [
     "REPO",
     "SERVER_DATE",
     "FakeClock",
+    "assert_records_match",
     "host_read",
     "no_sleep",
     "optional_missing",
@@ -77,3 +81,24 @@ def host_read(
             assert isinstance(message, Checkpoint)
             states.append(dict(message.value))
     return records, states
+
+
+def assert_records_match(
+    credential: dict[str, Any], name: str, schema: dict[str, Any], defs: dict[str, Any]
+) -> None:
+    """Every record of resource ``name`` read through the hooks (with ``credential``, at least
+    one) validates against ``schema`` and holds no field it does not declare (its ``$ref``s
+    resolved in ``defs``)."""
+    check = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    host = Host(plugins=[plugin])
+    seen = 0
+    with host.authenticate("procurify", credential) as session:
+        for message in host.read("procurify", session, {"resource": name}, None):
+            if not isinstance(message, Record):
+                continue
+            record = dict(message.record)
+            errors = [f"{list(e.absolute_path)}: {e.message}" for e in check.iter_errors(record)]
+            assert errors == [], (name, errors[:5])
+            assert undeclared_fields(schema, record, defs) == [], name
+            seen += 1
+    assert seen > 0, f"the sandbox served no {name} record"

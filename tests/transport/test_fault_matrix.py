@@ -28,27 +28,19 @@ from hostile import (
     leaked,
     redirect,
 )
+from transport.transport_helpers import hostile_policy
 
 from nexla_procurify import destination, plugin
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import ProcurifyError
-from nexla_procurify.http import HttpPolicy
 
 SECRET = "matrix-client-secret-4711"
 TOKEN = "matrix-access-token-0815"
 PAGE_SIZE = 2
 PAGES = 3
 VENDORS = "/api/v3/vendors"
-POLICY = HttpPolicy(
-    connect_timeout=2.0,
-    read_timeout=30.0,
-    max_attempts=3,
-    max_elapsed=0.4,
-    backoff_initial=0.01,
-    backoff_max=0.02,
-    max_answer_bytes=1 << 20,
-)
+POLICY = hostile_policy(0.4, max_answer_bytes=1 << 20)
 # A generous bound for a cell that hangs: far beyond every deadline, so never the reason a
 # passing cell passes, and it keeps a broken deadline from hanging the suite.
 HANG = 60.0

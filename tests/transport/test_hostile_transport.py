@@ -23,6 +23,7 @@ from hostile import (
     deep_json,
     redirect,
 )
+from transport.transport_helpers import hostile_policy
 
 from nexla_procurify import auth, plugin, source
 from nexla_procurify.auth import ProcurifySession
@@ -40,16 +41,7 @@ from nexla_procurify.http import HttpClient, HttpPolicy, error_for_response
 SECRET = "client-secret-0123456789"
 TOKEN = "tok-0123456789abcdef"
 ME = "/api/v3/users/me"
-# Small budgets, so that each fault ends quickly; the socket read timeout is long, so that
-# only the deadline can end a request that drips.
-FAST = HttpPolicy(
-    connect_timeout=2.0,
-    read_timeout=30.0,
-    max_attempts=3,
-    max_elapsed=0.6,
-    backoff_initial=0.01,
-    backoff_max=0.02,
-)
+FAST = hostile_policy(0.6)
 
 
 def token_answer(request: Request) -> Answer | None:

@@ -4,6 +4,7 @@ looked up before it is sent again, and its answers are confirmed."""
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 import pytest
 import requests
@@ -21,6 +22,37 @@ from unit.destination_helpers import (
 
 from nexla_procurify import destination, http
 from nexla_procurify.destination import create, operations
+
+DEPARTMENT_CREATE = {"resource": "departments", "operation": "create"}
+FINANCE = {"branch": 1, "name": "Finance"}
+ALREADY_EXISTS = {"external_id": ["vendor with this external id already exists."]}
+
+
+def lost_then_refused(mocker: requests_mock_module.Mocker, refusal: dict[str, Any]) -> None:
+    """A fake Procurify whose first vendor POST loses its answer (502) and whose second is
+    refused with 400 ``refusal``."""
+    FakeProcurify(mocker)
+    mocker.post(
+        BASE_URL + VENDORS,
+        [
+            {"status_code": 502, "json": {"detail": "Bad gateway"}},
+            {"status_code": 400, "json": refusal},
+        ],
+    )
+
+
+def found_by_the_second_check(mocker: requests_mock_module.Mocker, record: dict[str, Any]) -> None:
+    """Vendor lookups that find nothing for as long as the first check looks, then ``record``."""
+    pagination = {"count": 0, "num_pages": 1}
+    mocker.get(
+        BASE_URL + VENDORS,
+        [
+            *[{"json": {"data": [], "metadata": {"pagination": pagination}}}]
+            * len(destination.LOOKUP_PAUSES),
+            {"json": {"data": [record], "metadata": {"pagination": {**pagination, "count": 1}}}},
+        ],
+    )
+
 
 # ------------------------------------------------------------------- no duplicate creations
 
@@ -76,30 +108,8 @@ def test_a_resent_post_refused_as_duplicate_is_found_and_reported_created(
 ) -> None:
     """The first POST committed but its answer was lost and the lookup did not see it yet;
     the re-sent POST is refused as a duplicate: the record exists, it was created once."""
-    FakeProcurify(requests_mock)
-    requests_mock.post(
-        BASE_URL + VENDORS,
-        [
-            {"status_code": 502, "json": {"detail": "Bad gateway"}},
-            {
-                "status_code": 400,
-                "json": {"external_id": ["vendor with this external id already exists."]},
-            },
-        ],
-    )
-    requests_mock.get(
-        BASE_URL + VENDORS,
-        [  # not found by any lookup of the first check
-            *[{"json": {"data": [], "metadata": {"pagination": {"count": 0, "num_pages": 1}}}}]
-            * len(destination.LOOKUP_PAUSES),
-            {
-                "json": {
-                    "data": [{"id": 41, **vendor("V-1")}],
-                    "metadata": {"pagination": {"count": 1, "num_pages": 1}},
-                }
-            },
-        ],
-    )
+    lost_then_refused(requests_mock, ALREADY_EXISTS)
+    found_by_the_second_check(requests_mock, {"id": 41, **vendor("V-1")})
     [result] = run(CREATE, [vendor("V-1")])
     assert (result.status, result.id, result.error) == ("created", 41, None)
     assert writes(requests_mock) == [("POST", VENDORS), ("POST", VENDORS)]
@@ -112,7 +122,7 @@ def test_a_first_post_refused_with_400_is_rejected_without_lookup(
     requests_mock.post(
         BASE_URL + VENDORS,
         status_code=400,
-        json={"external_id": ["vendor with this external id already exists."]},
+        json=ALREADY_EXISTS,
     )
     lookups = requests_mock.get(BASE_URL + VENDORS, json={"data": [{"id": 41, **vendor("V-1")}]})
     [result] = run(CREATE, [vendor("V-1")])
@@ -124,14 +134,7 @@ def test_a_first_post_refused_with_400_is_rejected_without_lookup(
 def test_a_resent_post_refused_and_still_not_found_stays_rejected(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
-    FakeProcurify(requests_mock)
-    requests_mock.post(
-        BASE_URL + VENDORS,
-        [
-            {"status_code": 502, "json": {"detail": "Bad gateway"}},
-            {"status_code": 400, "json": {"name": ["This field is required."]}},
-        ],
-    )
+    lost_then_refused(requests_mock, {"name": ["This field is required."]})
     requests_mock.get(BASE_URL + VENDORS, json={"data": []})
     [result] = run(CREATE, [vendor("V-1")])
     assert result.status == "rejected"
@@ -185,9 +188,7 @@ def test_an_enveloped_create_answer_still_gives_the_record_id(
         status_code=201,
         json={"data": {"id": 12, "name": "Finance"}, "metadata": {}},
     )
-    [result] = run(
-        {"resource": "departments", "operation": "create"}, [{"branch": 1, "name": "Finance"}]
-    )
+    [result] = run(DEPARTMENT_CREATE, [FINANCE])
     assert (result.status, result.id) == ("created", 12)
 
 
@@ -202,9 +203,7 @@ def test_without_a_lookup_an_uncertain_post_fails_and_is_not_repeated(
 ) -> None:
     fake = FakeProcurify(requests_mock).serve("/api/v3/departments")
     fake.post_faults.append((True, 502))
-    [result] = run(
-        {"resource": "departments", "operation": "create"}, [{"branch": 1, "name": "Finance"}]
-    )
+    [result] = run(DEPARTMENT_CREATE, [FINANCE])
     assert result.status == "failed"
     assert "may have been created in Procurify" in (result.error or "")
     assert len(writes(requests_mock)) == 1
@@ -261,24 +260,8 @@ def test_an_uncertain_post_finding_another_record_with_its_key_is_rejected(
 def test_a_resent_post_refused_finding_another_record_is_rejected_as_existing(
     requests_mock: requests_mock_module.Mocker,
 ) -> None:
-    FakeProcurify(requests_mock)
-    requests_mock.post(
-        BASE_URL + VENDORS,
-        [
-            {"status_code": 502, "json": {"detail": "Bad gateway"}},
-            {
-                "status_code": 400,
-                "json": {"external_id": ["vendor with this external id already exists."]},
-            },
-        ],
-    )
-    requests_mock.get(
-        BASE_URL + VENDORS,
-        [
-            *[{"json": {"data": []}}] * len(destination.LOOKUP_PAUSES),
-            {"json": {"data": [{"id": 41, **vendor("V-1", name="Someone else")}]}},
-        ],
-    )
+    lost_then_refused(requests_mock, ALREADY_EXISTS)
+    found_by_the_second_check(requests_mock, {"id": 41, **vendor("V-1", name="Someone else")})
     [result] = run(CREATE, [vendor("V-1")])
     assert result.status == "rejected"
     assert "already exists in Procurify (id 41)" in (result.error or "")
@@ -308,9 +291,7 @@ def test_a_success_that_is_not_json_without_a_lookup_is_failed(
     requests_mock.post(
         BASE_URL + "/api/v3/departments", status_code=200, text="<html>maintenance</html>"
     )
-    [result] = run(
-        {"resource": "departments", "operation": "create"}, [{"branch": 1, "name": "Finance"}]
-    )
+    [result] = run(DEPARTMENT_CREATE, [FINANCE])
     assert (result.status, result.id) == ("failed", None)
     assert "may have been created in Procurify" in (result.error or "")
     assert len(writes(requests_mock)) == 1
@@ -326,9 +307,7 @@ def test_a_redirected_post_is_failed_not_created(
         status_code=status,
         headers={"Location": "https://elsewhere.example/api/v3/departments"},
     )
-    [result] = run(
-        {"resource": "departments", "operation": "create"}, [{"branch": 1, "name": "Finance"}]
-    )
+    [result] = run(DEPARTMENT_CREATE, [FINANCE])
     assert (result.status, result.id) == ("failed", None)
     assert "redirected the request to create a Departments record" in (result.error or "")
     assert f"HTTP {status}" in (result.error or "")

@@ -5,7 +5,6 @@ concurrent detail requests."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -17,6 +16,7 @@ from drawn import DrawnOrder
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from shared import BASE, SERVER_DATE, no_sleep
+from unit.source_helpers import list_answer
 
 from nexla_procurify import source
 from nexla_procurify.auth import ProcurifySession
@@ -71,22 +71,7 @@ class FakeBills:
         since = request.qs.get("last_modified_datetime_0", [None])[0]
         rows = self._selected(since)
         page, size = int(request.qs["page"][0]), int(request.qs["page_size"][0])
-        num_pages = max(1, math.ceil(len(rows) / size))
-        if page > num_pages:
-            context.status_code = 404
-            return {"detail": "Invalid page."}
-        pagination = {
-            "count": len(rows),
-            "num_pages": num_pages,
-            "current_page": page,
-            "page_size": size,
-            "next": None,
-            "previous": None,
-        }
-        return {
-            "data": rows[(page - 1) * size : page * size],
-            "metadata": {"pagination": pagination},
-        }
+        return list_answer(context, rows, page, size)
 
     def detail(self, request: Any, context: Any) -> Any:
         self.requests += 1

@@ -18,7 +18,6 @@ on, some interrupted after a drawn checkpoint and resumed from it. Then:
 from __future__ import annotations
 
 import email.utils
-import math
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from drawn import DrawnOrder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shared import BASE, no_sleep
+from unit.source_helpers import list_answer
 
 from nexla_procurify import source
 from nexla_procurify.auth import ProcurifySession
@@ -124,21 +124,8 @@ class FakeBills:
         query = {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
         rows = self.selection(query.get(self.shape.since), query.get("has_payment"))
         page, size = int(query["page"]), int(query["page_size"])
-        num_pages = max(1, math.ceil(len(rows) / size))
         context.headers["Date"] = email.utils.format_datetime(self.now, usegmt=True)
-        if page > num_pages:
-            context.status_code = 404
-            return {"detail": "Invalid page."}
-        pagination = {
-            "count": len(rows),
-            "num_pages": num_pages,
-            "current_page": page,
-            "page_size": size,
-        }
-        return {
-            "data": [self.shape.record(row) for row in rows[(page - 1) * size : page * size]],
-            "metadata": {"pagination": pagination},
-        }
+        return list_answer(context, rows, page, size, shown=self.shape.record, links=False)
 
 
 @st.composite

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from with_sandbox.writing import cli_write
 
 from nexla_procurify import cli, jsonlines
 from nexla_procurify.destination import UnreadableRecord
@@ -103,21 +104,9 @@ def test_write_rejects_an_over_long_line_as_its_record_and_goes_on(
     good = [json.dumps({"name": f"Dept {n}", "branch": 1}) for n in range(2)]
     too_long = json.dumps({"name": "x" * 5000, "branch": 1})
     records.write_text("\n".join([good[0], too_long, good[1]]) + "\n")
-    code = cli.main(
-        [
-            "write",
-            "departments",
-            str(records),
-            "--operation",
-            "create",
-            "--max-line-bytes",
-            "1000",
-            "--credential",
-            str(credential_file),
-        ]
+    code, results, err = cli_write(
+        capsys, credential_file, "departments", str(records), "--max-line-bytes", "1000"
     )
-    out, err = capsys.readouterr()
-    results = [json.loads(line) for line in out.splitlines()]
     assert [(r["index"], r["status"]) for r in results] == [
         (0, "created"),
         (1, "rejected"),
@@ -148,19 +137,7 @@ def test_write_names_each_damaged_line(
         )
         + b"\n"
     )
-    code = cli.main(
-        [
-            "write",
-            "departments",
-            str(records),
-            "--operation",
-            "create",
-            "--credential",
-            str(credential_file),
-        ]
-    )
-    out, _ = capsys.readouterr()
-    results = [json.loads(line) for line in out.splitlines()]
+    code, results, _ = cli_write(capsys, credential_file, "departments", str(records))
     assert [r["status"] for r in results] == ["rejected"] * 4 + ["created"]
     reasons = [r["error"] for r in results[:4]]
     assert "byte order mark" in reasons[0]
@@ -182,18 +159,7 @@ LINE_LIMITS_REFUSED = [
 def test_the_largest_line_must_be_positive(
     credential_file: Path, capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
-    code = cli.main(
-        [
-            "write",
-            "departments",
-            "--operation",
-            "create",
-            option,
-            "--credential",
-            str(credential_file),
-        ]
-    )
-    _, err = capsys.readouterr()
+    code, _, err = cli_write(capsys, credential_file, "departments", option)
     assert code == 2
     assert "--max-line-bytes must be" in err
 

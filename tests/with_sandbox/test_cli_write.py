@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from with_sandbox.writing import cli_write
 
 from nexla_procurify import cli
 from nexla_procurify.sandbox import Sandbox
@@ -74,20 +75,9 @@ def test_write_from_stdin_dry_run_writes_nothing(
     before = len(sandbox.records("departments"))
     line = json.dumps({"name": "Research", "branch": 1})
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode())))
-    code = cli.main(
-        [
-            "write",
-            "departments",
-            "--operation",
-            "create",
-            "--dry-run",
-            "--credential",
-            str(credential_file),
-        ]
-    )
-    out, _ = capsys.readouterr()
+    code, results, _ = cli_write(capsys, credential_file, "departments", "--dry-run")
     assert code == 0
-    assert json.loads(out)["status"] == "validated"
+    assert [r["status"] for r in results] == ["validated"]
     assert len(sandbox.records("departments")) == before
     assert sandbox.requests_to("/api/v3/departments", method="POST") == []
 
@@ -107,18 +97,7 @@ def test_write_with_an_unsupported_operation_is_a_usage_error(
 def test_a_missing_input_file_is_a_one_line_error(
     credential_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(
-        [
-            "write",
-            "vendors",
-            str(tmp_path / "nope.jsonl"),
-            "--operation",
-            "create",
-            "--credential",
-            str(credential_file),
-        ]
-    )
-    _, err = capsys.readouterr()
+    code, _, err = cli_write(capsys, credential_file, "vendors", str(tmp_path / "nope.jsonl"))
     assert code == 2
     assert err.count("\n") == 1
     assert "cannot read input file" in err
@@ -130,19 +109,8 @@ def test_lines_that_are_not_utf8_or_too_deep_are_rejected_not_fatal(
     records = tmp_path / "odd.jsonl"
     good = json.dumps({"name": "Research", "branch": 1}).encode()
     records.write_bytes(b"\xff\xfe not utf-8\n" + b"[" * 100_000 + b"\n" + good + b"\n")
-    code = cli.main(
-        [
-            "write",
-            "departments",
-            str(records),
-            "--operation",
-            "create",
-            "--credential",
-            str(credential_file),
-        ]
-    )
-    out, _ = capsys.readouterr()
-    statuses = [json.loads(line)["status"] for line in out.splitlines()]
+    code, results, _ = cli_write(capsys, credential_file, "departments", str(records))
+    statuses = [r["status"] for r in results]
     assert statuses == ["rejected", "rejected", "created"]
     assert code == 1
 
@@ -182,20 +150,7 @@ def test_the_first_ctrl_c_finishes_and_reports_what_was_sent(
         for n in range(20)
     ]
     monkeypatch.setattr("sys.stdin", SimpleNamespace(buffer=InterruptingInput(lines, 5)))
-    code = cli.main(
-        [
-            "write",
-            "vendors",
-            "--operation",
-            "create",
-            "--concurrency",
-            "1",
-            "--credential",
-            str(credential_file),
-        ]
-    )
-    out, err = capsys.readouterr()
-    results = [json.loads(line) for line in out.splitlines()]
+    code, results, err = cli_write(capsys, credential_file, "vendors", "--concurrency", "1")
     assert code == 130
     assert [r["status"] for r in results] == ["created"] * 5
     created = [v for v in sandbox.records("vendors") if v["external_id"].startswith("INT-")]

@@ -12,16 +12,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator, Draft202012Validator
+from shared import assert_records_match
 
-from nexla_procurify import manifest, plugin, source
-from nexla_procurify.host import Host
-from nexla_procurify.messages import Record
+from nexla_procurify import manifest, source
 from nexla_procurify.resources import catalogue
 from nexla_procurify.sandbox import Sandbox
 from nexla_procurify.sandbox.contract import undeclared_fields
 from nexla_procurify.singer_schema import MAX_REF_DEPTH, flatten_schema
 
-HOST = Host(plugins=[plugin])
 READABLE = catalogue().names("source")
 CHECKER = Draft202012Validator.FORMAT_CHECKER
 LEFT_OUT = {"$ref", "$defs", "$schema", "$id", "anyOf", "oneOf", "allOf", "const"}
@@ -92,19 +90,7 @@ def test_the_flattened_schema_is_plain_with_its_key_required_and_non_null(name: 
 def test_every_record_read_validates_against_the_flattened_schema(
     sandbox: Sandbox, name: str
 ) -> None:
-    schema = flattened(name)
-    check = Draft202012Validator(schema, format_checker=CHECKER)
-    seen = 0
-    with HOST.authenticate("procurify", sandbox.credential()) as session:
-        for message in HOST.read("procurify", session, {"resource": name}, None):
-            if not isinstance(message, Record):
-                continue
-            record = dict(message.record)
-            errors = [f"{list(e.absolute_path)}: {e.message}" for e in check.iter_errors(record)]
-            assert errors == [], (name, errors[:5])
-            assert undeclared_fields(schema, record, {}) == [], name
-            seen += 1
-    assert seen > 0, f"the sandbox served no {name} record"
+    assert_records_match(sandbox.credential(), name, flattened(name), {})
 
 
 def test_schema_messages_and_discover_carry_the_flattened_schemas() -> None:

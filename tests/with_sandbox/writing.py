@@ -1,13 +1,17 @@
 """Helpers for writing against a sandbox: a session to it that retries briefly and never
-sleeps, the write, what the sandbox stored, and records."""
+sleeps, the write, what the sandbox stored, records, and ``nexla-procurify write``."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from nexla_procurify import credential, destination
+import pytest
+
+from nexla_procurify import cli, credential, destination
 from nexla_procurify.auth import ProcurifySession
 from nexla_procurify.http import HttpClient, HttpPolicy
 from nexla_procurify.messages import WriteResult
@@ -63,3 +67,27 @@ def requisition() -> dict[str, Any]:
             }
         ],
     }
+
+
+def cli_write(
+    capsys: pytest.CaptureFixture[str],
+    credential_file: Path,
+    resource: str,
+    *arguments: str,
+    operation: str = "create",
+) -> tuple[int, list[dict[str, Any]], str]:
+    """``nexla-procurify write RESOURCE ARGUMENTS --operation OPERATION --credential FILE``: its
+    exit status, the results it printed (one a line) and what it wrote on standard error."""
+    code = cli.main(
+        [
+            "write",
+            resource,
+            *arguments,
+            "--operation",
+            operation,
+            "--credential",
+            str(credential_file),
+        ]
+    )
+    out, err = capsys.readouterr()
+    return code, [json.loads(line) for line in out.splitlines()], err

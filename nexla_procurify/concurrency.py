@@ -28,7 +28,7 @@ limits are:
 
 Starts are spaced by one round trip divided by the limit (pacing, so that a burst never leaves
 at once), or by the paced rate once a 429 has set one. A 429's ``Retry-After`` is the account's
-wait, not one request's: no request starts before its retry, and the retries of one burst of
+wait, not one request's: no request starts before it is over; and the retries of one burst of
 429s leave one by one at the paced rate instead of together into the same empty allowance.
 """
 
@@ -187,10 +187,12 @@ class Controller:
 @dataclass
 class Slot:
     """One request's place under the gate: whether it started with the limit in use (at least
-    half of it), and whether it was retried on the way (then its time is no latency sample)."""
+    half of it), whether it was retried on the way (then its time is no latency sample), and
+    whether its final answer was a 429 (then it is no answer at all)."""
 
     saturated: bool
     retried: bool = False
+    refused: bool = False
 
 
 class Gate:
@@ -211,7 +213,8 @@ class Gate:
         self._changed = threading.Condition()
         self._in_flight = 0
         self._next_start = -math.inf
-        self._held_until = -math.inf  # a 429's retry: no request starts before it
+        self._held_until = -math.inf  # the end of a 429's Retry-After: no start before it
+        self._next_retry = -math.inf  # the earliest the next retry after a 429 may leave
 
     @property
     def current(self) -> int:
@@ -230,50 +233,74 @@ class Gate:
         with self._changed:
             self._changed.wait_for(lambda: self._in_flight < self.controller.limit)
             self._in_flight += 1
-            now = self._clock()
-            start = self._reserve(now)
-            # The limit is in use when at least half of it is (as TCP validates its window),
-            # and a start held back by a 429's pace is not held back by the limit.
-            paced = self.controller.rate is not None and start > now
-            slot = Slot(saturated=2 * self._in_flight >= self.controller.limit and not paced)
-        try:
-            self._wait_until(start)
-        except BaseException:
-            with self._changed:
-                self._in_flight -= 1
-                self._changed.notify_all()
-            raise
-        began = self._clock()
         answered = False
+        slot: Slot | None = None
+        began = 0.0
         try:
+            with self._changed:
+                now = self._clock()
+                start = self._reserve(max(now, self._held_until))
+                # The limit is in use when at least half of it is (as TCP validates its
+                # window), and a start held back by a 429's pace is not held back by the limit.
+                paced = self.controller.rate is not None and start > now
+                slot = Slot(saturated=2 * self._in_flight >= self.controller.limit and not paced)
+            self._wait_until(start)
+            began = self._clock()
             yield slot
             answered = True
         finally:
             ended = self._clock()
             with self._changed:
                 self._in_flight -= 1
-                if answered:
+                if answered and slot is not None and not slot.refused:
                     latency = None if slot.retried else ended - began
                     self.controller.on_answer(ended, latency, saturated=slot.saturated)
                 self._changed.notify_all()
 
-    def retrying(self, slot: Slot, *, throttled: bool, delay: float = 0.0) -> None:
+    def retrying(
+        self,
+        slot: Slot,
+        *,
+        throttled: bool,
+        delay: float = 0.0,
+        retry_after: float | None = None,
+    ) -> None:
         """``slot``'s request is about to be retried once its caller has waited ``delay``
-        seconds; ``throttled``: after a 429, which the controller hears at once, so that the
-        other requests slow down before it is over. A 429's retry takes its place among the
-        paced starts (this waits for it beyond ``delay``), and no request starts before it:
-        the server's wait is the account's, not one request's."""
+        seconds; ``throttled``: after a 429, which the controller hears at once (see
+        ``throttled``). The retries of one burst of 429s leave one by one at the paced rate
+        (this waits for a retry's turn beyond ``delay``, by at most ``MAX_SPACING``), instead
+        of together into the same empty allowance."""
+        slot.retried = True
+        if not throttled:
+            return
         with self._changed:
-            slot.retried = True
-            if not throttled:
-                return
             now = self._clock()
-            self.controller.on_throttled(now)
-            retry_at = self._reserve(now + delay)
-            self._held_until = max(self._held_until, retry_at)
+            self._throttle(now, retry_after)
+            spacing = self.controller.spacing()
+            retry_at = max(now + delay, self._next_retry)
+            self._next_retry = retry_at + spacing
+            # The retry is one more request at the paced rate: the starts leave it one place.
+            self._next_start = max(self._next_start, now) + spacing
             self._changed.notify_all()
-        if retry_at > now + delay:
-            self._sleep(retry_at - now - delay)
+        extra = min(MAX_SPACING, retry_at - now - delay)
+        if extra > 0:
+            self._sleep(extra)
+
+    def throttled(self, slot: Slot, *, retry_after: float | None = None) -> None:
+        """``slot``'s request ended with a 429 that is not retried: the controller hears it
+        (a refusal is no answer to grow on), and the server's ``Retry-After`` holds back every
+        other start of the run."""
+        slot.refused = True
+        with self._changed:
+            self._throttle(self._clock(), retry_after)
+            self._changed.notify_all()
+
+    def _throttle(self, now: float, retry_after: float | None) -> None:
+        """A 429 at ``now`` (hold the lock): back off, and no request starts before the wait
+        the server asked for is over (it is the account's wait, not one request's)."""
+        self.controller.on_throttled(now)
+        if retry_after is not None and retry_after > 0:
+            self._held_until = max(self._held_until, now + retry_after)
 
     def _reserve(self, earliest: float) -> float:
         """The next paced start at or after ``earliest`` (hold the lock)."""
@@ -282,8 +309,9 @@ class Gate:
         return start
 
     def _wait_until(self, start: float) -> None:
-        """Sleep until ``start``; a 429 answered meanwhile holds this start back until its
-        retry (each 429 moves it at most once, to the next paced start)."""
+        """Sleep until ``start``; a 429 answered meanwhile whose ``Retry-After`` ends later
+        holds this start back to the next paced start after it (each 429 moves it at most
+        once)."""
         while True:
             now = self._clock()
             if start > now:
@@ -291,4 +319,4 @@ class Gate:
             with self._changed:
                 if self._held_until <= start:
                     return
-                start = self._reserve(self._clock())
+                start = self._reserve(max(self._clock(), self._held_until))

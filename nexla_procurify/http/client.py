@@ -190,7 +190,10 @@ class HttpClient:
                 delay,
                 attempt + 1,
             )
-            event = RetryEvent(method, path, attempt, result.status_code, delay, unusable)
+            retry_after = outcome.retry_after if isinstance(outcome, Answered | NotJson) else None
+            event = RetryEvent(
+                method, path, attempt, result.status_code, delay, unusable, retry_after
+            )
         if options.on_retry is not None:
             options.on_retry(event)
         self._sleep(delay)

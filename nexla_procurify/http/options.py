@@ -17,8 +17,11 @@ import requests
 class RetryEvent:
     """Told to a request's ``on_retry`` listener before each retry (e.g. to slow a reader).
 
-    ``status`` is the answer's HTTP status (``None`` when no answer came); ``unusable`` says
-    why a successful answer could not be used (its body was not JSON), else ``None``."""
+    ``status`` is the answer's HTTP status (``None`` when no answer came); ``delay`` the wait
+    before the retry (the backoff, or the answer's ``Retry-After`` when longer);
+    ``retry_after`` the answer's ``Retry-After`` in seconds (``None`` without one): the wait
+    the server asked for; ``unusable`` says why a successful answer could not be used (its body
+    was not JSON), else ``None``."""
 
     method: str
     path: str
@@ -26,6 +29,7 @@ class RetryEvent:
     status: int | None
     delay: float
     unusable: str | None = None
+    retry_after: float | None = None
 
 
 RetryListener = Callable[[RetryEvent], None]

@@ -6,6 +6,7 @@ from __future__ import annotations
 __all__ = ["fetch_detail", "with_details", "without_details"]
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future
@@ -51,12 +52,13 @@ def _details(
         return
     pending = deque(records)
     in_flight: deque[tuple[dict[str, Any], Future[dict[str, Any] | None]]] = deque()
+    abandoned = threading.Event()  # set when these details' reader is done with them
     pool = fetcher.pools(max_workers=concurrency, thread_name_prefix=f"read-{resource.name}")
     try:
         while True:
             while pending and len(in_flight) < fetcher.limit.current:
                 record = pending.popleft()
-                in_flight.append((record, pool.submit(fetch_detail, fetcher, record)))
+                in_flight.append((record, pool.submit(fetch_detail, fetcher, record, abandoned)))
             if not in_flight:
                 return
             record, future = in_flight.popleft()
@@ -66,13 +68,19 @@ def _details(
             else:
                 missing.append(record.get(detail.id_field))
     finally:
+        abandoned.set()
         for _, future in in_flight:
             future.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def fetch_detail(fetcher: PageFetcher, record: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A list record's detail, or ``None`` when Procurify answers 404 for it."""
+def fetch_detail(
+    fetcher: PageFetcher,
+    record: Mapping[str, Any],
+    abandoned: threading.Event | None = None,
+) -> dict[str, Any] | None:
+    """A list record's detail, or ``None`` when Procurify answers 404 for it; once
+    ``abandoned`` is set, ``ReadAbandoned`` instead of a request or a retry."""
     resource = fetcher.resource
     detail = resource.detail
     assert detail is not None
@@ -84,7 +92,7 @@ def fetch_detail(fetcher: PageFetcher, record: Mapping[str, Any]) -> dict[str, A
             "Try again later, or read the list resource instead."
         )
     action = f"read {resource.name} record {record[detail.id_field]}"
-    answer = fetcher.request(path, {}, action)
+    answer = fetcher.request(path, {}, action, abandoned)
     response, body = answer.response, answer.body
     if response.status_code == 404:
         return None  # the caller decides what a missing detail means for the read

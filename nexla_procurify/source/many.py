@@ -37,6 +37,7 @@ __all__ = [
     "StreamRead",
     "StreamRecord",
     "StreamStarted",
+    "budget_of",
     "check_reads",
     "read_many",
     "read_streams",
@@ -222,15 +223,15 @@ def read_streams(
     their stream, each stream's in its own order, and after each page a ``Checkpoint`` of
     every stream's state (``{"streams": {name: state}}``; streams ``state`` holds that are
     not read here are kept in it). The budget is the largest ``concurrency`` the
-    configurations give (else the default), and a stream that gives none may use all of it;
-    when every configuration leaves it to ``"auto"``, one controller paces every stream.
+    configurations give when every one pins it, and a stream that gives none may use all of
+    it; when one leaves it to ``"auto"`` (the default), one controller paces every stream.
 
     Configuration and state problems of every stream raise one ``ConfigurationError``
     before any request. A stream stopped by a ``ProcurifyError`` lets the others finish;
     then the first such error is raised, naming its stream (the checkpoints emitted until
     then stay valid: resuming from the last one loses no record)."""
     saved = _saved_streams(state)
-    budget = _budget(configs.values())
+    budget = budget_of(configs.values())
     reads = [
         StreamRead(
             name,
@@ -243,17 +244,20 @@ def read_streams(
     return _messages(events, saved)
 
 
-def _budget(configs: Iterable[Mapping[str, Any]]) -> Concurrency:
-    """``"auto"`` when no configuration pins a concurrency, else the largest one pinned; one
-    at fault is reported later, with every other problem, by ``check_reads``."""
+def budget_of(configs: Iterable[Mapping[str, Any]]) -> Concurrency:
+    """``"auto"`` when a configuration leaves its concurrency to it (the default), else the
+    largest one pinned; one at fault is reported later, with every other problem, by
+    ``check_reads``. Under ``"auto"`` a pinned stream keeps its own bound on its requests
+    within the run's controller."""
     pinned = []
     for config in configs:  # a configuration that is not a mapping: check_reads says so
         try:
             parsed = parse_config(config)
         except ConfigurationError:
             continue
-        if not parsed.auto_concurrency:
-            pinned.append(parsed.concurrency)
+        if parsed.auto_concurrency:
+            return AUTO
+        pinned.append(parsed.concurrency)
     return max(pinned, default=AUTO)
 
 

@@ -343,7 +343,10 @@ class PageFetcher:
         action: str,
         abandoned: threading.Event | None = None,
     ) -> Answer:
-        """One GET under the HTTP policy; 429s on the way lower ``limit``."""
+        """One GET under the HTTP policy; 429s on the way lower ``limit``. Once ``abandoned``
+        is set (nobody will read the answer), it is not sent, nor retried (``ReadAbandoned``)."""
+        if abandoned is not None and abandoned.is_set():
+            raise ReadAbandoned(f"{action}: its read was closed")
         on_retry = self.limit.on_retry
 
         def unless_abandoned(event: RetryEvent) -> None:

@@ -228,43 +228,56 @@ def test_the_gate_paces_starts_and_tells_the_controller_what_happened(clock: Fak
     assert gate.in_flight == 0
 
 
-def test_a_429_holds_back_every_start_until_its_retry_and_spaces_the_retries(
-    clock: FakeClock,
-) -> None:
-    controller = _controller()
+def _gate_with_baseline(clock: FakeClock) -> tuple[Controller, Gate]:
+    """A gate whose controller knows the baseline latency (0.1 s), with room for a few
+    requests after a 429 halves its limit."""
+    controller = _controller(initial=8)
     gate = Gate(controller, clock=clock, sleep=clock.sleep)
     with gate.slot():
         clock.now += 0.1  # a first answer: the baseline latency
+    return controller, gate
+
+
+def test_a_429s_retry_after_holds_back_every_start_but_its_own_backoff_does_not(
+    clock: FakeClock,
+) -> None:
+    _, gate = _gate_with_baseline(clock)
+    with gate.slot() as refused:
+        clock.now += 0.1
+        throttled_at = clock.now
+        # The client backs off 5 s (its own growing wait); the server asked for 0.5 s.
+        gate.retrying(refused, throttled=True, delay=5.0, retry_after=0.5)
+        assert clock.now == throttled_at  # nothing more than the caller's own wait
+        with gate.slot():  # another request of the run, at once
+            began = clock.now
+    assert throttled_at + 0.5 <= began < throttled_at + 5.0
+
+
+def test_the_retries_of_one_burst_of_429s_leave_one_by_one(clock: FakeClock) -> None:
+    controller, gate = _gate_with_baseline(clock)
     with gate.slot() as first, gate.slot() as second:
         clock.now += 0.1
         throttled_at = clock.now
-        gate.retrying(first, throttled=True, delay=1.0)  # its caller waits the 1.0 s
+        gate.retrying(first, throttled=True, delay=1.0, retry_after=1.0)
         assert clock.now == throttled_at  # the first retry needs no wait beyond its delay
-        gate.retrying(second, throttled=True, delay=1.0)  # the same excess, answered at once
+        gate.retrying(second, throttled=True, delay=1.0, retry_after=1.0)
         spacing = controller.spacing()
-        assert spacing > 0
-        # The second retry waits for the first one's paced place: 1.0 s and one spacing.
+        assert 0 < spacing <= MAX_SPACING
+        # The second retry leaves one spacing after the first one.
         assert clock.now == pytest.approx(throttled_at + spacing)
-    clock.now = throttled_at + 0.2  # a new request, well before the retries are due
-    with gate.slot():
-        began = clock.now
-    assert began >= throttled_at + 1.0 + 2 * spacing - 1e-9  # after both retries
 
 
-def test_a_start_reserved_before_a_429_waits_for_the_retry(clock: FakeClock) -> None:
-    controller = _controller()
-    gate = Gate(controller, clock=clock, sleep=clock.sleep)
+def test_a_start_reserved_before_a_429_waits_out_its_retry_after(clock: FakeClock) -> None:
+    controller, _ = _gate_with_baseline(clock)
     throttled = False
 
     def sleep(seconds: float) -> None:  # while this start sleeps, another request gets a 429
         nonlocal throttled
         if not throttled:
             throttled = True
-            gate.retrying(other, throttled=True, delay=2.0)
+            gate.retrying(other, throttled=True, delay=2.0, retry_after=2.0)
         clock.sleep(seconds)
 
-    with gate.slot():
-        clock.now += 0.1
     gate = Gate(controller, clock=clock, sleep=sleep)
     with gate.slot() as other:
         held = clock.now
@@ -272,6 +285,35 @@ def test_a_start_reserved_before_a_429_waits_for_the_retry(clock: FakeClock) -> 
             began = clock.now
     assert throttled
     assert began >= held + 2.0
+
+
+def test_a_final_429_is_no_answer_to_grow_on_and_holds_the_others(clock: FakeClock) -> None:
+    controller, gate = _gate_with_baseline(clock)
+    before = controller.limit
+    with gate.slot() as refused:
+        clock.now += 0.1
+        gate.throttled(refused, retry_after=3.0)
+        refused_at = clock.now
+    assert controller.limit < before
+    assert not controller.slow_start
+    with gate.slot():
+        began = clock.now
+    assert began >= refused_at + 3.0
+
+
+def test_an_interrupt_while_a_start_waits_frees_its_place(clock: FakeClock) -> None:
+    controller = _controller(initial=8)  # room for a second request after the 429 halves it
+
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    gate = Gate(controller, clock=clock, sleep=interrupted)
+    with gate.slot() as first:
+        gate.retrying(first, throttled=True, delay=0.0, retry_after=1.0)
+        with pytest.raises(KeyboardInterrupt), gate.slot():
+            pass  # pragma: no cover - the start is interrupted while it waits
+        assert gate.in_flight == 1
+    assert gate.in_flight == 0
 
 
 def test_a_request_that_raises_frees_its_place_and_is_no_answer(clock: FakeClock) -> None:

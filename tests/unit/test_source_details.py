@@ -6,7 +6,8 @@ concurrent detail requests."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -348,3 +349,48 @@ def test_no_bill_is_lost_across_an_interrupted_read_its_resume_and_the_next_run(
     assert survivors <= emitted
     for record in seen:
         assert record == expected[record["id"]]
+
+
+def test_a_closed_read_makes_no_more_retries_of_the_details_it_prefetched(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    fake = FakeBills(8)
+    fake.serve(requests_mock)
+    failing: list[int] = []
+
+    def detail(request: Any, context: Any) -> Any:
+        if request.path.endswith("/8"):
+            failing.append(1)
+            context.status_code = 503
+            return {"detail": "down for a moment"}
+        return fake.detail(request, context)
+
+    requests_mock.get(BILL, json=detail)
+    requests_mock.post(
+        f"{BASE}/api/v3/oauth/token", json={"access_token": "t", "expires_in": 86400}
+    )
+    released = threading.Event()
+
+    def sleep(_: float) -> None:  # a retry's wait lasts until the test releases it
+        released.wait(10)
+
+    credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
+    client = HttpClient(HttpPolicy(), sleep=sleep)
+    with ProcurifySession(credential, client=client) as session:
+        config = {"resource": "bill_details", "page_size": 8, "concurrency": 8}
+        messages = source.read(session, config, None)
+        assert isinstance(messages, Generator)
+        first = next(messages)  # the page's eight details were asked for at once
+        assert isinstance(first, Record)
+        for _ in range(500):  # bill 8's first answer (a 503) is in: its retry now waits
+            if failing:
+                break
+            released.wait(0.01)
+        assert failing
+        messages.close()  # the host is done with the read
+        released.set()
+        for thread in threading.enumerate():
+            if thread.name.startswith("read-bill_details"):
+                thread.join(10)
+    # At most the retry already waiting went out after the close, not the policy's eight.
+    assert 1 <= len(failing) <= 2

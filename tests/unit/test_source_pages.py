@@ -24,6 +24,8 @@ from nexla_procurify.credential import Credential, Secret
 from nexla_procurify.errors import PermissionDeniedError, TransientError
 from nexla_procurify.http import HttpClient, HttpPolicy, RetryEvent
 from nexla_procurify.messages import Record
+from nexla_procurify.source import many
+from nexla_procurify.source.pages import ReadAbandoned
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
@@ -349,10 +351,10 @@ def test_the_controlled_session_holds_every_start_until_a_429s_retry(
     )
     heard: list[RetryEvent] = []
     gated.request_json("GET", "/api/v3/x", on_retry=heard.append)
-    assert heard[0].delay >= 7.0
+    assert heard[0].retry_after == 7.0
     with gated.gate.slot():  # the client waited the 7 s on its own clock; the gate's stood
         began = clock.now
-    assert began >= heard[0].delay
+    assert began >= 7.0
 
 
 def test_an_auto_read_recovers_from_429s_without_losing_or_repeating_a_record(
@@ -412,3 +414,58 @@ def test_a_closed_read_makes_no_more_retries_of_the_pages_it_prefetched(
     # At most the retry already waiting went out after the close (answered 503, not retried
     # again), not the policy's eight attempts.
     assert 1 <= len(page_3) <= 2
+
+
+def test_a_final_429_is_told_to_the_gate_as_a_refusal(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    requests_mock.post(
+        f"{BASE}/api/v3/oauth/token",
+        json={"access_token": "t0k3n", "expires_in": 86400, "token_type": "Bearer"},
+    )
+    requests_mock.get(
+        f"{BASE}/api/v3/x",
+        json={"detail": "slow down"},
+        status_code=429,
+        headers={"Retry-After": "3"},
+    )
+    credential = Credential("test", "client", Secret("s3cr3t-value-never-shown"), BASE)
+    once = HttpClient(HttpPolicy(max_attempts=1), sleep=no_sleep)
+    with ProcurifySession(credential, client=once) as session:
+        gated = controlled(session, 8)
+        answer = gated.request_json("GET", "/api/v3/x")
+    assert answer.response.status_code == 429
+    controller = gated.gate.controller
+    assert controller.limit == 1  # halved from its start of 2, not grown on a "good" answer
+    assert not controller.slow_start
+
+
+def test_the_callers_listener_hears_a_retry_before_the_gate(
+    session: ProcurifySession, requests_mock: requests_mock.Mocker
+) -> None:
+    limited = {"json": {"detail": "slow down"}, "status_code": 429, "headers": {"Retry-After": "0"}}
+    requests_mock.get(f"{BASE}/api/v3/x", [limited, {"json": {"ok": True}}])
+    gated = controlled(session, 8)
+
+    def closed(_: RetryEvent) -> None:
+        raise ReadAbandoned("read vendors page 2: its read was closed")
+
+    with pytest.raises(ReadAbandoned):
+        gated.request_json("GET", "/api/v3/x", on_retry=closed)
+    # The request ended there: no retry, so the gate holds nothing back for one.
+    assert gated.gate.controller.slow_start
+    assert gated.gate.in_flight == 0
+
+
+@pytest.mark.parametrize(
+    ("concurrencies", "expected"),
+    [((None, None), "auto"), ((3, None), "auto"), ((3, 5), 5), ((2, "auto"), "auto")],
+)
+def test_a_runs_budget_is_auto_unless_every_stream_pins_it(
+    concurrencies: tuple[object, object], expected: object
+) -> None:
+    configs = [
+        {"resource": "vendors"} if given is None else {"resource": "vendors", "concurrency": given}
+        for given in concurrencies
+    ]
+    assert many.budget_of(configs) == expected

@@ -32,7 +32,7 @@ from nexla_procurify.cli.process import (
     EXIT_FAILED,
     EXIT_OK,
 )
-from nexla_procurify.cli.running import Progress, Stop, closed_after, raise_stop, stop_signals
+from nexla_procurify.cli.running import Progress, Stop, StopPoint, closed_after, stop_signals
 from nexla_procurify.credential import ALLOW_LOOPBACK_ENV, credential_schema
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.host import Host
@@ -134,17 +134,18 @@ def _read_with(args: argparse.Namespace, credential: dict[str, Any]) -> int:
     out = sys.stdout
     progress = Progress(resource.name, sys.stderr)
     last_state: str | None = None
+    stop_point = StopPoint()
     try:
         with (
             stop_signals(
-                raise_stop,
+                stop_point,
                 "ending the read after the last page printed",
                 "resume from the last STATE line printed.",
             ),
             host.authenticate(CONNECTOR, credential) as session,
             closed_after(host.read(CONNECTOR, session, config, state)) as messages,
         ):
-            print(json.dumps(source.schema_message(resource).to_dict()), file=out)
+            stop_point.write(out, json.dumps(source.schema_message(resource).to_dict()) + "\n")
             for message in messages:
                 if isinstance(message, Record):
                     if args.limit is not None and progress.records >= args.limit:
@@ -158,7 +159,7 @@ def _read_with(args: argparse.Namespace, credential: dict[str, Any]) -> int:
                     # Remembered before it is written: a stop signal between the two must not
                     # leave an older STATE as the last line (a resume would read a page twice).
                     last_state = line
-                out.write(line)
+                stop_point.write(out, line)
     except Stop as stop:
         # The last STATE line comes last, so that `tail -n 1` is where the next run resumes.
         if last_state is not None:

@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -44,11 +45,31 @@ def _quiet_closed_stderr() -> None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
 
 
+def _whole_lines_out() -> None:
+    """With unbuffered output (``PYTHONUNBUFFERED``, ``python -u``, usual in containers),
+    standard output is a text layer straight over the file, and a write that a signal
+    interrupts halfway (a stop while a slow reader has filled the pipe) returns having written
+    part of the line, the rest dropped: the next line would be joined to it. A buffered writer
+    finishes every write; each line still goes out as soon as it ends."""
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper) and isinstance(out.buffer, io.RawIOBase):
+        out.flush()
+        own = io.FileIO(out.buffer.fileno(), "w", closefd=False)  # the file stays the owner's
+        sys.stdout = io.TextIOWrapper(
+            io.BufferedWriter(own),
+            encoding=out.encoding,
+            errors=out.errors,
+            line_buffering=True,
+        )
+
+
 def output_closed(program: str) -> bool:
     """Whether the process was started with standard output closed (``>&-``), said on
-    standard error as ``program``'s error: nothing it prints could reach anyone."""
+    standard error as ``program``'s error: nothing it prints could reach anyone. Otherwise
+    standard output is made to write whole lines (see ``_whole_lines_out``)."""
     _quiet_closed_stderr()
     if sys.stdout is not None:
+        _whole_lines_out()
         return False
     fail(
         program,

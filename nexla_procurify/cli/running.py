@@ -3,7 +3,7 @@ line on standard error, and closing a read left unfinished."""
 
 from __future__ import annotations
 
-__all__ = ["STOP_SIGNALS", "Progress", "Stop", "closed_after", "raise_stop", "stop_signals"]
+__all__ = ["STOP_SIGNALS", "Progress", "Stop", "StopPoint", "closed_after", "stop_signals"]
 
 import contextlib
 import os
@@ -26,9 +26,32 @@ class Stop(BaseException):
         self.signum = signum
 
 
-def raise_stop(signum: int) -> None:
-    """The ``on_first`` of ``read``: stop where the main thread is."""
-    raise Stop(signum)
+class StopPoint:
+    """The ``on_first`` of ``read`` and the tap: a ``Stop`` raised where the main thread is,
+    except while a line is being written (``write``): then as soon as the line is whole. A
+    stop in the middle of a write (a slow reader has filled the pipe) would leave half a line,
+    and the last STATE printed after it would be joined to it: not JSON, lost to the host."""
+
+    def __init__(self) -> None:
+        self._writing = False
+        self._pending: int | None = None
+
+    def __call__(self, signum: int) -> None:
+        """A first stop signal (called by the signal handler, on the main thread)."""
+        if self._writing:
+            self._pending = signum
+            return
+        raise Stop(signum)
+
+    def write(self, out: TextIO, line: str) -> None:
+        """``line`` written whole to ``out``; then the stop that came meanwhile, if any."""
+        self._writing = True
+        try:
+            out.write(line)
+        finally:
+            self._writing = False
+        if self._pending is not None:
+            raise Stop(self._pending)
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ from nexla_procurify.cli.process import (
     masked_output,
     start_logging,
 )
-from nexla_procurify.cli.running import Stop, raise_stop, stop_signals
+from nexla_procurify.cli.running import Stop, StopPoint, stop_signals
 from nexla_procurify.errors import ConfigurationError
 from nexla_procurify.flat_config import FlatConfig, flat_schema, from_environment, parse_flat_config
 from nexla_procurify.source.many import (
@@ -179,6 +179,7 @@ def _sync(config: FlatConfig, args: argparse.Namespace) -> int:
     out = sys.stdout
     failed: list[str] = []
     last_state: str | None = None
+    stop_point = StopPoint()
     log.info("Reading %d stream(s): %s", len(streams), ", ".join(by_name) or "none")
     session = plugin.authenticate(
         connector_type=plugin.CONNECTOR_TYPE, credential=dict(config.credential)
@@ -187,7 +188,7 @@ def _sync(config: FlatConfig, args: argparse.Namespace) -> int:
     try:
         with (
             stop_signals(
-                raise_stop,
+                stop_point,
                 "ending the run after the last message printed",
                 "resume from the last STATE message printed.",
             ),
@@ -195,37 +196,41 @@ def _sync(config: FlatConfig, args: argparse.Namespace) -> int:
         ):
             events = read_many(session, reads, budget=config.budget)
             for each in streams:
-                _line(
+                stop_point.write(
                     out,
-                    {
-                        "type": "SCHEMA",
-                        "stream": each.stream,
-                        "schema": each.schema,
-                        "key_properties": list(each.key_properties),
-                        **(
-                            {"bookmark_properties": list(each.bookmark_properties)}
-                            if each.bookmark_properties
-                            else {}
-                        ),
-                    },
+                    _text(
+                        {
+                            "type": "SCHEMA",
+                            "stream": each.stream,
+                            "schema": each.schema,
+                            "key_properties": list(each.key_properties),
+                            **(
+                                {"bookmark_properties": list(each.bookmark_properties)}
+                                if each.bookmark_properties
+                                else {}
+                            ),
+                        },
+                    ),
                 )
             try:
                 for event in events:
                     if isinstance(event, StreamRecord):
-                        _line(
+                        stop_point.write(
                             out,
-                            {
-                                "type": "RECORD",
-                                "stream": event.stream,
-                                "record": by_name[event.stream].project(event.record),
-                            },
+                            _text(
+                                {
+                                    "type": "RECORD",
+                                    "stream": event.stream,
+                                    "record": by_name[event.stream].project(event.record),
+                                },
+                            ),
                         )
                     elif isinstance(event, StreamCheckpoint):
                         bookmarks[event.stream] = event.value
                         # Kept before it is written: a signal between the two still finds
                         # it, and prints it (once more) as the last line.
                         last_state = _text({"type": "STATE", "value": state_value(bookmarks)})
-                        out.write(last_state)
+                        stop_point.write(out, last_state)
                     elif isinstance(event, StreamEnded) and event.error is not None:
                         failed.append(event.stream)
                         _fail(f"stream {event.stream}: {event.error.message}")
@@ -253,7 +258,3 @@ def _sync(config: FlatConfig, args: argparse.Namespace) -> int:
 
 def _text(message: Mapping[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":")) + "\n"
-
-
-def _line(out: TextIO, message: Mapping[str, Any]) -> None:
-    out.write(_text(message))

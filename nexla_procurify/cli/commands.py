@@ -60,9 +60,10 @@ def _spec(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     credential = load_credential(args.credential)
-    result: ValidationResult = connector_host().validate_credential(
-        CONNECTOR, credential, live=args.live
-    )
+    with process.masked_output(credential):  # the live check's log lines too
+        result: ValidationResult = connector_host().validate_credential(
+            CONNECTOR, credential, live=args.live
+        )
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     elif result.ok:

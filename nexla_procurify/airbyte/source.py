@@ -126,19 +126,15 @@ def _check(path: Path) -> int:
     """``CONNECTION_STATUS``: the configuration checked, then the credential signed in."""
     try:
         raw = load_json_object(path, "config")
-    except ConfigurationError as error:
+        # The live check's log lines too: a Base URL may repeat the secret.
+        with masked_output(raw):
+            config = parse_flat_config(raw, what="source")
+            result = plugin.validate_credential(
+                connector_type=plugin.CONNECTOR_TYPE, credential=dict(config.credential), live=True
+            )
+    except ConfigurationError as error:  # masked as it left masked_output
         _emit(protocol.connection_status(False, error.message))
         return EXIT_OK
-    # The live check's log lines too: a Base URL may repeat the secret.
-    with masked_output(raw):
-        try:
-            config = parse_flat_config(raw, what="source")
-        except ConfigurationError as error:
-            _emit(protocol.connection_status(False, error.message))
-            return EXIT_OK
-        result = plugin.validate_credential(
-            connector_type=plugin.CONNECTOR_TYPE, credential=dict(config.credential), live=True
-        )
     assert result is not None
     problems = "; ".join(
         f"{error.field or 'credential'}: {error.message}" for error in result.errors

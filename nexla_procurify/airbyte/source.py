@@ -24,7 +24,7 @@ from typing import Any
 
 from nexla_procurify import plugin
 from nexla_procurify.airbyte import protocol
-from nexla_procurify.cli.inputs import load_json_object
+from nexla_procurify.cli.inputs import load_json_object, read_file_text
 from nexla_procurify.cli.process import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -146,10 +146,7 @@ def _load_state(path: Path | None) -> object:
     """A state file: a JSON list of state messages, or an object (a legacy state)."""
     if path is None:
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigurationError(f"cannot read state file {path}: {error}") from None
+    text = read_file_text(path, "state")
     if text.lstrip().startswith("["):
         try:
             wrapped = load_object('{"states": ' + text + "}", f"state file {path}")

@@ -22,7 +22,7 @@ from typing import Any
 
 from nexla_procurify import auth, destination, manifest, source
 from nexla_procurify.credential import Secret, loopback_allowed, parse, redact_text, validate
-from nexla_procurify.errors import masked, masking
+from nexla_procurify.errors import ConfigurationError, masked, masking
 from nexla_procurify.hookspecs import hookimpl
 from nexla_procurify.messages import Checkpoint, Record, ValidationResult, WriteResult
 
@@ -69,7 +69,7 @@ def read_source(
         return None
     secrets = _secrets(session)
     with masking(secrets):
-        return masked(source.read(session, config, state), secrets)
+        return masked(source.read(_session(session), config, state), secrets)
 
 
 @hookimpl
@@ -86,7 +86,8 @@ def read_sources(
         return None
     secrets = _secrets(session)
     with masking(secrets):
-        return masked(source.read_streams(session, configs, state), secrets)
+        streams = source.read_streams(_session(session), _stream_configs(configs), state)
+        return masked(streams, secrets)
 
 
 @hookimpl
@@ -102,8 +103,31 @@ def write_destination(
         return None
     secrets = _secrets(session)
     with masking(secrets):
-        results = destination.write(session, config, records)
+        results = destination.write(_session(session), config, records)
     return _masked_results(results, secrets)
+
+
+def _session(session: object) -> auth.ProcurifySession:
+    """``session`` when it is one ``authenticate`` gave, else a ``ConfigurationError``."""
+    if isinstance(session, auth.ProcurifySession):
+        return session
+    raise ConfigurationError(
+        f"'session' must be the session the authenticate hook gave, not {type(session).__name__}."
+    )
+
+
+def _stream_configs(configs: object) -> Mapping[str, Mapping[str, Any]]:
+    """``configs`` when it maps stream names (text) to configurations, else a
+    ``ConfigurationError`` (each stream's configuration is checked by the read)."""
+    if not isinstance(configs, Mapping):
+        raise ConfigurationError(
+            "'configs' must be an object of stream names and their source configurations, "
+            f"not {type(configs).__name__}."
+        )
+    names = sorted({type(name).__name__ for name in configs if not isinstance(name, str)})
+    if names:
+        raise ConfigurationError(f"Stream names in 'configs' must be text, not {', '.join(names)}.")
+    return configs
 
 
 def _secrets(session: object) -> tuple[Secret, ...]:

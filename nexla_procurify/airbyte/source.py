@@ -24,16 +24,18 @@ from typing import Any
 
 from nexla_procurify import plugin
 from nexla_procurify.airbyte import protocol
-from nexla_procurify.cli.inputs import load_json_object
+from nexla_procurify.cli.inputs import load_json_object, read_file_text
 from nexla_procurify.cli.process import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    StandardOutputError,
     credential_problems,
     masked_output,
     output_closed,
+    output_failed,
     start_logging,
 )
 from nexla_procurify.errors import (
@@ -82,6 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if output_closed(NAME):
         return EXIT_BROKEN_PIPE
     try:
+        status = _said(args)
+        sys.stdout.flush()  # what is still buffered fails here, where it is said, not at exit
+        return status
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED  # Ctrl-C: what was emitted stands (each STATE after its page)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except StandardOutputError as error:
+        return output_failed(NAME, error)
+
+
+def _said(args: argparse.Namespace) -> int:
+    """The command's exit status, its errors said as TRACE messages."""
+    try:
         if args.command == "spec":
             _emit(protocol.spec())
             return EXIT_OK
@@ -101,13 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProcurifyError as error:
         _emit(protocol.trace_error(error.message, _failure(error)))
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED  # Ctrl-C: what was emitted stands (each STATE after its page)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
-    finally:
-        sys.stdout.flush()
 
 
 def _message(error: ProcurifyError) -> str:
@@ -147,10 +157,7 @@ def _load_state(path: Path | None) -> object:
     """A state file: a JSON list of state messages, or an object (a legacy state)."""
     if path is None:
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigurationError(f"cannot read state file {path}: {error}") from None
+    text = read_file_text(path, "state")
     if text.lstrip().startswith("["):
         try:
             wrapped = load_object('{"states": ' + text + "}", f"state file {path}")

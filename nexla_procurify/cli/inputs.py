@@ -1,15 +1,18 @@
 """What the command line reads: the credential (a file or ``PROCURIFY_*`` variables), JSON
-configuration and state files, and the records of ``write``, line by line and bounded."""
+configuration and state files (each at most ``MAX_FILE_BYTES``), and the records of ``write``,
+line by line and bounded."""
 
 from __future__ import annotations
 
 __all__ = [
     "ENV_FIELDS",
+    "MAX_FILE_BYTES",
     "InputRecords",
     "load_credential",
     "load_json_object",
     "load_state",
     "open_input",
+    "read_file_text",
 ]
 
 import contextlib
@@ -21,6 +24,10 @@ from typing import Any, BinaryIO
 
 from nexla_procurify import jsonlines
 from nexla_procurify.errors import ConfigurationError
+
+# The largest configuration, credential, state or catalog file read (one more byte is read to
+# tell): a file without end (``/dev/zero``, a FIFO) is refused instead of filling memory.
+MAX_FILE_BYTES = jsonlines.MAX_LINE_BYTES
 
 # Credential field -> the environment variable that gives it when no --credential file is.
 ENV_FIELDS = {
@@ -57,15 +64,35 @@ def load_state(path: Path | None) -> dict[str, Any] | None:
     return loaded
 
 
-def load_json_object(path: Path, what: str) -> dict[str, Any]:
-    """The JSON object in a file, or a ``ConfigurationError`` naming the file and the fault
-    (the ``OSError`` is not chained to it: its words are in the message)."""
+def read_file_text(path: Path, what: str, *, limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a ``what`` file of at most ``limit`` bytes, or a ``ConfigurationError``
+    naming the file and the fault (the ``OSError`` is not chained to it: its words are in the
+    message). At most ``limit`` + 1 bytes are read, whatever the file holds."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
     except OSError as error:
         raise ConfigurationError(f"cannot read {what} file {path}: {error.strerror}") from None
+    if len(data) > limit:
+        raise ConfigurationError(
+            f"{what} file {path} is larger than {_size(limit)}, the most read: "
+            f"give a {what} file of at most that size."
+        )
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigurationError(f"{what} file {path} is not UTF-8 text") from None
+
+
+def _size(limit: int) -> str:
+    mib = 1024 * 1024
+    return f"{limit // mib} MiB" if limit % mib == 0 else f"{limit} bytes"
+
+
+def load_json_object(path: Path, what: str, *, limit: int = MAX_FILE_BYTES) -> dict[str, Any]:
+    """The JSON object in a ``what`` file of at most ``limit`` bytes (``read_file_text``), or a
+    ``ConfigurationError`` naming the file and the fault."""
+    text = read_file_text(path, what, limit=limit)
     try:
         return jsonlines.load_object(text, f"{what} file {path}")
     except ValueError as error:

@@ -13,11 +13,13 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "StandardOutputError",
     "credential_problems",
     "exit_status",
     "fail",
     "masked_output",
     "output_closed",
+    "output_failed",
     "start_logging",
 ]
 
@@ -27,6 +29,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from nexla_procurify.errors import ConfigurationError, CredentialError, ProcurifyError, masking
 from nexla_procurify.secret import Secret, redact_text, secrets_in
@@ -45,22 +48,61 @@ def _quiet_closed_stderr() -> None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - for the process
 
 
+class StandardOutputError(OSError):
+    """Standard output could not be written (a full disk, an I/O error): not its reader going
+    away, which stays a ``BrokenPipeError``."""
+
+
+class _OutputFile(io.FileIO):
+    """Standard output's file, whose failures say that it was standard output that failed."""
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except (BrokenPipeError, BlockingIOError):
+            raise
+        except OSError as error:
+            raise StandardOutputError(error.errno, error.strerror) from None
+
+
 def _whole_lines_out() -> None:
-    """With unbuffered output (``PYTHONUNBUFFERED``, ``python -u``, usual in containers),
-    standard output is a text layer straight over the file, and a write that a signal
-    interrupts halfway (a stop while a slow reader has filled the pipe) returns having written
-    part of the line, the rest dropped: the next line would be joined to it. A buffered writer
-    finishes every write; each line still goes out as soon as it ends."""
+    """Standard output over a file that says its failures as ``StandardOutputError``s. With
+    unbuffered output (``PYTHONUNBUFFERED``, ``python -u``, usual in containers), standard
+    output is a text layer straight over the file, and a write that a signal interrupts
+    halfway (a stop while a slow reader has filled the pipe) returns having written part of
+    the line, the rest dropped: the next line would be joined to it. A buffered writer
+    finishes every write; each line then goes out as soon as it ends."""
     out = sys.stdout
-    if isinstance(out, io.TextIOWrapper) and isinstance(out.buffer, io.RawIOBase):
-        out.flush()
-        own = io.FileIO(out.buffer.fileno(), "w", closefd=False)  # the file stays the owner's
-        sys.stdout = io.TextIOWrapper(
-            io.BufferedWriter(own),
-            encoding=out.encoding,
-            errors=out.errors,
-            line_buffering=True,
-        )
+    if not isinstance(out, io.TextIOWrapper) or isinstance(
+        getattr(out.buffer, "raw", None), _OutputFile
+    ):
+        return
+    unbuffered = isinstance(out.buffer, io.RawIOBase)
+    if not unbuffered and not isinstance(out.buffer, io.BufferedWriter):
+        return
+    out.flush()
+    own = _OutputFile(out.buffer.fileno(), "w", closefd=False)  # the file stays the owner's
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(own),
+        encoding=out.encoding,
+        errors=out.errors,
+        line_buffering=unbuffered or out.line_buffering,
+        write_through=out.write_through,
+    )
+
+
+def output_failed(program: str, error: StandardOutputError, unreported: str = "") -> int:
+    """Standard output could not be written: said on standard error as ``program``'s error
+    (with ``unreported``, what may have been done without being said), and what is still
+    buffered for it dropped (it would fail again at exit). The exit status, 1."""
+    fail(
+        program,
+        f"could not write standard output: {error.strerror or error}. Free space on the disk "
+        "it goes to, or check the file or device it is redirected to." + unreported,
+    )
+    with contextlib.suppress(OSError, ValueError):  # not a file (a test's capture)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_FAILED
 
 
 def output_closed(program: str) -> bool:
@@ -147,16 +189,20 @@ def exit_status(
     *,
     usage: int = EXIT_USAGE,
     one_line: bool = False,
+    unreported: str = "",
 ) -> int:
     """``command``'s exit status, or the status of the error it raised, once said on standard
     error as ``program``'s: ``usage`` for the configuration or the credential (each field's
     problem on a line of its own, or all on one line when ``one_line``), 1 for Procurify's
-    errors, 130 when interrupted, 141 when the reader of standard output went away or
+    errors and when standard output could not be written (``output_failed``, saying
+    ``unreported``), 130 when interrupted, 141 when the reader of standard output went away or
     standard output was closed from the start."""
     if output_closed(program):
         return EXIT_BROKEN_PIPE
     try:
-        return command()
+        status = command()
+        sys.stdout.flush()  # what is still buffered fails here, where it is said, not at exit
+        return status
     except CredentialError as error:
         problems = credential_problems(error)
         if one_line:
@@ -179,3 +225,5 @@ def exit_status(
         # Unix tool killed by SIGPIPE has, so that a script can tell output was cut short.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except StandardOutputError as error:
+        return output_failed(program, error, unreported)

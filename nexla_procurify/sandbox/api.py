@@ -174,8 +174,8 @@ class ProcurifyApi:
                 },
             )
         if not (
-            secrets.compare_digest(str(body.get("client_id", "")), self.client_id)
-            and secrets.compare_digest(str(body.get("client_secret", "")), self._client_secret)
+            _same(str(body.get("client_id", "")), self.client_id)
+            and _same(str(body.get("client_secret", "")), self._client_secret)
         ):
             return Response(401, {"error": "access_denied", "error_description": "Unauthorized"})
         return Response(
@@ -191,3 +191,11 @@ class ProcurifyApi:
 
 def _not_allowed(method: str) -> Response:
     return Response(405, {"detail": f'Method "{method}" not allowed.'})
+
+
+def _same(given: str, expected: str) -> bool:
+    """Whether ``given`` is ``expected``, in constant time, for any text (``compare_digest``
+    takes only ASCII strings; their UTF-8 bytes it takes all)."""
+    return secrets.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )

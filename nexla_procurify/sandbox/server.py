@@ -5,13 +5,14 @@ What Procurify answers lives in ``api.py``; this module only moves bytes.
 
 from __future__ import annotations
 
-__all__ = ["LoggedRequest", "LoopbackServer", "Request", "Response"]
+__all__ = ["LoggedRequest", "LoopbackServer", "QuietServer", "Request", "Response"]
 
 import contextlib
 import json
 import logging
 import math
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -98,6 +99,18 @@ class RequestLog:
             ]
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A threaded HTTP server that says nothing when a client drops its connection (a killed
+    process, a closed socket): only other errors of a request are printed on standard
+    error, with their traceback, as ``socketserver`` does."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Nothing for a dropped connection; the traceback of any other error."""
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
+
+
 class LoopbackServer:
     """Serves ``dispatch`` on 127.0.0.1 in a background thread."""
 
@@ -117,7 +130,7 @@ class LoopbackServer:
         self.limiter = RateLimiter(rate_limit) if rate_limit and rate_limit.active else None
         self.log = RequestLog()
         handler = _make_handler(self)
-        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd = QuietServer((host, port), handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 

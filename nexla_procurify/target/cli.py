@@ -118,17 +118,28 @@ def _run_with(
                 messages,
                 host=Host(plugins=[plugin]),
                 echo=_line_writer(sys.stdout),
-                report=_line_writer(results, secrets),
+                report=_line_writer(results, secrets, settings.results_file),
             )
             for line in outcome.summary:
                 print(redact_text(line, secrets), file=sys.stderr)
     return outcome.status
 
 
-def _line_writer(out: TextIO, secrets: Sequence[Secret] = ()) -> Callable[[str], None]:
+def _line_writer(
+    out: TextIO, secrets: Sequence[Secret] = (), name: str | None = None
+) -> Callable[[str], None]:
+    """Each line written and flushed; a failure to write the file ``name`` names it."""
+
     def write(line: str) -> None:
-        out.write(redact_text(line, secrets) + "\n")
-        out.flush()
+        try:
+            out.write(redact_text(line, secrets) + "\n")
+            out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            if name is None:
+                raise
+            raise OSError(error.errno, error.strerror, name) from None
 
     return write
 
@@ -142,5 +153,10 @@ def _results(path: str | None) -> Iterator[TextIO]:
         handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as error:
         raise ConfigurationError(f"cannot write results file {path}: {error.strerror}") from None
-    with handle:
+    try:
         yield handle
+    finally:
+        # Each line was flushed as it was written: what closing fails to write is the line
+        # whose failure the run already said.
+        with contextlib.suppress(OSError):
+            handle.close()

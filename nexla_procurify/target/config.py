@@ -253,6 +253,9 @@ def parse(raw: Mapping[str, Any]) -> TargetConfig:
         ),
     )
     results_file = settings.text("results_file", example="results.jsonl")
+    if results_file is not None and "\0" in results_file:
+        settings.problem("'results_file' must be a path without a NUL character (\\u0000).")
+        results_file = None
     for stream in routing.streams:
         try:
             routing.route(stream)

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from typing import Any, get_args
 
 from nexla_procurify import plugin
-from nexla_procurify.cli.process import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from nexla_procurify.cli.process import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    StandardOutputError,
+)
 from nexla_procurify.errors import ConfigurationError, ProcurifyError
 from nexla_procurify.host import Host
 from nexla_procurify.messages import WriteStatus
@@ -129,7 +135,7 @@ def _outcome(
     if isinstance(gate.failure, BrokenPipeError):
         return Outcome(EXIT_BROKEN_PIPE, tuple(lines))
     if gate.failure is not None:
-        lines.append(f"target-procurify: error: an output could not be written: {gate.failure}")
+        lines.append(f"target-procurify: error: {_unwritten(gate.failure)}")
         return Outcome(EXIT_FAILED, tuple(lines))
     failed = any(
         counts.get(status, 0)
@@ -137,3 +143,19 @@ def _outcome(
         for status in ("rejected", "failed")
     )
     return Outcome(EXIT_FAILED if failed or reasons else EXIT_OK, tuple(lines))
+
+
+def _unwritten(failure: BaseException) -> str:
+    """What could not be written (``failure`` of the state gate) and what to do."""
+    reason = getattr(failure, "strerror", None) or str(failure)
+    if isinstance(failure, StandardOutputError):
+        return (
+            f"could not write standard output: {reason}. Free space on the disk it goes to, or "
+            "check the file or device it is redirected to; no STATE was echoed after it."
+        )
+    name = getattr(failure, "filename", None)
+    where = f"the results file {name}" if name else "the results"
+    return (
+        f"could not write {where}: {reason}. Free space on its disk, or check its path. Records "
+        "may have been written in Procurify without their results being reported: check there."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sandbox.client import Client, credentials, valid_body
 import nexla_procurify.sandbox as sandbox_package
 from nexla_procurify.sandbox import Sandbox
 from nexla_procurify.sandbox.contract import Operation, contract
+from nexla_procurify.sandbox.server import QuietServer
 
 
 @pytest.fixture
@@ -320,3 +322,32 @@ class TestData:
                     assert not name.startswith("nexla_procurify") or name.startswith(
                         "nexla_procurify.sandbox"
                     ), (source.name, name)
+
+
+class TestRobustness:
+    def test_a_credential_that_is_not_ascii(self, allow_loopback: None) -> None:
+        with Sandbox(client_id="clïent", client_secret="pässwörd™Ω12") as unusual:
+            url = unusual.base_url + "/oauth/token"
+            good = requests.post(url, timeout=10, json=credentials(unusual))
+            assert good.status_code == 200
+            wrong = {**credentials(unusual), "client_secret": "pässwörd™Ω13"}
+            assert requests.post(url, timeout=10, json=wrong).status_code == 401
+
+    @pytest.mark.parametrize("dropped", [ConnectionResetError, BrokenPipeError])
+    def test_a_dropped_connection_is_not_reported(
+        self, dropped: type[OSError], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        server = QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        try:
+            try:
+                raise dropped("the client went away")
+            except OSError:
+                server.handle_error(None, ("127.0.0.1", 1))
+            assert capsys.readouterr().err == ""
+            try:
+                raise ValueError("a fault of the sandbox")
+            except ValueError:
+                server.handle_error(None, ("127.0.0.1", 1))
+            assert "ValueError: a fault of the sandbox" in capsys.readouterr().err
+        finally:
+            server.server_close()

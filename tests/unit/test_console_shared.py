@@ -4,6 +4,7 @@ reader of input lines (``jsonlines.StoppableLines``), and the files they open.""
 
 from __future__ import annotations
 
+import errno
 import io
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from nexla_procurify.cli.process import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    StandardOutputError,
     exit_status,
 )
 from nexla_procurify.destination import UnreadableRecord
@@ -103,3 +105,16 @@ def test_a_file_that_cannot_be_read_chains_no_traceback(tmp_path: Path) -> None:
         pass
     assert opened.value.__cause__ is None
     assert opened.value.__suppress_context__
+
+
+def test_standard_output_that_cannot_be_written_is_said_with_status_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    full = StandardOutputError(errno.ENOSPC, "No space left on device")
+    assert exit_status(lambda: raising(full), "prog", unreported=" Check there.") == EXIT_FAILED
+    assert capsys.readouterr().err == (
+        "prog: error: could not write standard output: No space left on device. Free space on "
+        "the disk it goes to, or check the file or device it is redirected to. Check there.\n"
+    )
+    with pytest.raises(OSError, match="not an output"):  # another OSError is not taken for one
+        exit_status(lambda: raising(OSError(errno.EIO, "not an output")), "prog")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -413,3 +414,12 @@ def test_every_record_of_every_stream_gets_one_result_and_states_wait_for_them(
     assert set(states) <= set(clean_states)
     assert states[-1:] == clean_states[-1:]
     assert outcome.status == (1 if first_bad is not None else 0)
+
+
+def test_a_results_file_with_a_nul_character_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _file(tmp_path, "config.json", {**CREDENTIAL, "results_file": "sec\u0000ret"})
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["--config", settings, "--input", os.devnull]) == 2
+    assert "'results_file' must be a path without a NUL character" in capsys.readouterr().err

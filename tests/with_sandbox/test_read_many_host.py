@@ -118,10 +118,11 @@ def test_every_stream_at_fault_is_named_before_any_request(allow_loopback: None)
         assert len(sandbox.requests) == before
     assert "a: " in raised.value.message
     assert "b: " in raised.value.message
+    # A session that is not one is said first (test_hook_arguments); with one, still none sent.
     with pytest.raises(ConfigurationError, match="c: "):
-        host.read_many("procurify", None, {"c": "vendors"})  # type: ignore[dict-item]
+        host.read_many("procurify", session, {"c": "vendors"})  # type: ignore[dict-item]
     with pytest.raises(ConfigurationError, match="streams"):
-        host.read_many("procurify", None, {"a": {"resource": "vendors"}}, {"resource": "x"})
+        host.read_many("procurify", session, {"a": {"resource": "vendors"}}, {"resource": "x"})
 
 
 def test_a_plugin_without_the_hook_is_read_one_source_after_the_other() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = ["MISSING", "Schema", "Shaper"]
 
+import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ Schema = Mapping[str, Any]
 Record = dict[str, Any]
 _MISSING: Any = object()
 MISSING: Any = _MISSING  # what ``conform`` answers for a value that cannot fit
+_MOST_FITS = 100_000  # remembered answers of ``Shaper.fits`` (forgotten all at once beyond)
 
 
 class Shaper:
@@ -31,6 +33,10 @@ class Shaper:
         self.contract = contract
         # by the schema object's id, the schema kept alongside so that the id stays its own
         self._checks: dict[int, tuple[Schema, Draft202012Validator]] = {}
+        # whether a value fits a schema, by the schema's id and the value's JSON text: the same
+        # nested records are fitted again and again (a bill's items, each detail answer), and
+        # validating them was most of what a detail answer cost
+        self._fits: dict[tuple[int, str], bool] = {}
 
     def check(self, schema: Schema) -> Draft202012Validator:
         """The validator of ``schema`` (compiled once per schema object)."""
@@ -84,19 +90,29 @@ class Shaper:
     def conform(self, value: Any, schema: Schema) -> Any:
         """``value`` fitted to ``schema``, or ``_MISSING`` when it cannot be."""
         fitted = self.strip(value, schema)
-        check = self.check(schema)
-        if check.is_valid(fitted):
+        if self.fits(fitted, schema):
             return fitted
         if isinstance(fitted, str):
             try:
                 number = float(fitted)
             except ValueError:
                 return _MISSING
-            if check.is_valid(number):
+            if self.fits(number, schema):
                 return number
-        if isinstance(value, dict) and check.is_valid(value.get("id")):
+        if isinstance(value, dict) and self.fits(value.get("id"), schema):
             return value.get("id")
         return _MISSING
+
+    def fits(self, value: Any, schema: Schema) -> bool:
+        """Whether ``value`` is valid under ``schema`` (remembered, see ``_fits``)."""
+        check = self.check(schema)  # first: it keeps ``schema``, so that its id stays its own
+        key = (id(schema), json.dumps(value, sort_keys=True, default=repr))
+        found = self._fits.get(key)
+        if found is None:
+            if len(self._fits) >= _MOST_FITS:
+                self._fits.clear()
+            found = self._fits[key] = check.is_valid(value)
+        return found
 
     def project(
         self, record: Mapping[str, Any], schema: Schema, fill: Callable[[str, Schema], Any]

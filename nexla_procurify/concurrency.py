@@ -36,6 +36,7 @@ from __future__ import annotations
 
 __all__ = [
     "AUTO",
+    "MAX_HOLD",
     "Concurrency",
     "Controller",
     "ControllerSettings",
@@ -58,6 +59,9 @@ Concurrency = int | Literal["auto"]
 
 # The longest pause between two request starts, however low the paced rate falls (seconds).
 MAX_SPACING = 5.0
+# The longest a 429's Retry-After holds the run's other starts (seconds): the default time
+# budget of one request (HttpPolicy.max_elapsed); a longer wait is beyond any request's budget.
+MAX_HOLD = 120.0
 
 
 @dataclass(frozen=True)
@@ -300,7 +304,8 @@ class Gate:
         the server asked for is over (it is the account's wait, not one request's)."""
         self.controller.on_throttled(now)
         if retry_after is not None and retry_after > 0:
-            self._held_until = max(self._held_until, now + retry_after)
+            held = min(retry_after, MAX_HOLD)
+            self._held_until = max(self._held_until, now + held)
 
     def _reserve(self, earliest: float) -> float:
         """The next paced start at or after ``earliest`` (hold the lock)."""

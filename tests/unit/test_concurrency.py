@@ -13,7 +13,13 @@ from shared import FakeClock
 
 from nexla_procurify import destination, source
 from nexla_procurify.cli import arguments
-from nexla_procurify.concurrency import MAX_SPACING, Controller, ControllerSettings, Gate
+from nexla_procurify.concurrency import (
+    MAX_HOLD,
+    MAX_SPACING,
+    Controller,
+    ControllerSettings,
+    Gate,
+)
 
 
 def _controller(maximum: int = 32, **changes: float) -> Controller:
@@ -299,6 +305,18 @@ def test_a_final_429_is_no_answer_to_grow_on_and_holds_the_others(clock: FakeClo
     with gate.slot():
         began = clock.now
     assert began >= refused_at + 3.0
+
+
+def test_a_retry_after_of_an_hour_holds_the_others_no_longer_than_a_request_budget(
+    clock: FakeClock,
+) -> None:
+    _, gate = _gate_with_baseline(clock)
+    with gate.slot() as refused:
+        gate.throttled(refused, retry_after=3600.0)
+        refused_at = clock.now
+    with gate.slot():
+        began = clock.now
+    assert refused_at + MAX_HOLD <= began <= refused_at + MAX_HOLD + MAX_SPACING
 
 
 def test_an_interrupt_while_a_start_waits_frees_its_place(clock: FakeClock) -> None:

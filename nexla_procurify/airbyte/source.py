@@ -15,7 +15,6 @@ __all__ = ["main"]
 import argparse
 import json
 import logging
-import os
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -33,6 +32,8 @@ from nexla_procurify.cli.process import (
     EXIT_USAGE,
     StandardOutputError,
     credential_problems,
+    discard_output,
+    flushed,
     masked_output,
     output_closed,
     output_failed,
@@ -85,15 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     try:
         status = _said(args)
-        sys.stdout.flush()  # what is still buffered fails here, where it is said, not at exit
-        return status
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED  # Ctrl-C: what was emitted stands (each STATE after its page)
+        status = EXIT_INTERRUPTED  # Ctrl-C: what was emitted stands (each STATE after its page)
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+        discard_output()
+        status = EXIT_BROKEN_PIPE
     except StandardOutputError as error:
-        return output_failed(NAME, error)
+        status = output_failed(NAME, error)
+    return flushed(NAME, status)
 
 
 def _said(args: argparse.Namespace) -> int:

@@ -15,8 +15,10 @@ __all__ = [
     "EXIT_USAGE",
     "StandardOutputError",
     "credential_problems",
+    "discard_output",
     "exit_status",
     "fail",
+    "flushed",
     "masked_output",
     "output_closed",
     "output_failed",
@@ -100,9 +102,32 @@ def output_failed(program: str, error: StandardOutputError, unreported: str = ""
         f"could not write standard output: {error.strerror or error}. Free space on the disk "
         "it goes to, or check the file or device it is redirected to." + unreported,
     )
-    with contextlib.suppress(OSError, ValueError):  # not a file (a test's capture)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    discard_output()
     return EXIT_FAILED
+
+
+def discard_output() -> None:
+    """What is still buffered for standard output, and anything printed later, goes nowhere:
+    its file failed or its reader went away, and a later write would fail again (at exit,
+    as an "Exception ignored" traceback)."""
+    with contextlib.suppress(OSError, ValueError):  # not a file (a test's capture)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def flushed(program: str, status: int, unreported: str = "") -> int:
+    """``status`` once what is still buffered for standard output is written, whatever the
+    command ended with; 141 when its reader went away meanwhile, ``output_failed`` when its
+    file failed (not at exit, where it would be a traceback and status 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_output()
+        return EXIT_BROKEN_PIPE
+    except StandardOutputError as error:
+        return output_failed(program, error, unreported)
+    return status
 
 
 def output_closed(program: str) -> bool:
@@ -199,10 +224,16 @@ def exit_status(
     standard output was closed from the start."""
     if output_closed(program):
         return EXIT_BROKEN_PIPE
+    status = _status(command, program, usage, one_line, unreported)
+    return flushed(program, status, unreported)
+
+
+def _status(
+    command: Callable[[], int], program: str, usage: int, one_line: bool, unreported: str
+) -> int:
+    """``command``'s exit status, or its error's said (see ``exit_status``)."""
     try:
-        status = command()
-        sys.stdout.flush()  # what is still buffered fails here, where it is said, not at exit
-        return status
+        return command()
     except CredentialError as error:
         problems = credential_problems(error)
         if one_line:
@@ -223,7 +254,7 @@ def exit_status(
     except BrokenPipeError:
         # The reader of our output went away (``| head``): stop quietly, with the status a
         # Unix tool killed by SIGPIPE has, so that a script can tell output was cut short.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        discard_output()
         return EXIT_BROKEN_PIPE
     except StandardOutputError as error:
         return output_failed(program, error, unreported)

@@ -26,6 +26,7 @@ from nexla_procurify.cli.process import (
     EXIT_OK,
     EXIT_USAGE,
     StandardOutputError,
+    discard_output,
 )
 from nexla_procurify.errors import ConfigurationError, ProcurifyError
 from nexla_procurify.host import Host
@@ -149,6 +150,7 @@ def _unwritten(failure: BaseException) -> str:
     """What could not be written (``failure`` of the state gate) and what to do."""
     reason = getattr(failure, "strerror", None) or str(failure)
     if isinstance(failure, StandardOutputError):
+        discard_output()  # said here: what is still buffered must not fail again at exit
         return (
             f"could not write standard output: {reason}. Free space on the disk it goes to, or "
             "check the file or device it is redirected to; no STATE was echoed after it."

@@ -115,4 +115,34 @@ def test_the_target_says_a_results_file_it_cannot_write(sandbox: Sandbox, tmp_pa
     config.write_text(json.dumps(settings))
     status, err = _run(f"{command} > {FULL}", unbuffered=False, stdin=lines)
     assert status == 1, err
-    assert NO_SPACE in err
+    assert err.count(NO_SPACE) == 1  # said once: what was still buffered is not tried again
+
+
+_PRINTS_THEN_FAILS = """
+import sys
+from nexla_procurify.cli.process import exit_status
+from nexla_procurify.errors import ProcurifyError
+
+
+def command():
+    print("RECORD")  # buffered: still to be written when the error comes
+    raise ProcurifyError("Procurify answered 500")
+
+
+sys.exit(exit_status(command, "demo"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("redirect", "expected"), [(f"> {FULL}", 1), ("| true", 141)], ids=["full disk", "pipe"]
+)
+def test_output_still_buffered_when_a_command_fails_is_written_before_the_exit(
+    redirect: str, expected: int, tmp_path: Path
+) -> None:
+    script = tmp_path / "prints_then_fails.py"
+    script.write_text(_PRINTS_THEN_FAILS)
+    status, err = _run(
+        f"{sys.executable} {script} {redirect}; exit ${{PIPESTATUS[0]}}", unbuffered=False
+    )
+    assert status == expected, err
+    assert "demo: error: Procurify answered 500" in err

@@ -125,6 +125,18 @@ AUTO_SHARE_TARGET = 0.90  # auto >= 90 % of the best fixed concurrency
 LIMITED_RPS = 10.0  # the rate-limited sandbox's requests per second
 LIMITED_SHARE_TARGET = 0.90  # auto >= 90 % of LIMITED_RPS pages per second
 LIMITED_429_TARGET = 0.05  # at most 5 % of the requests answered 429
+# The benchmark groups, in the order a full run measures them (``--only`` picks some).
+GROUPS = (
+    "read",
+    "read-memory",
+    "write",
+    "write-memory",
+    "auto",
+    "auto-limited",
+    "account",
+    "account-memory",
+    "bare",
+)
 
 
 # ------------------------------------------------------------------------------ the sandbox
@@ -911,17 +923,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, help="repeats per measurement (median is kept)")
     parser.add_argument(
         "--only",
-        choices=(
-            "read",
-            "read-memory",
-            "write",
-            "write-memory",
-            "auto",
-            "auto-limited",
-            "account",
-            "account-memory",
-            "bare",
-        ),
+        choices=GROUPS,
         action="append",
         help="run only these benchmarks (repeatable)",
     )
@@ -942,20 +944,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_memory_repeats=args.repeats,
             account_repeats=args.repeats,
         )
-    only = set(
-        args.only
-        or (
-            "read",
-            "read-memory",
-            "write",
-            "write-memory",
-            "auto",
-            "auto-limited",
-            "account",
-            "account-memory",
-            "bare",
-        )
-    )
+    only = set(args.only or GROUPS)
     report = Report()
     tags = Tags()
     started = time.perf_counter()

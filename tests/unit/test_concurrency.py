@@ -398,3 +398,54 @@ def test_the_command_line_takes_auto_or_a_number_and_the_sandbox_limits() -> Non
     assert (sandbox.rate_limit, sandbox.max_at_once) == (10.0, 4)
     with pytest.raises(SystemExit):
         parser.parse_args(["read", "vendors", "--concurrency", "many"])
+
+
+@dataclass(frozen=True)
+class _Request:
+    latency: float
+    throttles: tuple[tuple[float, float | None], ...]  # each 429 on the way: delay, Retry-After
+    refused: bool  # its final answer is a 429 (not retried)
+
+
+_requests = st.lists(
+    st.builds(
+        _Request,
+        latency=st.floats(min_value=0.0, max_value=2.0),
+        throttles=st.lists(
+            st.tuples(
+                st.floats(min_value=0.0, max_value=60.0),
+                st.none() | st.floats(min_value=0.0, max_value=86_400.0),
+            ),
+            max_size=3,
+        ).map(tuple),
+        refused=st.booleans(),
+    ),
+    max_size=60,
+)
+
+
+@given(requests=_requests)
+def test_under_any_answers_every_wait_is_bounded_and_every_place_is_freed(
+    requests: list[_Request],
+) -> None:
+    """One request after another, each answered 429s, a final 429 or an answer in any order:
+    no start waits longer than a capped Retry-After and a few paced starts, no retry waits more
+    than ``MAX_SPACING`` beyond its own delay, and every place is given back."""
+    clock = FakeClock()
+    gate = Gate(_controller(), clock=clock, sleep=clock.sleep)
+    for request in requests:
+        asked = clock.now
+        with gate.slot() as slot:
+            assert clock.now - asked <= MAX_HOLD + 2 * MAX_SPACING
+            for delay, retry_after in request.throttles:
+                before = clock.now
+                gate.retrying(slot, throttled=True, delay=delay, retry_after=retry_after)
+                assert clock.now - before <= MAX_SPACING
+                clock.now += delay  # the client's own wait
+            clock.now += request.latency
+            if request.refused:
+                gate.throttled(
+                    slot, retry_after=request.throttles[-1][1] if request.throttles else None
+                )
+        assert gate.in_flight == 0
+        assert 1 <= gate.current <= 32

@@ -37,11 +37,13 @@ from __future__ import annotations
 __all__ = [
     "AUTO",
     "MAX_HOLD",
+    "WAKE",
     "Concurrency",
     "Controller",
     "ControllerSettings",
     "Gate",
     "Slot",
+    "result_of",
 ]
 
 import math
@@ -49,14 +51,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
+
+_T = TypeVar("_T")
 
 AUTO: Literal["auto"] = "auto"
 # A configured concurrency: a number pins it, "auto" lets the controller find it.
 Concurrency = int | Literal["auto"]
 
+# How often a wait of the main thread wakes up (seconds): a stop signal that the kernel hands
+# to another thread is only handled once the main thread runs again, so it never blocks longer.
+WAKE = 0.05
 # The longest pause between two request starts, however low the paced rate falls (seconds).
 MAX_SPACING = 5.0
 # The longest a 429's Retry-After holds the run's other starts (seconds): the default time
@@ -325,3 +333,13 @@ class Gate:
                 if self._held_until <= start:
                     return
                 start = self._reserve(max(self._clock(), self._held_until))
+
+
+def result_of(future: Future[_T]) -> _T:
+    """``future``'s result, waited for in steps of ``WAKE``: a wait that never returns to the
+    interpreter would hold back a stop signal (SIGTERM, Ctrl-C) for as long as the request."""
+    while True:
+        try:
+            return future.result(timeout=WAKE)
+        except TimeoutError:
+            continue

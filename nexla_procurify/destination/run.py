@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.concurrency import result_of
 from nexla_procurify.controlled import controlled
 from nexla_procurify.destination.circuit import Abort
 from nexla_procurify.destination.config import parse_config
@@ -177,11 +178,11 @@ def _concurrent(run: _Run, records: Iterator[Any], concurrency: int) -> Iterator
                 index += 1
             if flush:
                 while window:
-                    yield window.popleft().result()
+                    yield result_of(window.popleft())
                 continue
             if not window:
                 break
-            yield window.popleft().result()
+            yield result_of(window.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if input_error is not None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
+from nexla_procurify.concurrency import result_of
 from nexla_procurify.errors import ApiError, TransientError
 from nexla_procurify.http import error_for_response
 from nexla_procurify.source.pages import PageFetcher
@@ -62,7 +63,7 @@ def _details(
             if not in_flight:
                 return
             record, future = in_flight.popleft()
-            found = future.result()
+            found = result_of(future)
             if found is not None:
                 yield found
             else:

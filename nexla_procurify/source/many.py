@@ -55,7 +55,7 @@ from typing import Any, Unpack
 import requests
 
 from nexla_procurify.auth import ProcurifySession
-from nexla_procurify.concurrency import AUTO, Concurrency
+from nexla_procurify.concurrency import AUTO, WAKE, Concurrency
 from nexla_procurify.controlled import ControlledSession, controlled
 from nexla_procurify.errors import ConfigurationError, ProcurifyError, TransientError
 from nexla_procurify.http import Answer, RequestFields, loads
@@ -70,8 +70,6 @@ from nexla_procurify.source.state import parse_state
 STREAMS_KEY = "streams"
 # Events waiting for the calling thread, over all streams (a stream's reader waits when full).
 QUEUE_SIZE = 512
-# How often a stream waiting for room in the queue looks whether the run was closed (seconds).
-_WAKE = 0.05
 # Streams that end in a row on Procurify's side (a ``TransientError``: its retries ran out),
 # with no record or checkpoint of any stream in between, after which the streams not started
 # yet are not tried: each would only spend its own retry budget on the same outage.
@@ -326,7 +324,10 @@ class _Run:
                 self._start(self.pending.popleft())
                 open_streams += 1
             while open_streams:
-                event = self.events_queue.get()
+                try:  # in steps: a stop signal given to another thread is heard here
+                    event = self.events_queue.get(timeout=WAKE)
+                except queue.Empty:
+                    continue
                 if isinstance(event, BaseException):
                     raise event  # not a ProcurifyError: a fault of the connector itself
                 yield event
@@ -394,7 +395,7 @@ class _Run:
             if self.stop.is_set():
                 raise _Stopped
             try:
-                self.events_queue.put(event, timeout=_WAKE)
+                self.events_queue.put(event, timeout=WAKE)
                 return
             except queue.Full:
                 continue

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from nexla_procurify.auth import ProcurifySession
+from nexla_procurify.concurrency import result_of
 from nexla_procurify.controlled import ControlledSession, controlled
 from nexla_procurify.envelope import NotRecordsError, pagination_value, records_of
 from nexla_procurify.errors import ProcurifyError, TransientError
@@ -205,7 +206,7 @@ class PageFetcher:
                 if not in_flight:
                     return
                 _, future = in_flight.popleft()
-                unit = future.result()
+                unit = result_of(future)
                 if unit is None:  # a page announced earlier is gone: the selection shrank
                     return
                 last_page = self._bounded(last_page, unit[0], most)

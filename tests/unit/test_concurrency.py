@@ -3,7 +3,9 @@ to it), the gate requests start under, and the session that uses them."""
 
 from __future__ import annotations
 
+import signal
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import pytest
@@ -19,6 +21,7 @@ from nexla_procurify.concurrency import (
     Controller,
     ControllerSettings,
     Gate,
+    result_of,
 )
 
 
@@ -449,3 +452,39 @@ def test_under_any_answers_every_wait_is_bounded_and_every_place_is_freed(
                 )
         assert gate.in_flight == 0
         assert 1 <= gate.current <= 32
+
+
+class _Stopped(Exception):
+    pass
+
+
+def test_a_signal_the_kernel_gives_another_thread_still_stops_a_wait_for_a_result() -> None:
+    """A process-wide signal may land on any thread; Python handles it only once the main thread
+    runs again, so the main thread's waits must come back to the interpreter."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers run on the main thread only")
+
+    def on_signal(signum: int, frame: object) -> None:
+        raise _Stopped
+
+    never: Future[int] = Future()
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    release = threading.Timer(30, never.set_result, (0,))  # bounds the test without the fix
+    sender: threading.Thread | None = None
+    try:
+        release.start()
+
+        def to_itself() -> None:
+            threading.Event().wait(0.2)  # most likely while the main thread waits below
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+
+        sender = threading.Thread(target=to_itself)
+        sender.start()
+        with pytest.raises(_Stopped):
+            result_of(never)
+        assert not never.done()  # the wait ended for the signal, not for the result
+    finally:
+        release.cancel()
+        if sender is not None:
+            sender.join(10)
+        signal.signal(signal.SIGUSR1, previous)

@@ -243,10 +243,9 @@ def read_streams(
 
 
 def budget_of(configs: Iterable[Mapping[str, Any]]) -> Concurrency:
-    """``"auto"`` when a configuration leaves its concurrency to it (the default), else the
-    largest one pinned; one at fault is reported later, with every other problem, by
-    ``check_reads``. Under ``"auto"`` a pinned stream keeps its own bound on its requests
-    within the run's controller."""
+    """``"auto"`` when a configuration leaves its concurrency to it (the default; a pinned
+    stream keeps its own bound within the run's controller), else the largest one pinned; one
+    at fault is reported later, with every other problem, by ``check_reads``."""
     pinned = []
     for config in configs:  # a configuration that is not a mapping: check_reads says so
         try:
